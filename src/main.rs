@@ -1,0 +1,5 @@
+//! The `ffpe` command-line tool.
+
+fn main() {
+    println!("ffpe {}", env!("CARGO_PKG_VERSION"));
+}
