@@ -1,0 +1,359 @@
+//! Implicit L1 stepping of sparse linear fractional systems.
+
+use std::ops::ControlFlow;
+use std::time::Instant;
+
+use faer::linalg::solvers::Solve;
+use faer::sparse::linalg::solvers::{Lu, SymbolicLu};
+use faer::sparse::{SparseColMat, SymbolicSparseColMat};
+
+use crate::caputo::{TimeMesh, l1_leading_coefficient};
+use crate::error::{Result, SolverError, check_order};
+use crate::history::{HistoryEvaluator, HistoryKind, build_history};
+
+/// Statistics of a fractional ODE solve.
+#[derive(Clone, Debug, Default, serde::Serialize)]
+pub struct FodeStats {
+    /// Steps taken.
+    pub steps: usize,
+    /// Numeric LU factorizations performed.
+    pub factorizations: usize,
+    /// History terms evaluated (see [`HistoryStats`](crate::history::HistoryStats)).
+    pub history_terms: u64,
+    /// Exponentials of the SOE history (0 for Direct and FFT).
+    pub exponentials: usize,
+    /// Wall-clock seconds spent in `step`.
+    pub seconds: f64,
+}
+
+/// Why a driver stopped.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+pub enum StopReason {
+    /// The final time of the mesh was reached.
+    FinalTime,
+    /// The observer asked to stop.
+    ObserverStop,
+    /// The step budget given to the driver was used up.
+    MaxSteps,
+}
+
+/// How many numeric factorizations (distinct step sizes) are kept.
+const FACTOR_CACHE: usize = 4;
+
+/// Implicit L1 stepper for `D^a u = A u + f(t)` with a sparse matrix `A`.
+///
+/// Step `n` solves `(c_n I - A) u^n = c_n u^{n-1} - h_n + f(t_n)` with
+/// `c_n = tau_n^(-a)/Gamma(2-a)` and the history `h_n` from the chosen evaluator.
+pub struct LinearL1Stepper {
+    alpha: f64,
+    mesh: TimeMesh,
+    dim: usize,
+    /// Pattern of `c I - A` (pattern of `A` plus the diagonal).
+    symbolic_pattern: SymbolicSparseColMat<usize>,
+    /// Values of `-A` on that pattern.
+    neg_a: Vec<f64>,
+    /// Position of each diagonal entry in the value array.
+    diag: Vec<usize>,
+    symbolic: SymbolicLu<usize>,
+    factors: Vec<(u64, Lu<usize, f64>)>,
+    history: Box<dyn HistoryEvaluator>,
+    u: Vec<f64>,
+    rhs: Vec<f64>,
+    hist: Vec<f64>,
+    values: Vec<f64>,
+    n: usize,
+    stats: FodeStats,
+}
+
+impl std::fmt::Debug for LinearL1Stepper {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LinearL1Stepper")
+            .field("alpha", &self.alpha)
+            .field("dim", &self.dim)
+            .field("n", &self.n)
+            .field("stats", &self.stats)
+            .finish()
+    }
+}
+
+impl LinearL1Stepper {
+    /// Set up the stepper: validates the input and computes the symbolic LU of `c I - A`.
+    ///
+    /// ```
+    /// use faer::sparse::{SparseColMat, Triplet};
+    /// use ffpe_solvers::caputo::TimeMesh;
+    /// use ffpe_solvers::fode::LinearL1Stepper;
+    /// use ffpe_solvers::history::HistoryKind;
+    /// // D^a u = -u, u(0) = 1: u(t) = E_a(-t^a)
+    /// let a = SparseColMat::<usize, f64>::try_new_from_triplets(1, 1, &[Triplet::new(0, 0, -1.0)]).unwrap();
+    /// let mesh = TimeMesh::graded_for_order(1.0, 256, 0.5)?;
+    /// let mut st = LinearL1Stepper::new(a, 0.5, mesh, HistoryKind::Direct, &[1.0])?;
+    /// while !st.is_finished() {
+    ///     st.step(None)?;
+    /// }
+    /// let exact = ffpe_solvers::mittag_leffler::mittag_leffler(0.5, 1.0, -1.0)?;
+    /// assert!((st.state()[0] - exact).abs() < 1e-4);
+    /// # Ok::<(), ffpe_solvers::SolverError>(())
+    /// ```
+    pub fn new(
+        a: SparseColMat<usize, f64>,
+        alpha: f64,
+        mesh: TimeMesh,
+        history: HistoryKind,
+        u0: &[f64],
+    ) -> Result<Self> {
+        check_order(alpha)?;
+        let dim = a.nrows();
+        if a.ncols() != dim {
+            return Err(SolverError::DimensionMismatch {
+                what: "columns of A (A must be square)",
+                expected: dim,
+                got: a.ncols(),
+            });
+        }
+        if u0.len() != dim {
+            return Err(SolverError::DimensionMismatch {
+                what: "initial state u0",
+                expected: dim,
+                got: u0.len(),
+            });
+        }
+        if dim == 0 {
+            return Err(SolverError::DimensionMismatch {
+                what: "rows of A",
+                expected: 1,
+                got: 0,
+            });
+        }
+        if u0.iter().any(|x| !x.is_finite()) {
+            return Err(SolverError::NonFinite {
+                what: "initial state u0",
+                step: 0,
+            });
+        }
+        // Union pattern of A and the diagonal, values of -A.
+        let sym = a.symbolic();
+        let row_idx = sym.row_idx();
+        let val = a.val();
+        let mut col_ptr = Vec::with_capacity(dim + 1);
+        let mut rows = Vec::with_capacity(val.len() + dim);
+        let mut neg_a = Vec::with_capacity(val.len() + dim);
+        let mut diag = Vec::with_capacity(dim);
+        col_ptr.push(0usize);
+        let mut col: Vec<(usize, f64)> = Vec::new();
+        for j in 0..dim {
+            col.clear();
+            for p in sym.col_range(j) {
+                let v = val[p];
+                if !v.is_finite() {
+                    return Err(SolverError::NonFinite {
+                        what: "matrix A",
+                        step: 0,
+                    });
+                }
+                col.push((row_idx[p], -v));
+            }
+            col.push((j, 0.0));
+            col.sort_by_key(|e| e.0);
+            let mut last: Option<usize> = None;
+            for &(r, v) in col.iter() {
+                if last == Some(r) {
+                    *neg_a.last_mut().expect("entry exists") += v;
+                } else {
+                    if r == j {
+                        diag.push(rows.len());
+                    }
+                    rows.push(r);
+                    neg_a.push(v);
+                    last = Some(r);
+                }
+            }
+            col_ptr.push(rows.len());
+        }
+        let symbolic_pattern = SymbolicSparseColMat::new_checked(dim, dim, col_ptr, None, rows);
+        let symbolic =
+            SymbolicLu::try_new(symbolic_pattern.as_ref()).map_err(|e| SolverError::Singular {
+                step: 0,
+                reason: format!("symbolic LU failed: {e:?}"),
+            })?;
+        let history = build_history(history, &mesh, alpha, dim)?;
+        Ok(Self {
+            alpha,
+            dim,
+            symbolic_pattern,
+            values: neg_a.clone(),
+            neg_a,
+            diag,
+            symbolic,
+            factors: Vec::new(),
+            history,
+            u: u0.to_vec(),
+            rhs: vec![0.0; dim],
+            hist: vec![0.0; dim],
+            n: 0,
+            stats: FodeStats::default(),
+            mesh,
+        })
+    }
+
+    fn factor_index(&mut self, c: f64) -> Result<usize> {
+        let key = c.to_bits();
+        if let Some(i) = self.factors.iter().position(|(k, _)| *k == key) {
+            return Ok(i);
+        }
+        self.values.copy_from_slice(&self.neg_a);
+        for &p in &self.diag {
+            self.values[p] += c;
+        }
+        let mat = faer::sparse::SparseColMatRef::new(self.symbolic_pattern.as_ref(), &self.values);
+        let lu = Lu::try_new_with_symbolic(self.symbolic.clone(), mat).map_err(|e| {
+            SolverError::Singular {
+                step: self.n + 1,
+                reason: format!("numeric LU of (c I - A) failed: {e:?}"),
+            }
+        })?;
+        self.stats.factorizations += 1;
+        if self.factors.len() >= FACTOR_CACHE {
+            self.factors.remove(0);
+        }
+        self.factors.push((key, lu));
+        Ok(self.factors.len() - 1)
+    }
+
+    /// Advance one step; `source` is `f(t_n)` (None = zero). Returns the new time index `n`.
+    pub fn step(&mut self, source: Option<&[f64]>) -> Result<usize> {
+        let start = Instant::now();
+        if self.is_finished() {
+            return Err(SolverError::Finished {
+                steps: self.mesh.steps(),
+            });
+        }
+        if let Some(f) = source
+            && f.len() != self.dim
+        {
+            return Err(SolverError::DimensionMismatch {
+                what: "source f(t_n)",
+                expected: self.dim,
+                got: f.len(),
+            });
+        }
+        let n = self.n + 1;
+        let c = l1_leading_coefficient(&self.mesh, self.alpha, n);
+        self.history.history_into(n, &mut self.hist);
+        for i in 0..self.dim {
+            self.rhs[i] = c * self.u[i] - self.hist[i];
+        }
+        if let Some(f) = source {
+            for (r, fi) in self.rhs.iter_mut().zip(f) {
+                *r += fi;
+            }
+        }
+        let idx = self.factor_index(c)?;
+        let lu = &self.factors[idx].1;
+        lu.solve_in_place(faer::MatMut::from_column_major_slice_mut(
+            &mut self.rhs,
+            self.dim,
+            1,
+        ));
+        if self.rhs.iter().any(|x| !x.is_finite()) {
+            return Err(SolverError::NonFinite {
+                what: "state u^n",
+                step: n,
+            });
+        }
+        // rhs now holds u^n; turn u into the increment, push it, then store u^n.
+        for (u, r) in self.u.iter_mut().zip(&self.rhs) {
+            *u = r - *u;
+        }
+        self.history.push_increment(n, &self.u);
+        self.u.copy_from_slice(&self.rhs);
+        self.n = n;
+        self.stats.steps += 1;
+        self.stats.seconds += start.elapsed().as_secs_f64();
+        Ok(n)
+    }
+
+    /// Drive the stepper to the end of the mesh (or `max_steps` more steps). `source(t, f)`
+    /// writes `f(t)` into `f` (zeroed before each call); `observer(n, t_n, u^n)` is called
+    /// after every step (and once for the initial state) and may stop the run.
+    ///
+    /// ```
+    /// use std::ops::ControlFlow;
+    /// use faer::sparse::{SparseColMat, Triplet};
+    /// use ffpe_solvers::caputo::TimeMesh;
+    /// use ffpe_solvers::fode::{LinearL1Stepper, StopReason};
+    /// use ffpe_solvers::history::HistoryKind;
+    /// let a = SparseColMat::<usize, f64>::try_new_from_triplets(1, 1, &[Triplet::new(0, 0, -1.0)]).unwrap();
+    /// let mesh = TimeMesh::uniform(1.0, 100)?;
+    /// let mut st = LinearL1Stepper::new(a, 0.7, mesh, HistoryKind::Fft, &[1.0])?;
+    /// let mut last = 0.0;
+    /// let why = st.run(|_t, _f| {}, |_n, _t, u| { last = u[0]; ControlFlow::Continue(()) }, usize::MAX)?;
+    /// assert_eq!(why, StopReason::FinalTime);
+    /// assert!(last > 0.0 && last < 1.0);
+    /// # Ok::<(), ffpe_solvers::SolverError>(())
+    /// ```
+    pub fn run<S, O>(
+        &mut self,
+        mut source: S,
+        mut observer: O,
+        max_steps: usize,
+    ) -> Result<StopReason>
+    where
+        S: FnMut(f64, &mut [f64]),
+        O: FnMut(usize, f64, &[f64]) -> ControlFlow<()>,
+    {
+        if self.n == 0 && observer(0, 0.0, &self.u).is_break() {
+            return Ok(StopReason::ObserverStop);
+        }
+        let mut f = vec![0.0; self.dim];
+        let mut taken = 0;
+        while !self.is_finished() {
+            if taken >= max_steps {
+                return Ok(StopReason::MaxSteps);
+            }
+            f.fill(0.0);
+            source(self.mesh.times()[self.n + 1], &mut f);
+            let n = self.step(Some(&f))?;
+            taken += 1;
+            if observer(n, self.mesh.times()[n], &self.u).is_break() {
+                return Ok(StopReason::ObserverStop);
+            }
+        }
+        Ok(StopReason::FinalTime)
+    }
+
+    /// Current state `u^n`.
+    pub fn state(&self) -> &[f64] {
+        &self.u
+    }
+
+    /// Current time index `n`.
+    pub fn step_index(&self) -> usize {
+        self.n
+    }
+
+    /// Current time `t_n`.
+    pub fn time(&self) -> f64 {
+        self.mesh.times()[self.n]
+    }
+
+    /// The time mesh.
+    pub fn mesh(&self) -> &TimeMesh {
+        &self.mesh
+    }
+
+    /// Statistics so far.
+    pub fn stats(&self) -> FodeStats {
+        let h = self.history.stats();
+        FodeStats {
+            history_terms: h.terms,
+            exponentials: h.exponentials,
+            ..self.stats.clone()
+        }
+    }
+
+    /// Whether the final time has been reached.
+    pub fn is_finished(&self) -> bool {
+        self.n >= self.mesh.steps()
+    }
+}
