@@ -12,3 +12,5 @@
 //! Workflow: problem -> operator -> stepper -> solution.
 
 pub use ffpe_solvers as solvers;
+
+pub mod sparse_grid;

@@ -1,0 +1,40 @@
+//! # Sparse grids by the combination technique
+//!
+//! Full tensor grids cost `O(h^-d)` unknowns and stop at three dimensions. The
+//! combination technique solves the same problem on many *anisotropic* full grids
+//! with few cells each and adds their outputs with coefficients `(-1)^q binom(d-1, q)`:
+//!
+//! ```text
+//! u_n = sum_{q=0}^{d-1} (-1)^q binom(d-1, q) sum_{|l|_1 = n + (d-1) - q} u_l
+//! ```
+//!
+//! at a cost of `O(h^-1 |log h|^(d-1))` unknowns for the accuracy of a full grid with
+//! mesh width `h = 2^-n` (up to log factors, for solutions with bounded mixed
+//! derivatives). See SPEC section 2.3.
+//!
+//! Workflow:
+//! 1. [`CombinationScheme`]: which component grids (levels per axis; `2^l` cells)
+//!    and which coefficients; classic or truncated with a minimum level per axis.
+//! 2. A [`ComponentSolver`] solves one component (the full-grid solver of this crate,
+//!    or [`AnalyticComponents`] for tests), reporting its density at each output time.
+//! 3. [`solve_combination`] runs the components in parallel (rayon), reduces each
+//!    density at once to moments, point values and marginals (multilinear
+//!    interpolation on each component), and combines them: [`CombinedSolution`].
+//!
+//! Combined moments (mass, mean, covariance, MSD) are linear in the density and
+//! combine exactly like it. Combined densities and marginals may dip below zero where
+//! the density is small: [`NegativityReport`] counts them; nothing is clipped.
+
+mod combine;
+mod error;
+mod geometry;
+mod scheme;
+
+pub use combine::{
+    AnalyticComponents, CombineRequest, CombinedSnapshot, CombinedSolution, ComponentError,
+    ComponentSolver, ComponentStats, ComponentWork, NegativityReport, Snapshot, SparseGridConfig,
+    SparseGridStats, peak_rss_bytes, solve_combination,
+};
+pub use error::{Result, SparseGridError};
+pub use geometry::{BoxGrid, Layout, RawMoments};
+pub use scheme::{CombinationScheme, Component, MAX_DIM, MAX_LEVEL};
