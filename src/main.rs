@@ -1,5 +1,5 @@
-//! The `ffpe` command-line tool.
+//! The `ffpe` command-line tool: `ffpe solve | steady | exponent | ml`; see `ffpe --help`.
 
 fn main() {
-    println!("ffpe {}", env!("CARGO_PKG_VERSION"));
+    std::process::exit(ffpe::cli::main());
 }

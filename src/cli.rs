@@ -1,0 +1,352 @@
+//! The `ffpe` command line (clap). `src/main.rs` only calls [`main`].
+
+use crate::config::{FileSolution, read_file, run_file};
+use crate::error::{FfpeError, Result};
+use clap::{Parser, Subcommand};
+use num_complex::Complex64;
+use serde_json::json;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+/// Time-fractional Fokker-Planck solver.
+#[derive(Debug, Parser)]
+#[command(name = "ffpe", version, about, long_about = None)]
+pub struct Cli {
+    /// The command.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Solve a problem file and print observables at the output times.
+    Solve {
+        /// Problem file (TOML: [equation], [potential], [domain], [initial], [time], [output], [grid]).
+        problem: PathBuf,
+        /// Print one JSON object on stdout: times, mass, mean, second_moment, msd, stats.
+        #[arg(long)]
+        json: bool,
+        /// Also write observables.csv and (with `[output] snapshots = true`) density
+        /// snapshots density_<k>.csv into this folder.
+        #[arg(long, value_name = "DIR")]
+        out: Option<PathBuf>,
+    },
+    /// Steady state of a problem file: null-space solve versus Boltzmann closed form.
+    Steady {
+        /// Problem file.
+        problem: PathBuf,
+        /// Print JSON: mean, second_moment (per axis), l1_vs_boltzmann.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Displacement exponent s of R(t) ~ t^s over a window (OLS of log R on log t).
+    Exponent {
+        /// Problem file.
+        problem: PathBuf,
+        /// Fit window T0,T1 (0 < T0 < T1 <= t_end); 24 log-spaced output times are added.
+        #[arg(long, value_name = "T0,T1")]
+        window: String,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Mittag-Leffler function E_{alpha,beta}(z), one line per value.
+    #[command(allow_negative_numbers = true)]
+    Ml {
+        /// alpha > 0.
+        #[arg(long)]
+        alpha: f64,
+        /// beta (real).
+        #[arg(long, default_value_t = 1.0)]
+        beta: f64,
+        /// Print JSON lines {"z":[re,im],"value":[re,im]}.
+        #[arg(long)]
+        json: bool,
+        /// Arguments: `x` or `x,y` for x + iy (negative values allowed; use `--` before them
+        /// if the first one starts with `-`).
+        #[arg(required = true, allow_hyphen_values = true)]
+        z: Vec<String>,
+    },
+}
+
+/// Parses and runs; returns the process exit code.
+pub fn main() -> i32 {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(()) => 0,
+        Err(e) => {
+            eprintln!("error: {e}");
+            2
+        }
+    }
+}
+
+fn parse_z(s: &str) -> Result<Complex64> {
+    let bad = || FfpeError::WrongType {
+        key: format!("z = \"{s}\""),
+        expected: "`x` or `x,y` (real numbers)".into(),
+    };
+    let mut parts = s.split(',');
+    let re: f64 = parts
+        .next()
+        .ok_or_else(bad)?
+        .trim()
+        .parse()
+        .map_err(|_| bad())?;
+    let im: f64 = match parts.next() {
+        Some(p) => p.trim().parse().map_err(|_| bad())?,
+        None => 0.0,
+    };
+    if parts.next().is_some() || !re.is_finite() || !im.is_finite() {
+        return Err(bad());
+    }
+    Ok(Complex64::new(re, im))
+}
+
+/// Runs a parsed command line.
+pub fn run(cli: Cli) -> Result<()> {
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    match cli.command {
+        Command::Solve {
+            problem,
+            json,
+            out: dir,
+        } => {
+            let file = read_file(&problem)?;
+            let sol = run_file(&file)?;
+            if let Some(dir) = dir {
+                write_outputs(&dir, &sol)?;
+            }
+            if json {
+                writeln!(out, "{}", solution_json(&sol))?;
+            } else {
+                print_table(&mut out, &sol)?;
+            }
+        }
+        Command::Steady { problem, json } => {
+            let file = read_file(&problem)?;
+            let s = crate::predict::steady_state(&file.problem)?;
+            if json {
+                let v = json!({
+                    "mean": s.observables.mean,
+                    "second_moment": s.observables.second_moment,
+                    "l1_vs_boltzmann": s.l1_vs_boltzmann,
+                    "residual": s.residual,
+                    "free_energy": s.observables.free_energy,
+                });
+                writeln!(out, "{v}")?;
+            } else {
+                writeln!(
+                    out,
+                    "steady state (null-space solve, {} cells)",
+                    s.density.len()
+                )?;
+                writeln!(out, "  mean           {:?}", s.observables.mean)?;
+                writeln!(out, "  second moment  {:?}", s.observables.second_moment)?;
+                match s.l1_vs_boltzmann {
+                    Some(l1) => writeln!(out, "  L1 distance to Boltzmann closed form  {l1:.3e}")?,
+                    None => writeln!(out, "  no Boltzmann closed form for this problem")?,
+                }
+                writeln!(out, "  max |A p|      {:.3e}", s.residual)?;
+            }
+        }
+        Command::Exponent {
+            problem,
+            window,
+            json,
+        } => {
+            let mut file = read_file(&problem)?;
+            let w: Vec<f64> = window
+                .split(',')
+                .map(|x| x.trim().parse::<f64>())
+                .collect::<std::result::Result<_, _>>()
+                .map_err(|_| FfpeError::WrongType {
+                    key: "--window".into(),
+                    expected: "T0,T1 (two numbers)".into(),
+                })?;
+            if w.len() != 2 || !(w[0] > 0.0 && w[1] > w[0] && w[1] <= file.options.t_end) {
+                return Err(FfpeError::out_of_range(
+                    "--window",
+                    &window,
+                    &format!("T0,T1 with 0 < T0 < T1 <= t_end = {}", file.options.t_end),
+                ));
+            }
+            let n = 24;
+            let mut times: Vec<f64> = (0..n)
+                .map(|i| (w[0].ln() + (w[1].ln() - w[0].ln()) * i as f64 / (n - 1) as f64).exp())
+                .collect();
+            times[n - 1] = w[1];
+            if matches!(
+                file.options.history,
+                crate::solvers::history::HistoryKind::Fft
+            ) {
+                file.options.history =
+                    crate::solvers::history::HistoryKind::Soe { tolerance: 1e-12 };
+            }
+            file.options.output_times = times;
+            let sol = run_file(&file)?;
+            let fit = crate::predict::displacement_exponent(&sol.observables, (w[0], w[1]))?;
+            if json {
+                writeln!(
+                    out,
+                    "{}",
+                    json!({ "displacement_exponent": fit.slope, "r2": fit.r2, "stderr": fit.stderr,
+                            "ci95": [fit.ci95.0, fit.ci95.1], "points": fit.n,
+                            "caputo_alpha": file.problem.alpha() })
+                )?;
+            } else {
+                writeln!(
+                    out,
+                    "displacement exponent s = {:.6} (95% CI [{:.6}, {:.6}], r^2 = {:.6}, {} points); free subdiffusion predicts alpha/2 = {:.6}",
+                    fit.slope,
+                    fit.ci95.0,
+                    fit.ci95.1,
+                    fit.r2,
+                    fit.n,
+                    file.problem.alpha() / 2.0
+                )?;
+            }
+        }
+        Command::Ml {
+            alpha,
+            beta,
+            json,
+            z,
+        } => {
+            for s in &z {
+                let zc = parse_z(s)?;
+                let v = if zc.im == 0.0 {
+                    Complex64::new(
+                        crate::solvers::mittag_leffler::mittag_leffler(alpha, beta, zc.re)?,
+                        0.0,
+                    )
+                } else {
+                    crate::solvers::mittag_leffler::mittag_leffler_complex(alpha, beta, zc)?
+                };
+                if json {
+                    writeln!(
+                        out,
+                        "{}",
+                        json!({"z": [zc.re, zc.im], "value": [v.re, v.im]})
+                    )?;
+                } else if zc.im == 0.0 {
+                    writeln!(out, "{:.17e} {:.17e}", zc.re, v.re)?;
+                } else {
+                    writeln!(
+                        out,
+                        "{:.17e},{:.17e} {:.17e},{:.17e}",
+                        zc.re, zc.im, v.re, v.im
+                    )?;
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The `--json` object of `ffpe solve`.
+pub fn solution_json(sol: &FileSolution) -> serde_json::Value {
+    let o = &sol.observables;
+    json!({
+        "times": o.iter().map(|x| x.time).collect::<Vec<_>>(),
+        "mass": o.iter().map(|x| x.mass).collect::<Vec<_>>(),
+        "mean": o.iter().map(|x| x.mean.clone()).collect::<Vec<_>>(),
+        "second_moment": o.iter().map(|x| x.second_moment.clone()).collect::<Vec<_>>(),
+        "covariance": o.iter().map(|x| x.covariance.clone()).collect::<Vec<_>>(),
+        "msd": o.iter().map(|x| x.msd).collect::<Vec<_>>(),
+        "r": o.iter().map(|x| x.r).collect::<Vec<_>>(),
+        "free_energy": o.iter().map(|x| x.free_energy).collect::<Vec<_>>(),
+        "kl_to_steady": o.iter().map(|x| x.kl_to_steady).collect::<Vec<_>>(),
+        "l1_to_steady": o.iter().map(|x| x.l1_to_steady).collect::<Vec<_>>(),
+        "stop_reason": format!("{:?}", sol.stop_reason),
+        "stats": sol.stats,
+    })
+}
+
+fn print_table(out: &mut impl Write, sol: &FileSolution) -> Result<()> {
+    writeln!(
+        out,
+        "{:>12} {:>14} {:>28} {:>28} {:>14}",
+        "t", "mass", "mean", "<w_i^2>", "msd"
+    )?;
+    for o in &sol.observables {
+        let f = |v: &[f64]| {
+            v.iter()
+                .map(|x| format!("{x:.6e}"))
+                .collect::<Vec<_>>()
+                .join(",")
+        };
+        writeln!(
+            out,
+            "{:>12.6e} {:>14.10} {:>28} {:>28} {:>14.6e}",
+            o.time,
+            o.mass,
+            f(&o.mean),
+            f(&o.second_moment),
+            o.msd
+        )?;
+    }
+    let s = &sol.stats;
+    writeln!(
+        out,
+        "stopped: {:?}; {} steps, {} unknowns, {} factorizations, {} history terms, {} exponentials, {:.3} s",
+        sol.stop_reason,
+        s.steps,
+        s.unknowns,
+        s.factorizations,
+        s.history_terms,
+        s.exponentials,
+        s.seconds
+    )?;
+    Ok(())
+}
+
+/// Writes `observables.csv`, `stats.json` and `density_<k>.csv` snapshots into `dir`.
+pub fn write_outputs(dir: &Path, sol: &FileSolution) -> Result<()> {
+    std::fs::create_dir_all(dir)?;
+    let mut f = std::io::BufWriter::new(std::fs::File::create(dir.join("observables.csv"))?);
+    let d = sol.observables.first().map_or(0, |o| o.mean.len());
+    let mut header = vec!["time".to_string(), "mass".to_string()];
+    header.extend((0..d).map(|a| format!("mean_{a}")));
+    header.extend((0..d).map(|a| format!("second_moment_{a}")));
+    header.extend(["msd", "r", "free_energy", "kl_to_steady", "l1_to_steady"].map(String::from));
+    writeln!(f, "{}", header.join(","))?;
+    let opt = |x: Option<f64>| x.map_or(String::new(), |v| format!("{v:.17e}"));
+    for o in &sol.observables {
+        let mut row = vec![format!("{:.17e}", o.time), format!("{:.17e}", o.mass)];
+        row.extend(o.mean.iter().map(|x| format!("{x:.17e}")));
+        row.extend(o.second_moment.iter().map(|x| format!("{x:.17e}")));
+        row.push(format!("{:.17e}", o.msd));
+        row.push(format!("{:.17e}", o.r));
+        row.push(opt(o.free_energy));
+        row.push(opt(o.kl_to_steady));
+        row.push(opt(o.l1_to_steady));
+        writeln!(f, "{}", row.join(","))?;
+    }
+    std::fs::write(
+        dir.join("stats.json"),
+        serde_json::to_string_pretty(
+            &json!({"stats": sol.stats, "stop_reason": format!("{:?}", sol.stop_reason)}),
+        )
+        .unwrap_or_default(),
+    )?;
+    for (k, s) in sol.snapshots.iter().enumerate() {
+        let mut f =
+            std::io::BufWriter::new(std::fs::File::create(dir.join(format!("density_{k}.csv")))?);
+        let g = &s.grid;
+        let mut h: Vec<String> = (0..g.dim()).map(|a| format!("x_{a}")).collect();
+        h.push("p".into());
+        writeln!(f, "# t = {:.17e}", s.time)?;
+        writeln!(f, "{}", h.join(","))?;
+        let mut c = vec![0.0; g.dim()];
+        for (idx, p) in s.density.iter().enumerate() {
+            g.centre_into(idx, &mut c);
+            let mut row: Vec<String> = c.iter().map(|x| format!("{x:.10e}")).collect();
+            row.push(format!("{p:.17e}"));
+            writeln!(f, "{}", row.join(","))?;
+        }
+    }
+    Ok(())
+}
