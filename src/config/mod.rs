@@ -31,7 +31,7 @@
 //! [time]
 //! t_end = 1.0
 //! steps = 1000
-//! mesh = "graded"        # graded | uniform
+//! mesh = "graded"        # graded | graded-blocks (few LU factorisations: fast in 2-D/3-D) | uniform
 //! # grading = 3.0        # optional r of t_j = T (j/N)^r (default (2 - alpha) / alpha)
 //! history = "soe"        # direct | soe | fft
 //! tolerance = 1e-12      # SOE tolerance
@@ -586,11 +586,12 @@ pub fn parse_str(text: &str) -> Result<ProblemFile> {
     let grading = get_f64(tm, "time", "grading")?;
     let mesh = match get_str(tm, "time", "mesh")?.unwrap_or("graded") {
         "graded" => MeshKind::Graded { r: grading },
+        "graded-blocks" | "graded_blocks" => MeshKind::GradedBlocks { r: grading },
         "uniform" => {
             if grading.is_some() {
                 return Err(FfpeError::invalid(
                     "time.grading",
-                    "only with mesh = \"graded\"",
+                    "only with mesh = \"graded\" or \"graded-blocks\"",
                 ));
             }
             MeshKind::Uniform
@@ -599,7 +600,7 @@ pub fn parse_str(text: &str) -> Result<ProblemFile> {
             return Err(FfpeError::UnknownKind {
                 key: "time.mesh".into(),
                 value: other.into(),
-                allowed: "\"graded\", \"uniform\"".into(),
+                allowed: "\"graded\", \"graded-blocks\", \"uniform\"".into(),
             });
         }
     };
