@@ -130,6 +130,28 @@ pub enum SparseGridError {
         /// The underlying error, as text.
         message: String,
     },
+    /// The full-grid solver needs at least 3 cells per axis: `min_level` must be >= 2.
+    #[error(
+        "sparse grid: min_level = {min_level} gives components with 2^{min_level} cells on an axis; \
+         the full-grid solver needs min_level >= {required}"
+    )]
+    MinLevelTooCoarse {
+        /// The scheme's coarsest level.
+        min_level: u32,
+        /// The smallest level the solver accepts.
+        required: u32,
+    },
+    /// An output time is not a node of the time mesh, or output times are not increasing.
+    #[error(
+        "sparse grid: output time #{index} = {time} is not a node of the time mesh \
+         (or the output times are not increasing); build the mesh with solve::build_mesh"
+    )]
+    OutputTime {
+        /// Index in the output-time list.
+        index: usize,
+        /// The time.
+        time: f64,
+    },
     /// The thread pool could not be built.
     #[error("sparse grid: cannot build a thread pool with {threads} threads: {message}")]
     ThreadPool {

@@ -15,6 +15,19 @@ pub enum Layout {
     LastAxisFastest,
 }
 
+/// How [`BoxGrid::interpolate`] treats points between the outermost cell centres and
+/// the boundary of the box (half a cell wide on each side).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default, Serialize)]
+pub enum Extrapolation {
+    /// Constant: the outermost cell value. Interpolants of non-negative values stay
+    /// non-negative (the default for densities).
+    #[default]
+    Constant,
+    /// Linear from the two outermost cells: reproduces functions that are affine in
+    /// each coordinate exactly, everywhere in the box, but can undershoot zero.
+    Linear,
+}
+
 /// A cell-centred tensor grid on the box `[lower, upper]`: `cells[i]` equal cells
 /// along axis `i`, cell centres `lower[i] + (k + 1/2) h_i`.
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -150,19 +163,18 @@ impl BoxGrid {
 
     /// Calls `f(multi_index, flat_index)` for every cell.
     pub fn for_each_cell(&self, mut f: impl FnMut(&[usize], usize)) {
-        let dim = self.dim();
-        let mut idx = vec![0usize; dim];
+        let mut idx = vec![0usize; self.dim()];
         let n = self.len();
         for _ in 0..n {
             let flat = self.flat_index(&idx);
             f(&idx, flat);
             // odometer, axis 0 fastest (independent of the storage layout)
-            for axis in 0..dim {
-                idx[axis] += 1;
-                if idx[axis] < self.cells[axis] {
+            for (i, &n_axis) in idx.iter_mut().zip(&self.cells) {
+                *i += 1;
+                if *i < n_axis {
                     break;
                 }
-                idx[axis] = 0;
+                *i = 0;
             }
         }
     }
@@ -201,10 +213,17 @@ impl BoxGrid {
     }
 
     /// Multilinear interpolation of cell-centre values at the point `x` (inside the
-    /// box). Between the outermost cell centres and the boundary the values are
-    /// extrapolated linearly, so that any function that is affine in each coordinate
-    /// separately is reproduced exactly. An axis with a single cell is constant.
+    /// box), with constant extrapolation between the outermost cell centres and the
+    /// boundary ([`Extrapolation::Constant`]).
     pub fn interpolate(&self, values: &[f64], x: &[f64]) -> f64 {
+        self.interpolate_with(values, x, Extrapolation::Constant)
+    }
+
+    /// Multilinear interpolation of cell-centre values at `x`; inside the hull of the
+    /// cell centres any function affine in each coordinate is reproduced exactly, and
+    /// `extrapolation` says what happens in the half cells next to the boundary. An
+    /// axis with a single cell is constant.
+    pub fn interpolate_with(&self, values: &[f64], x: &[f64], extrapolation: Extrapolation) -> f64 {
         let dim = self.dim();
         // per axis: base index and weight of the upper neighbour
         let mut base = [0usize; super::scheme::MAX_DIM];
@@ -221,7 +240,10 @@ impl BoxGrid {
             let s = (x[a] - self.lower[a]) / self.width(a) - 0.5;
             let k0 = (s.floor().max(0.0) as usize).min(n - 2);
             base[a] = k0;
-            t[a] = s - k0 as f64;
+            t[a] = match extrapolation {
+                Extrapolation::Linear => s - k0 as f64,
+                Extrapolation::Constant => (s - k0 as f64).clamp(0.0, 1.0),
+            };
             two[a] = true;
         }
         let mut sum = 0.0;
@@ -387,11 +409,26 @@ mod tests {
                 [0.123, 1.7, 2.31],
                 [-0.99, 2.99, 2.01],
             ] {
-                let got = g.interpolate(&v, &x);
+                let got = g.interpolate_with(&v, &x, Extrapolation::Linear);
                 // exact up to rounding: multilinear interpolation reproduces multilinear f
                 assert!((got - affine_product(&x)).abs() < 1e-13, "{layout:?} {x:?}");
             }
         }
+    }
+
+    #[test]
+    fn constant_extrapolation_keeps_positive_values_positive() {
+        let g = BoxGrid::new(&[0.0], &[1.0], &[4], Layout::default()).unwrap();
+        let v = [1e-12, 1.0, 2.0, 2.5];
+        // linear extrapolation to x = 0 undershoots: 1e-12 - (1 - 1e-12) / 2 < 0
+        assert!(g.interpolate_with(&v, &[0.0], Extrapolation::Linear) < 0.0);
+        assert!((g.interpolate(&v, &[0.0]) - 1e-12).abs() < 1e-20);
+        assert!((g.interpolate(&v, &[1.0]) - 2.5).abs() < 1e-15);
+        // inside the hull of the centres both modes agree
+        let x = [0.3];
+        let a = g.interpolate(&v, &x);
+        let b = g.interpolate_with(&v, &x, Extrapolation::Linear);
+        assert!((a - b).abs() < 1e-15);
     }
 
     #[test]

@@ -15,8 +15,9 @@
 //! Workflow:
 //! 1. [`CombinationScheme`]: which component grids (levels per axis; `2^l` cells)
 //!    and which coefficients; classic or truncated with a minimum level per axis.
-//! 2. A [`ComponentSolver`] solves one component (the full-grid solver of this crate,
-//!    or [`AnalyticComponents`] for tests), reporting its density at each output time.
+//! 2. A [`ComponentSolver`] solves one component ([`FokkerPlanckComponents`]: the
+//!    full-grid solver of this crate; or [`AnalyticComponents`] for tests), reporting
+//!    its density at each output time. [`solve_sparse`] does steps 2-3 for a problem.
 //! 3. [`solve_combination`] runs the components in parallel (rayon), reduces each
 //!    density at once to moments, point values and marginals (multilinear
 //!    interpolation on each component), and combines them: [`CombinedSolution`].
@@ -27,7 +28,9 @@
 
 mod combine;
 mod error;
+mod fokker_planck;
 mod geometry;
+mod krylov;
 mod scheme;
 
 pub use combine::{
@@ -36,5 +39,10 @@ pub use combine::{
     SparseGridStats, peak_rss_bytes, solve_combination,
 };
 pub use error::{Result, SparseGridError};
-pub use geometry::{BoxGrid, Layout, RawMoments};
+pub use fokker_planck::{
+    ComponentLinearSolver, FokkerPlanckComponents, MIN_SOLVER_LEVEL, solve_sparse,
+    solve_sparse_with,
+};
+pub use geometry::{BoxGrid, Extrapolation, Layout, RawMoments};
+pub use krylov::{KrylovSettings, KrylovStats};
 pub use scheme::{CombinationScheme, Component, MAX_DIM, MAX_LEVEL};
