@@ -35,13 +35,14 @@
 //! # grading = 3.0        # optional r of t_j = T (j/N)^r (default (2 - alpha) / alpha)
 //! history = "soe"        # direct | soe | fft
 //! tolerance = 1e-12      # SOE tolerance
+//! # linear_solver = "auto" # auto (Cholesky of the symmetrised operator where possible) | lu | cholesky
 //!
 //! [output]
 //! times = [0.25, 0.5, 1.0]
 //! snapshots = false
 //!
 //! [grid]
-//! kind = "full"          # full | sparse (sparse: level, min_level; crate::sparse_grid)
+//! kind = "full"          # full | sparse (sparse: level, min_level = 2, threads, linear_solver; crate::sparse_grid)
 //! ```
 //!
 //! Every error names the key and the allowed range. Unknown keys are errors (typos do
@@ -58,7 +59,7 @@
 use crate::error::{FfpeError, Result};
 use crate::observables::Observables;
 use crate::problem::{Boundary, Diffusion, Initial, Potential, Problem};
-use crate::solve::{MeshKind, SolveOptions, SolveStats, StopReason};
+use crate::solve::{LinearBackend, MeshKind, SolveOptions, SolveStats, StopReason};
 use ffpe_solvers::history::HistoryKind;
 use serde::Serialize;
 use toml::{Table, Value};
@@ -103,6 +104,10 @@ pub struct FileSolution {
     pub stop_reason: StopReason,
     /// Density snapshots with their grid, per output time (may be empty).
     pub snapshots: Vec<Snapshot>,
+    /// Sparse-grid summary (components, unknowns, equivalent full grid), for
+    /// `[grid] kind = "sparse"`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sparse: Option<crate::sparse_grid::SparseReport>,
 }
 
 /// One density snapshot on a tensor grid.
@@ -136,18 +141,23 @@ pub fn run_file(file: &ProblemFile) -> Result<FileSolution> {
                 stats: s.stats,
                 stop_reason: s.stop_reason,
                 snapshots,
+                sparse: None,
             })
         }
         GridSpec::Sparse { .. } => solve_sparse(file),
     }
 }
 
-/// Sparse-grid branch of [`run_file`] (the hook replaced by the sparse-grid module).
-pub fn solve_sparse(_file: &ProblemFile) -> Result<FileSolution> {
-    Err(FfpeError::invalid(
-        "grid.kind",
-        "\"sparse\" is not available in this build: use \"full\"",
-    ))
+/// Sparse-grid branch of [`run_file`]: [`crate::sparse_grid::run_sparse_file`].
+pub fn solve_sparse(file: &ProblemFile) -> Result<FileSolution> {
+    match &file.grid {
+        GridSpec::Sparse {
+            level,
+            min_level,
+            extra,
+        } => crate::sparse_grid::run_sparse_file(file, *level, *min_level, extra),
+        GridSpec::Full => Err(FfpeError::invalid("grid.kind", "expected \"sparse\"")),
+    }
 }
 
 /// Reads and parses a problem file.
@@ -576,6 +586,7 @@ pub fn parse_str(text: &str) -> Result<ProblemFile> {
             "history",
             "tolerance",
             "max_steps",
+            "linear_solver",
         ],
     )?;
     let t_end = req_f64(tm, "time", "t_end", "final time > 0")?;
@@ -627,6 +638,18 @@ pub fn parse_str(text: &str) -> Result<ProblemFile> {
         }
     };
     let max_steps = get_usize(tm, "time", "max_steps")?;
+    let backend = match get_str(tm, "time", "linear_solver")?.unwrap_or("auto") {
+        "auto" => LinearBackend::Auto,
+        "lu" => LinearBackend::Lu,
+        "cholesky" => LinearBackend::Cholesky,
+        other => {
+            return Err(FfpeError::UnknownKind {
+                key: "time.linear_solver".into(),
+                value: other.into(),
+                allowed: "\"auto\", \"lu\", \"cholesky\"".into(),
+            });
+        }
+    };
 
     // ---- output
     let out = section(&root, "output")?.unwrap_or(&empty);
@@ -641,6 +664,7 @@ pub fn parse_str(text: &str) -> Result<ProblemFile> {
         output_times,
         snapshots,
         max_steps,
+        backend,
     };
     // Validate the mesh now so errors come at parse time.
     crate::solve::build_mesh(
@@ -673,7 +697,8 @@ pub fn parse_str(text: &str) -> Result<ProblemFile> {
                         "1 <= level <= 30",
                     ));
                 }
-                let min_level = get_usize(g, "grid", "min_level")?.unwrap_or(1);
+                // default 2: the full-grid solver needs at least 3 cells per axis
+                let min_level = get_usize(g, "grid", "min_level")?.unwrap_or(2);
                 if !(1..=level).contains(&min_level) {
                     return Err(FfpeError::out_of_range(
                         "grid.min_level",

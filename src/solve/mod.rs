@@ -44,6 +44,69 @@ use serde::Serialize;
 use std::ops::ControlFlow;
 use std::time::Instant;
 
+mod symmetric;
+use symmetric::SymmetricL1Stepper;
+
+/// Linear solver of the implicit steps `(c_n I - A) u^n = rhs`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub enum LinearBackend {
+    /// Cholesky when the operator is symmetrisable by the Boltzmann weights (isotropic
+    /// `D`, or a separable potential, and `gamma |Delta L| / D < 690` over the box), else LU.
+    #[default]
+    Auto,
+    /// Sparse LU of `c I - A` (`ffpe_solvers::fode::LinearL1Stepper`).
+    Lu,
+    /// Sparse Cholesky of the symmetrised `c I - Pi^(-1/2) A Pi^(1/2)` (an error when no
+    /// Boltzmann weights exist).
+    Cholesky,
+}
+
+enum Stepper {
+    Lu(Box<LinearL1Stepper>),
+    Cholesky(Box<SymmetricL1Stepper>),
+}
+
+impl Stepper {
+    fn step(&mut self) -> Result<usize> {
+        match self {
+            Self::Lu(s) => Ok(s.step(None)?),
+            Self::Cholesky(s) => s.step(),
+        }
+    }
+    fn state(&self) -> &[f64] {
+        match self {
+            Self::Lu(s) => s.state(),
+            Self::Cholesky(s) => s.state(),
+        }
+    }
+    fn time(&self) -> f64 {
+        match self {
+            Self::Lu(s) => s.time(),
+            Self::Cholesky(s) => s.time(),
+        }
+    }
+    fn is_finished(&self) -> bool {
+        match self {
+            Self::Lu(s) => s.is_finished(),
+            Self::Cholesky(s) => s.is_finished(),
+        }
+    }
+    fn stats(&self) -> ffpe_solvers::fode::FodeStats {
+        match self {
+            Self::Lu(s) => s.stats(),
+            Self::Cholesky(s) => s.stats(),
+        }
+    }
+}
+
+/// `sqrt(Pi / max Pi)` when the Boltzmann weights symmetrise the operator and stay in range.
+fn symmetriser(problem: &Problem) -> Option<Vec<f64>> {
+    let pi = problem.boltzmann_density().ok()?;
+    let max = pi.iter().cloned().fold(0.0f64, f64::max);
+    let s: Vec<f64> = pi.iter().map(|p| (p / max).sqrt()).collect();
+    s.iter().all(|x| *x > 1e-150 && x.is_finite()).then_some(s)
+}
+
 /// Kind of time mesh.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize)]
 pub enum MeshKind {
@@ -122,6 +185,8 @@ pub struct SolveOptions {
     pub snapshots: bool,
     /// Stop after this many steps (`None`: no limit).
     pub max_steps: Option<usize>,
+    /// Linear solver of the implicit steps (default: Cholesky where possible, else LU).
+    pub backend: LinearBackend,
 }
 
 impl Default for SolveOptions {
@@ -134,6 +199,7 @@ impl Default for SolveOptions {
             output_times: vec![],
             snapshots: false,
             max_steps: None,
+            backend: LinearBackend::Auto,
         }
     }
 }
@@ -377,7 +443,7 @@ pub fn solve_with_observer(
         &outs,
         opts.history,
     )?;
-    solve_mesh(
+    solve_mesh_with(
         problem,
         &mesh,
         opts.history,
@@ -385,6 +451,7 @@ pub fn solve_with_observer(
         opts.snapshots,
         opts.max_steps,
         observer,
+        opts.backend,
     )
 }
 
@@ -415,7 +482,8 @@ pub fn solve_on_grid(
     )
 }
 
-/// Solves on a given mesh (output times must be nodes).
+/// Solves on a given mesh (output times must be nodes) with the default
+/// [`LinearBackend::Auto`].
 pub fn solve_mesh(
     problem: &Problem,
     mesh: &TimeMesh,
@@ -425,19 +493,63 @@ pub fn solve_mesh(
     max_steps: Option<usize>,
     observer: &mut dyn Observer,
 ) -> Result<Solution> {
+    solve_mesh_with(
+        problem,
+        mesh,
+        history,
+        output_times,
+        snapshots,
+        max_steps,
+        observer,
+        LinearBackend::Auto,
+    )
+}
+
+/// [`solve_mesh`] with a chosen linear solver.
+#[allow(clippy::too_many_arguments)]
+pub fn solve_mesh_with(
+    problem: &Problem,
+    mesh: &TimeMesh,
+    history: HistoryKind,
+    output_times: &[f64],
+    snapshots: bool,
+    max_steps: Option<usize>,
+    observer: &mut dyn Observer,
+    backend: LinearBackend,
+) -> Result<Solution> {
     let start = Instant::now();
     let out_idx = output_indices(mesh, output_times)?;
     let op = FokkerPlanckOperator::assemble(problem)?;
     let grid = op.grid().clone();
     let u0 = problem.initial_density()?;
     let ctx = ObservableContext::for_problem(problem)?;
-    let mut stepper = LinearL1Stepper::new(
-        op.into_matrix(),
-        problem.alpha(),
-        mesh.clone(),
-        history,
-        &u0,
-    )?;
+    let sqrt_pi = match backend {
+        LinearBackend::Lu => None,
+        LinearBackend::Auto => symmetriser(problem),
+        LinearBackend::Cholesky => Some(symmetriser(problem).ok_or_else(|| {
+            FfpeError::invalid(
+                "backend",
+                "Cholesky needs Boltzmann weights (isotropic D or a separable potential, gamma |Delta L| / D < 690)",
+            )
+        })?),
+    };
+    let mut stepper = match sqrt_pi {
+        Some(sp) => Stepper::Cholesky(Box::new(SymmetricL1Stepper::new(
+            op.matrix(),
+            sp,
+            problem.alpha(),
+            mesh.clone(),
+            history,
+            &u0,
+        )?)),
+        None => Stepper::Lu(Box::new(LinearL1Stepper::new(
+            op.into_matrix(),
+            problem.alpha(),
+            mesh.clone(),
+            history,
+            &u0,
+        )?)),
+    };
     // Map mesh index -> list of output slots (an index may be requested twice).
     let mut want: Vec<(usize, usize)> = out_idx
         .iter()
@@ -471,7 +583,7 @@ pub fn solve_mesh(
                 stop = StopReason::MaxSteps;
                 break;
             }
-            let n = stepper.step(None)?;
+            let n = stepper.step()?;
             taken += 1;
             let t = stepper.time();
             let u = stepper.state();
