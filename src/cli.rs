@@ -262,6 +262,7 @@ pub fn solution_json(sol: &FileSolution) -> serde_json::Value {
         "l1_to_steady": o.iter().map(|x| x.l1_to_steady).collect::<Vec<_>>(),
         "stop_reason": format!("{:?}", sol.stop_reason),
         "stats": sol.stats,
+        "sparse": sol.sparse,
     })
 }
 
@@ -300,6 +301,9 @@ fn print_table(out: &mut impl Write, sol: &FileSolution) -> Result<()> {
         s.exponentials,
         s.seconds
     )?;
+    if let Some(sparse) = &sol.sparse {
+        writeln!(out, "{}", sparse.summary())?;
+    }
     Ok(())
 }
 

@@ -28,6 +28,7 @@
 
 mod combine;
 mod error;
+mod file;
 mod fokker_planck;
 mod geometry;
 mod krylov;
@@ -39,6 +40,7 @@ pub use combine::{
     SparseGridStats, peak_rss_bytes, solve_combination,
 };
 pub use error::{Result, SparseGridError};
+pub use file::{SparseReport, run_sparse_file};
 pub use fokker_planck::{
     ComponentLinearSolver, FokkerPlanckComponents, MIN_SOLVER_LEVEL, solve_sparse,
     solve_sparse_with,

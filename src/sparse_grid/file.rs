@@ -1,0 +1,255 @@
+//! `[grid] kind = "sparse"` in problem files: the sparse branch of
+//! [`crate::config::run_file`] and the summary printed by `ffpe solve`.
+//!
+//! ```toml
+//! [grid]
+//! kind = "sparse"
+//! level = 5              # finest level per axis: 2^level cells (>= 2)
+//! min_level = 2          # coarsest level per axis (>= 2: the solver needs 3+ cells)
+//! # threads = 2          # worker threads for the components (default: all cores)
+//! # linear_solver = "auto"   # auto (LU for d <= 3, BiCGSTAB for d >= 4) | direct | iterative
+//! ```
+//!
+//! The `cells` of `[domain]` are not used: every component has `2^l_i` cells on axis `i`.
+
+use serde::Serialize;
+use toml::{Table, Value};
+
+use super::combine::{CombineRequest, CombinedSolution, NegativityReport, SparseGridConfig};
+use super::fokker_planck::{ComponentLinearSolver, solve_sparse_with};
+use super::krylov::KrylovSettings;
+use super::scheme::CombinationScheme;
+use crate::config::{FileSolution, ProblemFile};
+use crate::error::{FfpeError, Result};
+use crate::observables::Observables;
+use crate::solve::{SolveStats, StopReason, build_mesh};
+
+/// What `ffpe solve` reports about a sparse-grid run.
+#[derive(Clone, Debug, Serialize)]
+pub struct SparseReport {
+    /// Dimension.
+    pub dim: usize,
+    /// Finest level per axis.
+    pub level: u32,
+    /// Coarsest level per axis.
+    pub min_level: u32,
+    /// Number of component grids.
+    pub components: usize,
+    /// Sum of the unknowns of all components.
+    pub total_unknowns: u128,
+    /// Unknowns of the equivalent full grid, `2^(level d)` (None if it overflows).
+    pub full_grid_unknowns: Option<u128>,
+    /// Worker threads.
+    pub threads: usize,
+    /// Wall time, seconds.
+    pub wall_seconds: f64,
+    /// Sum of the components' wall times, seconds.
+    pub component_seconds: f64,
+    /// Estimated peak working memory (largest components running at once), bytes.
+    pub estimated_peak_bytes: usize,
+    /// Measured peak resident set size of the process, bytes (Linux only).
+    pub peak_rss_bytes: Option<u64>,
+    /// Negative values in the combined outputs (reported, never clipped).
+    pub negativity: NegativityReport,
+    /// Per-component levels, cells, coefficient, unknowns, seconds and memory.
+    pub component_stats: Vec<super::combine::ComponentStats>,
+}
+
+impl SparseReport {
+    /// The summary of a combined solution.
+    pub fn new(out: &CombinedSolution) -> Self {
+        let s = &out.stats;
+        Self {
+            dim: s.dim,
+            level: s.level,
+            min_level: s.min_level,
+            components: s.components.len(),
+            total_unknowns: s.total_unknowns,
+            full_grid_unknowns: s.full_grid_unknowns,
+            threads: s.threads,
+            wall_seconds: s.wall_seconds,
+            component_seconds: s.component_seconds,
+            estimated_peak_bytes: s.estimated_peak_bytes,
+            peak_rss_bytes: s.peak_rss_bytes,
+            negativity: out.negativity.clone(),
+            component_stats: s.components.clone(),
+        }
+    }
+
+    /// One human-readable line (printed by `ffpe solve`).
+    pub fn summary(&self) -> String {
+        let full = self
+            .full_grid_unknowns
+            .map_or("more than 2^128".to_string(), |f| f.to_string());
+        let ratio = self.full_grid_unknowns.map_or(String::new(), |f| {
+            format!(
+                " ({:.3}% of it)",
+                100.0 * self.total_unknowns as f64 / f as f64
+            )
+        });
+        let rss = self.peak_rss_bytes.map_or("n/a".to_string(), |b| {
+            format!("{:.1} MiB", b as f64 / 1048576.0)
+        });
+        format!(
+            "sparse grid (combination technique): d = {}, level {}, min_level {}: {} components, \
+             {} unknowns in total; the equivalent full grid has {} unknowns{}; {} threads, \
+             {:.3} s wall, peak RSS {}; negative combined values: {} points, {} marginal cells",
+            self.dim,
+            self.level,
+            self.min_level,
+            self.components,
+            self.total_unknowns,
+            full,
+            ratio,
+            self.threads,
+            self.wall_seconds,
+            rss,
+            self.negativity.negative_points,
+            self.negativity.negative_marginal_cells
+        )
+    }
+}
+
+fn sparse_options(extra: &Table, dim: usize) -> Result<(SparseGridConfig, ComponentLinearSolver)> {
+    let mut config = SparseGridConfig::default();
+    let mut linear = ComponentLinearSolver::Auto;
+    for (key, value) in extra {
+        match (key.as_str(), value) {
+            ("threads", Value::Integer(t)) if (1..=1024).contains(t) => {
+                config.threads = Some(*t as usize);
+            }
+            ("threads", v) => {
+                return Err(FfpeError::out_of_range(
+                    "grid.threads",
+                    v,
+                    "an integer 1..=1024",
+                ));
+            }
+            ("linear_solver", Value::String(s)) => {
+                linear = match s.as_str() {
+                    "auto" => ComponentLinearSolver::Auto,
+                    "direct" => ComponentLinearSolver::Direct,
+                    "iterative" => ComponentLinearSolver::Iterative(KrylovSettings::default()),
+                    other => {
+                        return Err(FfpeError::UnknownKind {
+                            key: "grid.linear_solver".into(),
+                            value: other.into(),
+                            allowed: "\"auto\", \"direct\", \"iterative\"".into(),
+                        });
+                    }
+                }
+            }
+            ("linear_solver", v) => {
+                return Err(FfpeError::invalid(
+                    "grid.linear_solver",
+                    format!("expected a string, found {v}"),
+                ));
+            }
+            (other, _) => {
+                return Err(FfpeError::invalid(
+                    &format!("grid.{other}"),
+                    "unknown key for kind = \"sparse\" (allowed: kind, level, min_level, threads, linear_solver)",
+                ));
+            }
+        }
+    }
+    let _ = dim;
+    Ok((config, linear))
+}
+
+fn to_ffpe(e: super::error::SparseGridError) -> FfpeError {
+    FfpeError::invalid("grid", e.to_string())
+}
+
+/// Runs a problem file with `[grid] kind = "sparse"` by the combination technique:
+/// observables per output time (mass, mean, second moments, covariance, MSD from the
+/// initial mean, `R`), the statistics, and a [`SparseReport`] in `sparse`. No density snapshots
+/// (the combined density lives on no single grid); `min_density` of the observables is
+/// the smallest density on any component.
+pub fn run_sparse_file(
+    file: &ProblemFile,
+    level: usize,
+    min_level: usize,
+    extra: &Table,
+) -> Result<FileSolution> {
+    let problem = &file.problem;
+    let dim = problem.dim();
+    let (config, linear) = sparse_options(extra, dim)?;
+    let as_level = |key: &str, v: usize| {
+        u32::try_from(v).map_err(|_| FfpeError::out_of_range(key, v, "a small integer"))
+    };
+    let scheme = CombinationScheme::truncated(
+        dim,
+        as_level("grid.level", level)?,
+        as_level("grid.min_level", min_level)?,
+    )
+    .map_err(to_ffpe)?;
+    let opts = &file.options;
+    let requested = if opts.output_times.is_empty() {
+        vec![opts.t_end]
+    } else {
+        opts.output_times.clone()
+    };
+    // t = 0 is always computed: the MSD is measured from the initial mean
+    let mut times = requested.clone();
+    let prepend = times.first().is_none_or(|&t| t > 0.0);
+    if prepend {
+        times.insert(0, 0.0);
+    }
+    let mesh = build_mesh(
+        problem.alpha(),
+        opts.t_end,
+        opts.steps,
+        opts.mesh,
+        &times,
+        opts.history,
+    )?;
+    let out = solve_sparse_with(
+        problem,
+        &scheme,
+        mesh,
+        opts.history,
+        &times,
+        linear,
+        &CombineRequest::default(),
+        &config,
+    )
+    .map_err(to_ffpe)?;
+    let report = SparseReport::new(&out);
+    let first = usize::from(prepend);
+    let observables = (first..out.times.len())
+        .map(|i| {
+            let d = dim;
+            let m = &out.snapshots[i].moments;
+            let msd = out.msd(i);
+            Observables {
+                time: out.times[i],
+                mass: m.mass,
+                mean: m.mean(),
+                second_moment: (0..d).map(|a| m.second_moment(a)).collect(),
+                covariance: m.covariance(),
+                msd,
+                r: msd.max(0.0).sqrt(),
+                free_energy: None,
+                kl_to_steady: None,
+                l1_to_steady: None,
+                min_density: out.negativity.component_min_density,
+            }
+        })
+        .collect();
+    let steps = out.stats.components.first().map_or(0, |c| c.work.steps);
+    let stats = SolveStats {
+        steps,
+        seconds: out.stats.wall_seconds,
+        step_seconds: out.stats.component_seconds,
+        unknowns: usize::try_from(out.stats.total_unknowns).unwrap_or(usize::MAX),
+        ..Default::default()
+    };
+    Ok(FileSolution {
+        observables,
+        stats,
+        stop_reason: StopReason::FinalTime,
+        snapshots: vec![],
+        sparse: Some(report),
+    })
+}
