@@ -1,0 +1,610 @@
+//! `ffpe-validate reproduce`: the one-command reproduction of the MNIST study.
+//!
+//! Trains the configured sweep (architectures x seeds x optimizers) with [`crate::train::run`]
+//! (LLC estimated during training), analyses every run ([`crate::analysis::run`]), tabulates
+//! the reduced loss landscape along the top principal directions of the late-window weights,
+//! runs the FFPE comparisons with the core solver ([`crate::analysis::ffpe_predict`]), and
+//! writes the report ([`crate::report::write_report`]).
+//!
+//! Resumable: each run lives in `OUT/runs/<id>/` (training resumes from its last saved state
+//! and a finished run is reused as it is), each landscape in `OUT/runs/<id>/landscape.json`
+//! (written atomically). Interrupting at any moment (Ctrl-C, kill) leaves only complete
+//! files, and rerunning the same command continues where it stopped.
+//!
+//! ```no_run
+//! use ffpe_validation::reproduce::{Preset, ReproduceOptions, reproduce};
+//! let opts = ReproduceOptions::new(Preset::quick(), "ffpe-report".into());
+//! let results = reproduce(&opts).unwrap();
+//! println!("{} claims", results.claims.len());
+//! ```
+
+use crate::analysis::ffpe_predict::{
+    PredictionInput, ReducedLandscape, predict_normal_crossing, predict_reduced,
+    steady_state_comparison,
+};
+use crate::analysis::pca::principal_directions;
+use crate::analysis::run::{RunAnalysisConfig, RunData, analyse_run};
+use crate::analysis::stats::BootstrapConfig;
+use crate::data::{Data, DataConfig};
+use crate::device::DeviceKind;
+use crate::llc::LlcConfig;
+use crate::model::{Arch, read_flat_params};
+use crate::report::results::{Meta, Results, RunAnalysis};
+use crate::report::{summary::summarize, write_atomic, write_report};
+use crate::train::{Optimizer, RunSummary, TrainConfig, checkpoint_path};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+/// Errors of the reproduction.
+#[non_exhaustive]
+#[derive(Debug, thiserror::Error)]
+pub enum ReproduceError {
+    /// Training, data or LLC failed.
+    #[error(transparent)]
+    Train(#[from] crate::error::Error),
+    /// Writing the report failed.
+    #[error(transparent)]
+    Report(#[from] crate::report::ReportError),
+    /// An analysis step that the reproduction cannot do without failed.
+    #[error("analysis: {0}")]
+    Analysis(String),
+    /// A preset name is unknown.
+    #[error("unknown preset {0:?}: allowed are quick, paper, tiny")]
+    UnknownPreset(String),
+    /// File system.
+    #[error("{path}: {source}")]
+    Io {
+        /// The path.
+        path: String,
+        /// The cause.
+        source: std::io::Error,
+    },
+}
+
+/// A sweep and its analysis settings.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct Preset {
+    /// Name (`quick`, `paper`, `tiny`).
+    pub name: String,
+    /// Layer widths of each architecture (input 784, output 10).
+    pub architectures: Vec<Vec<usize>>,
+    /// Seeds per (architecture, optimizer).
+    pub seeds: usize,
+    /// Optimizers (`sgd`, `adam`).
+    pub optimizers: Vec<String>,
+    /// Training steps per run.
+    pub steps: u64,
+    /// SGD learning rate.
+    pub sgd_lr: f64,
+    /// Adam learning rate.
+    pub adam_lr: f64,
+    /// Minibatch size.
+    pub batch_size: usize,
+    /// Checkpoints per decade of steps.
+    pub checkpoints_per_decade: u32,
+    /// LLC every this many steps.
+    pub llc_every: u64,
+    /// SGLD chains per LLC estimate.
+    pub llc_chains: usize,
+    /// SGLD draws per chain.
+    pub llc_draws: usize,
+    /// Training images (bundled data: seeded split).
+    pub n_train: usize,
+    /// Test images.
+    pub n_test: usize,
+    /// Cells per axis of the reduced landscape grid.
+    pub landscape_cells: usize,
+    /// Runs per (architecture, optimizer) that get a reduced landscape.
+    pub landscape_runs_per_group: usize,
+    /// Bootstrap resamples.
+    pub bootstrap_resamples: usize,
+}
+
+impl Preset {
+    /// The quick preset: 2 architectures x 3 seeds x SGD and Adam, 3000 steps, small nets;
+    /// finishes within 10 minutes on a 2-core CPU. SGD uses lr 0.01 (not the study's 0.001)
+    /// so that a late regime is reached within 3000 steps.
+    pub fn quick() -> Self {
+        Self {
+            name: "quick".into(),
+            architectures: vec![vec![784, 32, 10], vec![784, 64, 32, 10]],
+            seeds: 3,
+            optimizers: vec!["sgd".into(), "adam".into()],
+            steps: 3000,
+            sgd_lr: 0.01,
+            adam_lr: 0.001,
+            batch_size: 256,
+            checkpoints_per_decade: 40,
+            llc_every: 100,
+            llc_chains: 2,
+            llc_draws: 50,
+            n_train: 8000,
+            n_test: 2000,
+            landscape_cells: 15,
+            landscape_runs_per_group: 3,
+            bootstrap_resamples: 1000,
+        }
+    }
+
+    /// The paper preset: 5 architectures x 20 seeds x SGD and Adam, the study's SGD
+    /// (lr 0.001, batch 256), 100,000 steps, LLC every 500 steps. Sized for one GPU.
+    pub fn paper() -> Self {
+        Self {
+            name: "paper".into(),
+            architectures: vec![
+                vec![784, 128, 10],
+                vec![784, 256, 10],
+                vec![784, 128, 128, 10],
+                vec![784, 256, 256, 10],
+                vec![784, 512, 256, 128, 10],
+            ],
+            seeds: 20,
+            optimizers: vec!["sgd".into(), "adam".into()],
+            steps: 100_000,
+            sgd_lr: 0.001,
+            adam_lr: 0.001,
+            batch_size: 256,
+            checkpoints_per_decade: 40,
+            llc_every: 500,
+            llc_chains: 2,
+            llc_draws: 200,
+            n_train: 8000,
+            n_test: 2000,
+            landscape_cells: 25,
+            landscape_runs_per_group: 2,
+            bootstrap_resamples: 2000,
+        }
+    }
+
+    /// A tiny preset for tests (seconds): one small architecture, 2 seeds x SGD and Adam,
+    /// 300 steps on 1000 training images.
+    pub fn tiny() -> Self {
+        Self {
+            name: "tiny".into(),
+            architectures: vec![vec![784, 8, 10]],
+            seeds: 2,
+            optimizers: vec!["sgd".into(), "adam".into()],
+            steps: 300,
+            sgd_lr: 0.05,
+            adam_lr: 0.003,
+            batch_size: 64,
+            checkpoints_per_decade: 30,
+            llc_every: 25,
+            llc_chains: 1,
+            llc_draws: 20,
+            n_train: 1000,
+            n_test: 500,
+            landscape_cells: 9,
+            landscape_runs_per_group: 1,
+            bootstrap_resamples: 200,
+        }
+    }
+
+    /// A preset by name.
+    pub fn by_name(name: &str) -> Result<Self, ReproduceError> {
+        match name {
+            "quick" => Ok(Self::quick()),
+            "paper" => Ok(Self::paper()),
+            "tiny" => Ok(Self::tiny()),
+            other => Err(ReproduceError::UnknownPreset(other.into())),
+        }
+    }
+
+    fn arch_name(w: &[usize]) -> String {
+        w.iter()
+            .map(|x| x.to_string())
+            .collect::<Vec<_>>()
+            .join("-")
+    }
+}
+
+/// Options of one invocation.
+#[derive(Clone, Debug)]
+pub struct ReproduceOptions {
+    /// The sweep.
+    pub preset: Preset,
+    /// Device for training.
+    pub device: DeviceKind,
+    /// Output directory.
+    pub out: PathBuf,
+    /// Data directory (`None`: the bundled MNIST subset).
+    pub data: Option<PathBuf>,
+    /// Show progress bars.
+    pub progress: bool,
+}
+
+impl ReproduceOptions {
+    /// CPU, bundled data, progress bars on.
+    pub fn new(preset: Preset, out: PathBuf) -> Self {
+        Self {
+            preset,
+            device: DeviceKind::Cpu,
+            out,
+            data: None,
+            progress: true,
+        }
+    }
+}
+
+struct RunSpec {
+    id: String,
+    arch: Vec<usize>,
+    optimizer: String,
+    seed: u64,
+}
+
+fn specs(p: &Preset) -> Vec<RunSpec> {
+    let mut v = Vec::new();
+    for a in &p.architectures {
+        for o in &p.optimizers {
+            for s in 0..p.seeds as u64 {
+                v.push(RunSpec {
+                    id: format!("{}_{}_s{}", Preset::arch_name(a), o, s),
+                    arch: a.clone(),
+                    optimizer: o.clone(),
+                    seed: s,
+                });
+            }
+        }
+    }
+    v
+}
+
+fn train_config(p: &Preset, s: &RunSpec, device: DeviceKind) -> TrainConfig {
+    let optimizer = if s.optimizer == "adam" {
+        Optimizer::adam(p.adam_lr)
+    } else {
+        Optimizer::sgd(p.sgd_lr)
+    };
+    TrainConfig {
+        arch: Arch {
+            widths: s.arch.clone(),
+            batchnorm: false,
+        },
+        optimizer,
+        batch_size: p.batch_size,
+        steps: p.steps,
+        seed: s.seed,
+        checkpoints_per_decade: p.checkpoints_per_decade,
+        late_window: None,
+        llc_every: p.llc_every,
+        llc: LlcConfig {
+            chains: p.llc_chains,
+            draws: p.llc_draws,
+            seed: s.seed,
+            ..LlcConfig::default()
+        },
+        resume_every: (p.steps / 10).max(1),
+        device,
+    }
+}
+
+fn run_data(s: &RunSpec, sum: &RunSummary) -> RunData {
+    let ck: Vec<_> = sum.checkpoints.iter().filter(|c| c.step > 0).collect();
+    let last = sum.checkpoints.last();
+    RunData {
+        id: s.id.clone(),
+        arch: Preset::arch_name(&s.arch),
+        optimizer: s.optimizer.clone(),
+        seed: s.seed,
+        n_params: sum.config.arch.num_params(),
+        steps: sum.steps_done,
+        t: ck.iter().map(|c| c.step as f64).collect(),
+        r: ck.iter().map(|c| c.r).collect(),
+        train_loss: ck.iter().map(|c| c.train_loss).collect(),
+        llc_t: sum.llc.iter().map(|l| l.step as f64).collect(),
+        llc: sum.llc.iter().map(|l| l.llc_mean).collect(),
+        test_accuracy: last.map_or(f64::NAN, |c| 100.0 * c.test_accuracy),
+        test_loss: last.map_or(f64::NAN, |c| c.test_loss),
+    }
+}
+
+fn bar(opts: &ReproduceOptions, len: u64, msg: &str) -> ProgressBar {
+    let pb = ProgressBar::new(len);
+    if opts.progress {
+        pb.set_style(
+            ProgressStyle::with_template(
+                "{msg:28} [{elapsed_precise}] {bar:40} {pos}/{len} (eta {eta})",
+            )
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+        );
+    } else {
+        pb.set_draw_target(ProgressDrawTarget::hidden());
+    }
+    pb.set_message(msg.to_string());
+    pb
+}
+
+/// Tabulates the reduced landscape of one run (or loads it from `landscape.json`).
+fn landscape(
+    run_dir: &Path,
+    sum: &RunSummary,
+    late: (f64, f64),
+    cells: usize,
+    data: &Data,
+) -> Result<(ReducedLandscape, f64), ReproduceError> {
+    let cache = run_dir.join("landscape.json");
+    if let Ok(s) = std::fs::read_to_string(&cache)
+        && let Ok(v) = serde_json::from_str::<(ReducedLandscape, f64, (f64, f64))>(&s)
+        && v.2 == late
+    {
+        return Ok((v.0, v.1));
+    }
+    let steps: Vec<u64> = sum
+        .checkpoints
+        .iter()
+        .map(|c| c.step)
+        .filter(|&t| t as f64 >= late.0 && t as f64 <= late.1)
+        .collect();
+    let mut snaps = Vec::with_capacity(steps.len());
+    let mut arch = sum.config.arch.clone();
+    for &t in &steps {
+        let (a, w) = read_flat_params(&checkpoint_path(run_dir, t))?;
+        arch = a;
+        snaps.push(w.iter().map(|&x| x as f64).collect::<Vec<f64>>());
+    }
+    let pc = principal_directions(&snaps, 2)
+        .map_err(|e| ReproduceError::Analysis(format!("late-window snapshots: {e}")))?;
+    let total_var: f64 = {
+        let m = snaps.len() as f64;
+        snaps
+            .iter()
+            .map(|s| {
+                s.iter()
+                    .zip(&pc.mean)
+                    .map(|(a, b)| (a - b) * (a - b))
+                    .sum::<f64>()
+            })
+            .sum::<f64>()
+            / (m - 1.0)
+    };
+    let unit = pc.variances[0].sqrt().max(1e-12);
+    let ndir = pc.directions.len();
+    let coords: Vec<Vec<f64>> = pc
+        .projections
+        .iter()
+        .map(|p| p.iter().map(|x| x / unit).collect())
+        .collect();
+    let mut lower = Vec::new();
+    let mut upper = Vec::new();
+    for k in 0..ndir {
+        let m = coords
+            .iter()
+            .map(|c| c[k].abs())
+            .fold(0.0, f64::max)
+            .max(1.0)
+            * 1.5;
+        lower.push(-m);
+        upper.push(m);
+    }
+    let cell_counts = vec![cells; ndir];
+    let total: usize = cell_counts.iter().product();
+    let mut loss = Vec::with_capacity(total);
+    let mut w = vec![0f32; pc.mean.len()];
+    for idx in 0..total {
+        let mut rem = idx;
+        let mut x = pc.mean.clone();
+        for k in 0..ndir {
+            let i = rem % cells;
+            rem /= cells;
+            let h = (upper[k] - lower[k]) / cells as f64;
+            let c = (lower[k] + (i as f64 + 0.5) * h) * unit;
+            for (xj, uj) in x.iter_mut().zip(&pc.directions[k]) {
+                *xj += c * uj;
+            }
+        }
+        for (wj, xj) in w.iter_mut().zip(&x) {
+            *wj = *xj as f32;
+        }
+        loss.push(crate::train::loss_at(&arch, &w, None, &data.train)?);
+    }
+    let land = ReducedLandscape {
+        lower,
+        upper,
+        cells: cell_counts,
+        loss,
+        unit,
+        start: coords[0].clone(),
+        projections: coords,
+        explained: pc.explained.iter().sum(),
+    };
+    let json = serde_json::to_string(&(&land, total_var, late))
+        .map_err(crate::report::ReportError::from)?;
+    write_atomic(&cache, json.as_bytes())?;
+    Ok((land, total_var))
+}
+
+/// Total variance of the late-window weights (for the normal-crossing model), from the
+/// checkpoints.
+fn late_variance(
+    run_dir: &Path,
+    sum: &RunSummary,
+    late: (f64, f64),
+) -> Result<f64, ReproduceError> {
+    let mut snaps: Vec<Vec<f32>> = Vec::new();
+    for c in &sum.checkpoints {
+        let t = c.step as f64;
+        if t >= late.0 && t <= late.1 {
+            snaps.push(read_flat_params(&checkpoint_path(run_dir, c.step))?.1);
+        }
+    }
+    let m = snaps.len();
+    if m < 2 {
+        return Ok(f64::NAN);
+    }
+    let p = snaps[0].len();
+    let mut mean = vec![0f64; p];
+    for s in &snaps {
+        for (a, b) in mean.iter_mut().zip(s) {
+            *a += *b as f64 / m as f64;
+        }
+    }
+    Ok(snaps
+        .iter()
+        .map(|s| {
+            s.iter()
+                .zip(&mean)
+                .map(|(a, b)| (*a as f64 - b).powi(2))
+                .sum::<f64>()
+        })
+        .sum::<f64>()
+        / (m - 1) as f64)
+}
+
+fn ffpe_comparisons(
+    a: &mut RunAnalysis,
+    d: &RunData,
+    land: Option<(&ReducedLandscape, f64)>,
+    total_var: f64,
+) {
+    let (Some(w), Some(g)) = (a.windows.as_ref(), a.gamma_law.as_ref()) else {
+        a.notes.push(
+            "FFPE comparisons skipped: need the late window and the Gamma-law temperature".into(),
+        );
+        return;
+    };
+    let inp = PredictionInput {
+        t: &d.t,
+        r: &d.r,
+        late: w.late,
+        lambda_bar: a.lambda_bar,
+        temperature: g.scale,
+        total_variance: land.map_or(total_var, |l| l.1),
+    };
+    if let Some((l, _)) = land {
+        match predict_reduced(&inp, l) {
+            Ok(p) => a.ffpe.predictions.push(p),
+            Err(e) => a.notes.push(format!("FFPE reduced landscape: {e}")),
+        }
+        match steady_state_comparison(l, g.scale) {
+            Ok(s) => a.ffpe.steady_state = Some(s),
+            Err(e) => a.notes.push(format!("FFPE steady state: {e}")),
+        }
+    }
+    if inp.total_variance.is_finite() && inp.total_variance > 0.0 {
+        match predict_normal_crossing(&inp) {
+            Ok(p) => a.ffpe.predictions.push(p),
+            Err(e) => a.notes.push(format!("FFPE normal crossing: {e}")),
+        }
+    } else {
+        a.notes
+            .push("FFPE normal crossing skipped: late-window weight variance unavailable".into());
+    }
+}
+
+/// Runs the whole reproduction and writes the report into `opts.out`.
+pub fn reproduce(opts: &ReproduceOptions) -> Result<Results, ReproduceError> {
+    let start = Instant::now();
+    let p = &opts.preset;
+    let io = |path: &Path| {
+        let path = path.display().to_string();
+        move |source| ReproduceError::Io { path, source }
+    };
+    std::fs::create_dir_all(&opts.out).map_err(io(&opts.out))?;
+    let data = crate::data::load(&DataConfig {
+        dir: opts.data.clone(),
+        n_train: p.n_train,
+        n_test: p.n_test,
+        split_seed: 0,
+    })?;
+    let specs = specs(p);
+    let overall = bar(opts, specs.len() as u64, "training runs");
+    let mut summaries = Vec::new();
+    let (mut trained, mut reused) = (0, 0);
+    for s in &specs {
+        let dir = opts.out.join("runs").join(&s.id);
+        let cfg = train_config(p, s, opts.device);
+        let done_before =
+            crate::train::load_summary(&dir).is_ok_and(|x| x.finished && x.config == cfg);
+        let pb = bar(opts, p.steps, &s.id);
+        let sum = crate::train::run(&cfg, &data, &dir, &mut |step, _| {
+            pb.set_position(step);
+            true
+        })?;
+        pb.finish_and_clear();
+        if done_before {
+            reused += 1;
+        } else {
+            trained += 1;
+        }
+        summaries.push((dir, sum));
+        overall.inc(1);
+    }
+    overall.finish_and_clear();
+    let boot = BootstrapConfig {
+        resamples: p.bootstrap_resamples,
+        level: 0.95,
+        seed: 2025,
+    };
+    let acfg = RunAnalysisConfig {
+        bootstrap: boot,
+        ..Default::default()
+    };
+    let data_runs: Vec<RunData> = specs
+        .iter()
+        .zip(&summaries)
+        .map(|(s, (_, sum))| run_data(s, sum))
+        .collect();
+    let pb = bar(opts, specs.len() as u64, "analysis + FFPE fits");
+    let mut analyses = Vec::new();
+    let mut per_group: std::collections::HashMap<(String, String), usize> = Default::default();
+    for ((s, (dir, sum)), d) in specs.iter().zip(&summaries).zip(&data_runs) {
+        let mut a = analyse_run(d, &acfg);
+        if let Some(w) = a.windows.clone() {
+            let key = (d.arch.clone(), d.optimizer.clone());
+            let used = per_group.entry(key).or_insert(0);
+            let land = if *used < p.landscape_runs_per_group {
+                *used += 1;
+                match landscape(dir, sum, w.late, p.landscape_cells, &data) {
+                    Ok(l) => Some(l),
+                    Err(e) => {
+                        a.notes.push(format!("reduced landscape: {e}"));
+                        None
+                    }
+                }
+            } else {
+                None
+            };
+            let tv = match &land {
+                Some(l) => l.1,
+                None => late_variance(dir, sum, w.late).unwrap_or(f64::NAN),
+            };
+            ffpe_comparisons(&mut a, d, land.as_ref().map(|(l, v)| (l, *v)), tv);
+        }
+        let _ = s;
+        analyses.push(a);
+        pb.inc(1);
+    }
+    pb.finish_and_clear();
+    let meta = Meta {
+        version: env!("CARGO_PKG_VERSION").into(),
+        preset: p.name.clone(),
+        device: match opts.device {
+            DeviceKind::Cpu => "cpu".into(),
+            DeviceKind::Cuda(i) => format!("cuda:{i}"),
+        },
+        data: data.source.clone(),
+        architectures: p
+            .architectures
+            .iter()
+            .map(|a| Preset::arch_name(a))
+            .collect(),
+        optimizers: p.optimizers.clone(),
+        seeds: p.seeds,
+        steps: p.steps,
+        runs_trained: trained,
+        runs_reused: reused,
+        wall_seconds: start.elapsed().as_secs_f64(),
+        bound_threshold_s: 0.5,
+        bootstrap_resamples: boot.resamples,
+        bootstrap_level: boot.level,
+        sgd_lr: p.sgd_lr,
+        adam_lr: p.adam_lr,
+        batch_size: p.batch_size,
+    };
+    let mut res = summarize(analyses, meta, &boot);
+    write_report(&mut res, &data_runs, &opts.out)?;
+    Ok(res)
+}

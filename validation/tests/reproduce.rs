@@ -1,0 +1,219 @@
+//! End-to-end test of `reproduce` on the tiny preset (real training on the bundled digits):
+//! every section and file of the report exists, every number in report.md is a number of
+//! results.json (formatted the same way), and a rerun reuses the finished runs.
+
+use ffpe_validation::report::format::num;
+use ffpe_validation::reproduce::{Preset, ReproduceOptions, reproduce};
+use serde_json::Value;
+use std::collections::HashSet;
+
+/// Number tokens of a text: digits with an optional fraction and exponent; a leading '-' is a
+/// sign only when not preceded by a letter or digit (so "784-8-10" gives 784, 8, 10).
+fn number_tokens(s: &str) -> Vec<String> {
+    let b = s.as_bytes();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < b.len() {
+        let prev_alnum = i > 0 && (b[i - 1].is_ascii_alphanumeric() || b[i - 1] == b'_');
+        let starts_neg =
+            b[i] == b'-' && i + 1 < b.len() && b[i + 1].is_ascii_digit() && !prev_alnum;
+        if b[i].is_ascii_digit() || starts_neg {
+            // Digits glued to a word (e.g. "log10", "PC1", "s0") belong to that word.
+            let glued = prev_alnum && b[i].is_ascii_digit();
+            let start = i;
+            i += 1;
+            while i < b.len() && (b[i].is_ascii_digit() || b[i] == b'.') {
+                i += 1;
+            }
+            if i + 1 < b.len() && b[i] == b'e' && (b[i + 1].is_ascii_digit() || b[i + 1] == b'-') {
+                i += 1;
+                if b[i] == b'-' {
+                    i += 1;
+                }
+                while i < b.len() && b[i].is_ascii_digit() {
+                    i += 1;
+                }
+            }
+            let tok = s[start..i].trim_end_matches('.').to_string();
+            if !glued {
+                out.push(tok);
+            }
+        } else {
+            i += 1;
+        }
+    }
+    out
+}
+
+fn collect(v: &Value, pool: &mut HashSet<String>) {
+    match v {
+        Value::Number(n) => {
+            if let Some(x) = n.as_f64() {
+                pool.insert(num(x));
+            }
+            if let Some(i) = n.as_i64() {
+                pool.insert(i.to_string());
+            }
+            if let Some(u) = n.as_u64() {
+                pool.insert(u.to_string());
+            }
+        }
+        Value::String(s) => {
+            pool.extend(number_tokens(s));
+            pool.insert(s.clone());
+        }
+        Value::Array(a) => a.iter().for_each(|x| collect(x, pool)),
+        Value::Object(o) => o.values().for_each(|x| collect(x, pool)),
+        _ => {}
+    }
+}
+
+#[test]
+fn tiny_preset_end_to_end_and_resume() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut opts = ReproduceOptions::new(Preset::tiny(), dir.path().to_path_buf());
+    opts.progress = false;
+    let res = reproduce(&opts).unwrap();
+    let out = dir.path();
+
+    // Every listed file exists, and the expected ones are listed.
+    for f in &res.files {
+        assert!(out.join(f).is_file(), "missing {f}");
+    }
+    for f in [
+        "results.json",
+        "report.md",
+        "report.html",
+        "runs.csv",
+        "gamma_law.csv",
+        "ffpe_predictions.csv",
+        "optimizer_table.csv",
+        "claims.csv",
+        "series.csv",
+        "llc.csv",
+    ] {
+        assert!(res.files.iter().any(|x| x == f), "{f} not written");
+    }
+    for plot in [
+        "displacement_0",
+        "llc_traces",
+        "ds_vs_lambda",
+        "lambda_vs_displacement",
+        "exponent_histogram",
+        "gamma_qq",
+        "ffpe_prediction_",
+        "projected_weights_",
+    ] {
+        for ext in ["svg", "png"] {
+            assert!(
+                res.files
+                    .iter()
+                    .any(|f| f.starts_with(&format!("plots/{plot}")) && f.ends_with(ext)),
+                "plot {plot}.{ext} missing"
+            );
+        }
+    }
+
+    // Every section of the report.
+    let md = std::fs::read_to_string(out.join("report.md")).unwrap();
+    let html = std::fs::read_to_string(out.join("report.html")).unwrap();
+    for section in [
+        "## Verdicts",
+        "## Displacement exponents",
+        "## Growth-law comparison",
+        "## Fractal quantities",
+        "## Correlations across runs",
+        "## SGD versus Adam",
+        "## Steady state",
+        "## FFPE predictions against the measurements",
+        "## Figures",
+        "## Files",
+    ] {
+        assert!(md.contains(section), "section {section} missing");
+        assert!(
+            html.contains(&format!("<h2>{}", &section[3..])),
+            "html {section}"
+        );
+    }
+    assert_eq!(res.runs.len(), 4);
+    assert!(res.claims.len() >= 10);
+    for c in &res.claims {
+        assert!(
+            md.contains(&format!("| {} | {} |", c.statement, c.verdict.words())),
+            "claim {} not in the verdict table",
+            c.id
+        );
+    }
+    // Every run has both FFPE models or says why not.
+    for r in &res.runs {
+        assert!(
+            r.ffpe.predictions.len() == 2 || !r.notes.is_empty() || r.ffpe.predictions.len() == 1,
+            "{}: {:?}",
+            r.id,
+            r.notes
+        );
+    }
+    assert!(
+        res.runs.iter().any(|r| r.ffpe.steady_state.is_some()),
+        "no steady-state comparison"
+    );
+
+    // Numbers in report.md equal numbers in results.json.
+    let json: Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("results.json")).unwrap()).unwrap();
+    let mut pool = HashSet::new();
+    collect(&json, &mut pool);
+    let tokens = number_tokens(&md);
+    assert!(
+        tokens.len() > 100,
+        "only {} numbers in report.md",
+        tokens.len()
+    );
+    let missing: Vec<&String> = tokens.iter().filter(|t| !pool.contains(*t)).collect();
+    assert!(
+        missing.is_empty(),
+        "numbers in report.md not in results.json: {missing:?}"
+    );
+
+    // A rerun reuses every finished run and reproduces the analysis exactly.
+    let res2 = reproduce(&opts).unwrap();
+    assert_eq!(res2.meta.runs_reused, 4);
+    assert_eq!(res2.meta.runs_trained, 0);
+    // Compared as JSON values (NaN is written as null) with a relative tolerance of 1e-9:
+    // the reused runs' series come back from summary.json, whose float parsing is not
+    // always correctly rounded (1 ulp), and the analysis amplifies that by a few ulps at most.
+    let a = serde_json::to_value(&res.runs).unwrap();
+    let b = serde_json::to_value(&res2.runs).unwrap();
+    assert_close(&a, &b, "runs");
+}
+
+fn assert_close(a: &Value, b: &Value, path: &str) {
+    match (a, b) {
+        (Value::Number(x), Value::Number(y)) => {
+            let (x, y) = (x.as_f64().unwrap(), y.as_f64().unwrap());
+            assert!(
+                (x - y).abs() <= 1e-9 * x.abs().max(y.abs()).max(1e-300),
+                "{path}: {x} vs {y}"
+            );
+        }
+        (Value::Array(x), Value::Array(y)) => {
+            assert_eq!(x.len(), y.len(), "{path}: lengths");
+            for (i, (p, q)) in x.iter().zip(y).enumerate() {
+                assert_close(p, q, &format!("{path}[{i}]"));
+            }
+        }
+        (Value::Object(x), Value::Object(y)) => {
+            assert_eq!(x.len(), y.len(), "{path}: keys");
+            for (k, p) in x {
+                assert_close(p, &y[k], &format!("{path}.{k}"));
+            }
+        }
+        _ => assert_eq!(a, b, "{path}"),
+    }
+}
+
+#[test]
+fn unknown_preset_is_a_clear_error() {
+    let e = Preset::by_name("huge").unwrap_err().to_string();
+    assert!(e.contains("huge") && e.contains("quick"), "{e}");
+}
