@@ -156,8 +156,8 @@ impl TensorGrid {
         let mut c = vec![0.0; d];
         for idx in 0..self.len {
             self.centre_into(idx, &mut c);
-            for a in 0..d {
-                out[a][idx] = c[a];
+            for (o, &x) in out.iter_mut().zip(&c) {
+                o[idx] = x;
             }
         }
         out

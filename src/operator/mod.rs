@@ -100,6 +100,7 @@ impl FokkerPlanckOperator {
             .collect()
     }
     /// Dense copy (row-major `Vec<Vec<f64>>`), for tests and small eigen-decompositions.
+    #[allow(clippy::needless_range_loop)] // scatter: row indices come from the matrix
     pub fn to_dense(&self) -> Vec<Vec<f64>> {
         let n = self.grid.len();
         let mut out = vec![vec![0.0; n]; n];

@@ -91,7 +91,7 @@ pub fn ols(x: &[f64], y: &[f64]) -> Result<PowerLawFit> {
     let sxx: f64 = x.iter().map(|a| (a - mx).powi(2)).sum();
     let syy: f64 = y.iter().map(|b| (b - my).powi(2)).sum();
     let sxy: f64 = x.iter().zip(y).map(|(a, b)| (a - mx) * (b - my)).sum();
-    if !(sxx > 0.0) {
+    if sxx.is_nan() || sxx <= 0.0 {
         return Err(FfpeError::invalid("fit.x", "all x values are equal"));
     }
     let slope = sxy / sxx;

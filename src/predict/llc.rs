@@ -259,7 +259,8 @@ pub fn llc_volume_scaling(
 fn solve_small(a: &mut [f64], b: &mut [f64], n: usize) -> Option<Vec<f64>> {
     for i in 0..n {
         let p = (i..n).max_by(|&x, &y| a[x * n + i].abs().total_cmp(&a[y * n + i].abs()))?;
-        if !(a[p * n + i].abs() > 1e-300) {
+        let piv = a[p * n + i].abs();
+        if piv.is_nan() || piv <= 1e-300 {
             return None;
         }
         for k in 0..n {

@@ -42,7 +42,7 @@ pub fn log_d_xi(lambda: f64, spectral_dimension: f64, xi: f64) -> Result<f64> {
 /// `D_xi` itself; an error (not inf or 0) when it leaves the normal f64 range.
 pub fn d_xi(lambda: f64, spectral_dimension: f64, xi: f64) -> Result<f64> {
     let l = log_d_xi(lambda, spectral_dimension, xi)?;
-    if !(l.abs() < 708.0) {
+    if l.is_nan() || l.abs() >= 708.0 {
         return Err(FfpeError::Overflow {
             key: "D_xi".into(),
             log_value: l,

@@ -89,7 +89,7 @@ impl Diffusion {
             } => {
                 let l = Self::fractal_log(*lambda, *spectral_dimension, *xi)?;
                 // exp is finite and normal for |l| < ~708.
-                if !(l.abs() < 708.0) {
+                if l.is_nan() || l.abs() >= 708.0 {
                     return Err(FfpeError::Overflow {
                         key: "equation.fractal -> D_xi".into(),
                         log_value: l,

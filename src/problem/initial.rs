@@ -80,7 +80,7 @@ impl Initial {
                     let frac = 0.5
                         * (special::Error::error(z(grid.upper()[a]))
                             - special::Error::error(z(grid.lower()[a])));
-                    if !(frac > 1e-6) {
+                    if frac.is_nan() || frac <= 1e-6 {
                         return Err(FfpeError::out_of_range(
                             &format!("initial.mean[{a}]"),
                             mean[a],
@@ -126,7 +126,8 @@ impl Initial {
                         "finite and >= 0",
                     )?;
                 }
-                if !(v.iter().sum::<f64>() > 0.0) {
+                let total: f64 = v.iter().sum();
+                if total.is_nan() || total <= 0.0 {
                     return Err(FfpeError::out_of_range(
                         "initial.values",
                         "all zero",

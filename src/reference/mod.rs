@@ -77,7 +77,7 @@ impl SemiDiscreteExact {
         }
         let pi = problem.boltzmann_density()?;
         let sqrt_pi: Vec<f64> = pi.iter().map(|p| p.sqrt()).collect();
-        if sqrt_pi.iter().any(|s| !(*s > 0.0)) {
+        if sqrt_pi.iter().any(|s| s.is_nan() || *s <= 0.0) {
             return Err(FfpeError::invalid(
                 "potential",
                 "Boltzmann weights underflow: the semi-discrete reference needs gamma L / D < 700",
@@ -128,12 +128,12 @@ impl SemiDiscreteExact {
         let mut u = vec![0.0; n];
         for (k, ck) in c.iter().enumerate() {
             let col = self.q.col(k);
-            for i in 0..n {
-                u[i] += col[i] * ck;
+            for (i, ui) in u.iter_mut().enumerate() {
+                *ui += col[i] * ck;
             }
         }
-        for i in 0..n {
-            u[i] *= self.sqrt_pi[i];
+        for (ui, s) in u.iter_mut().zip(&self.sqrt_pi) {
+            *ui *= s;
         }
         Ok(u)
     }

@@ -280,7 +280,7 @@ impl TrajectoryRecorder {
 }
 impl Observer for TrajectoryRecorder {
     fn observe(&mut self, n: usize, t: f64, density: &[f64]) -> ControlFlow<()> {
-        if n % self.every == 0 {
+        if n.is_multiple_of(self.every) {
             self.times.push(t);
             self.states.push(density.to_vec());
         }
@@ -418,6 +418,9 @@ fn output_indices(mesh: &TimeMesh, output_times: &[f64]) -> Result<Vec<usize>> {
     }
     Ok(idx)
 }
+
+/// Observables (and snapshot) recorded for one output time.
+type Slot = Option<(Observables, Option<Vec<f64>>)>;
 
 /// Solves a problem with the given options.
 pub fn solve(problem: &Problem, opts: &SolveOptions) -> Result<Solution> {
@@ -558,13 +561,9 @@ pub fn solve_mesh_with(
         .map(|(s, k)| (k, s))
         .collect();
     want.sort();
-    let mut slots: Vec<Option<(Observables, Option<Vec<f64>>)>> = vec![None; output_times.len()];
+    let mut slots: Vec<Slot> = vec![None; output_times.len()];
     let mut w = 0usize;
-    let record = |n: usize,
-                  t: f64,
-                  u: &[f64],
-                  w: &mut usize,
-                  slots: &mut Vec<Option<(Observables, Option<Vec<f64>>)>>| {
+    let record = |n: usize, t: f64, u: &[f64], w: &mut usize, slots: &mut Vec<Slot>| {
         while *w < want.len() && want[*w].0 == n {
             let s = want[*w].1;
             slots[s] = Some((ctx.observe(t, u), snapshots.then(|| u.to_vec())));
