@@ -427,3 +427,69 @@ fn user_errors_name_the_field() {
     .unwrap_err();
     assert!(matches!(e, SparseGridError::OutputTime { index: 1, .. }));
 }
+
+const SPARSE_TOML: &str = r#"
+[equation]
+alpha = 0.6
+gamma = 1.0
+diffusion = 0.5
+
+[potential]
+kind = "quadratic"
+stiffness = [1.0, 1.25, 1.5]
+
+[domain]
+lower = [-4.0, -4.0, -4.0]
+upper = [4.0, 4.0, 4.0]
+cells = 8
+
+[initial]
+kind = "gaussian"
+mean = [1.0, -0.8, 1.0]
+std = 0.5
+
+[time]
+t_end = 1.0
+steps = 8
+history = "soe"
+
+[output]
+times = [0.5, 1.0]
+
+[grid]
+kind = "sparse"
+level = 4
+"#;
+
+#[test]
+fn problem_file_with_a_sparse_grid() {
+    let file = ffpe::config::parse_str(SPARSE_TOML).unwrap();
+    let sol = ffpe::config::run_file(&file).unwrap();
+    let sparse = sol.sparse.as_ref().expect("sparse report");
+    // default min_level = 2: the truncated scheme of level 4 in d = 3 has 10 components
+    assert_eq!(sparse.min_level, 2);
+    assert_eq!(sparse.components, 10);
+    assert_eq!(sparse.total_unknowns, 1984);
+    assert_eq!(sparse.full_grid_unknowns, Some(4096));
+    assert!(sparse.summary().contains("10 components"));
+    assert_eq!(sol.observables.len(), 2);
+    for o in &sol.observables {
+        assert!((o.mass - 1.0).abs() < 1e-12);
+        assert!(o.msd > 0.0);
+    }
+    // the --json output carries the report
+    let json = ffpe::cli::solution_json(&sol);
+    assert_eq!(json["sparse"]["components"], 10);
+
+    for (bad, key) in [
+        ("level = 4\nthread = 2", "grid.thread"),
+        ("level = 4\nlinear_solver = \"magic\"", "grid.linear_solver"),
+        ("level = 4\nmin_level = 1", "min_level"),
+    ] {
+        let text = SPARSE_TOML.replace("level = 4", bad);
+        let e = ffpe::config::parse_str(&text)
+            .and_then(|f| ffpe::config::run_file(&f))
+            .unwrap_err();
+        assert!(e.to_string().contains(key), "{e}");
+    }
+}
