@@ -2,3 +2,25 @@
 //!
 //! MNIST networks trained with candle, weight trajectories, local learning coefficient (LLC)
 //! estimation by SGLD, analysis, and comparison with `ffpe` predictions.
+//!
+//! Workflow: [`data::load`] the digits (the bundled 10,000-image MNIST subset, or any IDX
+//! directory) -> [`train::run`] a network ([`model::Network`], SGD or Adam) with checkpoints on
+//! a geometric schedule, `R(t)`, losses and LLC traces written to a run directory (resumable)
+//! -> [`llc::estimate`] the LLC of any checkpoint.
+//!
+//! Modules: [`data`] (IDX reader, split), [`model`] (MLP, PyTorch names and init),
+//! [`checkpoint`] (safetensors, atomic writes), [`batches`] (stateless minibatch order),
+//! [`train`] (optimizers, schedule, runs), [`llc`] (SGLD), [`device`] (CPU/CUDA selection),
+//! [`rng`] (stable seeded generator), [`error`].
+
+pub mod batches;
+pub mod checkpoint;
+pub mod data;
+pub mod device;
+pub mod error;
+pub mod llc;
+pub mod model;
+pub mod rng;
+pub mod train;
+
+pub use error::{Error, Result};

@@ -1,5 +1,335 @@
-//! The `ffpe-validate` command-line tool.
+//! The `ffpe-validate` command-line tool: train MNIST networks and estimate LLCs.
+//!
+//! ```text
+//! ffpe-validate train --arch 784-128-10 --steps 10000 --out runs/sgd-0
+//! ffpe-validate llc --weights runs/sgd-0/checkpoints/step-0000010000.safetensors --json
+//! ```
 
-fn main() {
-    println!("ffpe-validate {}", env!("CARGO_PKG_VERSION"));
+use anyhow::{Context, Result, bail};
+use clap::{Args, Parser, Subcommand};
+use ffpe_validation::data::{self, DataConfig};
+use ffpe_validation::device::DeviceKind;
+use ffpe_validation::llc::{self, InitLoss, LlcConfig, NBeta};
+use ffpe_validation::model::{Arch, Network};
+use ffpe_validation::train::{self, Optimizer, TrainConfig};
+use std::path::PathBuf;
+
+#[derive(Parser)]
+#[command(
+    name = "ffpe-validate",
+    version,
+    about = "MNIST networks, trajectories and LLC estimates"
+)]
+struct Cli {
+    /// CPU threads for candle's matrix products (sets RAYON_NUM_THREADS; default: all cores).
+    #[arg(long, global = true)]
+    threads: Option<usize>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Train a network; resumable (rerun the same command to continue).
+    Train(TrainArgs),
+    /// Estimate the local learning coefficient of a checkpoint by SGLD.
+    Llc(LlcArgs),
+}
+
+#[derive(Args, Clone)]
+struct DataArgs {
+    /// Directory with IDX files (train-images-idx3-ubyte[.gz], ...); default: bundled MNIST subset.
+    #[arg(long)]
+    data: Option<PathBuf>,
+    /// Training images of the seeded split (ignored when DIR has t10k files).
+    #[arg(long, default_value_t = 8000)]
+    n_train: usize,
+    /// Test images of the seeded split (ignored when DIR has t10k files).
+    #[arg(long, default_value_t = 2000)]
+    n_test: usize,
+    /// Seed of the train/test split.
+    #[arg(long, default_value_t = 0)]
+    split_seed: u64,
+}
+
+impl DataArgs {
+    fn config(&self) -> DataConfig {
+        DataConfig {
+            dir: self.data.clone(),
+            n_train: self.n_train,
+            n_test: self.n_test,
+            split_seed: self.split_seed,
+        }
+    }
+}
+
+#[derive(Args)]
+struct TrainArgs {
+    #[command(flatten)]
+    data: DataArgs,
+    /// Layer widths, input to output.
+    #[arg(long, default_value = "784-128-10")]
+    arch: String,
+    /// BatchNorm after each hidden linear layer.
+    #[arg(long)]
+    batchnorm: bool,
+    /// Optimizer: sgd (no momentum, no weight decay) or adam.
+    #[arg(long, default_value = "sgd")]
+    optimizer: String,
+    /// Learning rate.
+    #[arg(long, default_value_t = 1e-3)]
+    lr: f64,
+    /// Minibatch size.
+    #[arg(long, default_value_t = 256)]
+    batch_size: usize,
+    /// Number of updates.
+    #[arg(long, default_value_t = 10_000)]
+    steps: u64,
+    /// Seed of initialisation and minibatch order.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Checkpoints per decade of steps.
+    #[arg(long, default_value_t = 20)]
+    checkpoints_per_decade: u32,
+    /// Record every minibatch loss in the last N steps (default: last 10 %).
+    #[arg(long)]
+    late_window: Option<u64>,
+    /// Estimate the LLC every K steps (0: never).
+    #[arg(long, default_value_t = 100)]
+    llc_every: u64,
+    /// SGLD chains per LLC estimate during training.
+    #[arg(long, default_value_t = 2)]
+    llc_chains: usize,
+    /// SGLD draws per chain during training.
+    #[arg(long, default_value_t = 100)]
+    llc_draws: usize,
+    /// SGLD step size during training.
+    #[arg(long, default_value_t = 1e-4)]
+    llc_epsilon: f64,
+    /// SGLD localization during training.
+    #[arg(long, default_value_t = 100.0)]
+    llc_gamma: f64,
+    /// n_beta during training: batch, dataset or a number.
+    #[arg(long, default_value = "batch")]
+    llc_nbeta: String,
+    /// Save the resume state every N steps (it is also saved at every checkpoint).
+    #[arg(long, default_value_t = 1000)]
+    resume_every: u64,
+    /// Run directory.
+    #[arg(long)]
+    out: PathBuf,
+    /// cpu, cuda or cuda:N.
+    #[arg(long, default_value = "cpu")]
+    device: String,
+    /// Print the run summary as JSON.
+    #[arg(long)]
+    json: bool,
+    /// Hide the progress bar.
+    #[arg(long)]
+    quiet: bool,
+}
+
+#[derive(Args)]
+struct LlcArgs {
+    #[command(flatten)]
+    data: DataArgs,
+    /// Checkpoint (safetensors with fc1.weight, fc1.bias, [bn1.*], ...).
+    #[arg(long)]
+    weights: PathBuf,
+    /// Expected architecture (checked against the checkpoint; default: inferred).
+    #[arg(long)]
+    arch: Option<String>,
+    /// The checkpoint must have BatchNorm.
+    #[arg(long)]
+    batchnorm: bool,
+    /// SGLD step size.
+    #[arg(long, default_value_t = 1e-4)]
+    epsilon: f64,
+    /// Localization strength.
+    #[arg(long, default_value_t = 100.0)]
+    gamma: f64,
+    /// Inverse temperature: batch (B/ln B), dataset (n/ln n) or a number.
+    #[arg(long, default_value = "batch")]
+    nbeta: String,
+    /// Chains.
+    #[arg(long, default_value_t = 4)]
+    chains: usize,
+    /// Draws per chain.
+    #[arg(long, default_value_t = 1000)]
+    draws: usize,
+    /// Burn-in steps.
+    #[arg(long, default_value_t = 0)]
+    burnin: usize,
+    /// Steps between draws.
+    #[arg(long, default_value_t = 1)]
+    steps_between_draws: usize,
+    /// Minibatch size.
+    #[arg(long, default_value_t = 256)]
+    batch_size: usize,
+    /// Seed.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Noise multiplier (0: deterministic).
+    #[arg(long, default_value_t = 1.0)]
+    noise_level: f64,
+    /// Minibatches in dataset order.
+    #[arg(long)]
+    no_shuffle: bool,
+    /// full, or batches:K (mean over the first K minibatches, devinterp-compatible).
+    #[arg(long, default_value = "full")]
+    init_loss: String,
+    /// cpu, cuda or cuda:N.
+    #[arg(long, default_value = "cpu")]
+    device: String,
+    /// Print one JSON object.
+    #[arg(long)]
+    json: bool,
+}
+
+fn main() -> Result<()> {
+    let cli = Cli::parse();
+    if let Some(n) = cli.threads {
+        if n == 0 {
+            bail!("invalid --threads 0: at least 1");
+        }
+        set_threads(n);
+    }
+    match cli.command {
+        Command::Train(a) => cmd_train(a),
+        Command::Llc(a) => cmd_llc(a),
+    }
+}
+
+/// Candle reads RAYON_NUM_THREADS when it sizes its matrix-product parallelism.
+#[allow(unsafe_code)]
+fn set_threads(n: usize) {
+    // SAFETY: called at the start of main, before any other thread exists.
+    unsafe { std::env::set_var("RAYON_NUM_THREADS", n.to_string()) };
+}
+
+fn arch_of(s: &str, bn: bool) -> Result<Arch> {
+    let mut a: Arch = s.parse()?;
+    a.batchnorm |= bn;
+    Ok(a)
+}
+
+fn cmd_train(a: TrainArgs) -> Result<()> {
+    let optimizer = match a.optimizer.as_str() {
+        "sgd" => Optimizer::sgd(a.lr),
+        "adam" => Optimizer::adam(a.lr),
+        o => bail!("invalid --optimizer {o}: sgd or adam"),
+    };
+    let config = TrainConfig {
+        arch: arch_of(&a.arch, a.batchnorm)?,
+        optimizer,
+        batch_size: a.batch_size,
+        steps: a.steps,
+        seed: a.seed,
+        checkpoints_per_decade: a.checkpoints_per_decade,
+        late_window: a.late_window,
+        llc_every: a.llc_every,
+        llc: LlcConfig {
+            chains: a.llc_chains,
+            draws: a.llc_draws,
+            epsilon: a.llc_epsilon,
+            gamma: a.llc_gamma,
+            nbeta: a.llc_nbeta.parse()?,
+            batch_size: a.batch_size,
+            ..LlcConfig::default()
+        },
+        resume_every: a.resume_every,
+        device: a.device.parse::<DeviceKind>()?,
+    };
+    let d = data::load(&a.data.config())?;
+    let bar = if a.quiet {
+        indicatif::ProgressBar::hidden()
+    } else {
+        indicatif::ProgressBar::new(config.steps)
+    };
+    let summary = train::run(&config, &d, &a.out, &mut |s, _| {
+        bar.set_position(s);
+        true
+    })
+    .with_context(|| format!("training into {}", a.out.display()))?;
+    bar.finish_and_clear();
+    if a.json {
+        println!("{}", serde_json::to_string(&summary)?);
+    } else {
+        let last = summary.checkpoints.last();
+        println!(
+            "{}: {} steps ({:.0} steps/s{}), train loss {:.4}, test accuracy {:.4}, R {:.4}, final LLC {}",
+            a.out.display(),
+            summary.steps_done,
+            summary.steps_per_second,
+            summary
+                .resumed_from
+                .map_or(String::new(), |s| format!(", resumed from {s}")),
+            last.map_or(f64::NAN, |c| c.train_loss),
+            last.map_or(f64::NAN, |c| c.test_accuracy),
+            last.map_or(f64::NAN, |c| c.r),
+            summary
+                .final_llc
+                .map_or("-".to_string(), |v| format!("{v:.3}")),
+        );
+    }
+    Ok(())
+}
+
+fn cmd_llc(a: LlcArgs) -> Result<()> {
+    let dev = a.device.parse::<DeviceKind>()?.device()?;
+    let net = Network::load(&a.weights, &dev)?;
+    if let Some(s) = &a.arch {
+        let want = arch_of(s, a.batchnorm)?;
+        if &want != net.arch() {
+            bail!(
+                "--arch {want} does not match the checkpoint {} ({})",
+                a.weights.display(),
+                net.arch()
+            );
+        }
+    } else if a.batchnorm && !net.arch().batchnorm {
+        bail!(
+            "--batchnorm given, but {} has no BatchNorm layers",
+            a.weights.display()
+        );
+    }
+    let d = data::load(&a.data.config())?;
+    let cfg = LlcConfig {
+        epsilon: a.epsilon,
+        gamma: a.gamma,
+        nbeta: a.nbeta.parse::<NBeta>()?,
+        chains: a.chains,
+        draws: a.draws,
+        burnin: a.burnin,
+        steps_between_draws: a.steps_between_draws,
+        batch_size: a.batch_size,
+        seed: a.seed,
+        noise_level: a.noise_level,
+        shuffle: !a.no_shuffle,
+        init_loss: a.init_loss.parse::<InitLoss>()?,
+    };
+    let r = llc::estimate(&net, &d.train, &cfg)?;
+    for w in &r.warnings {
+        eprintln!("warning: {w}");
+    }
+    if a.json {
+        let v = serde_json::json!({
+            "llc_mean": r.llc_mean,
+            "llc_std": r.llc_std,
+            "llc_per_chain": r.llc_per_chain,
+            "init_loss": r.init_loss,
+            "nbeta": r.nbeta,
+            "trace": r.trace,
+            "llc_running": r.llc_running,
+            "warnings": r.warnings,
+            "draws_per_second": r.draws_per_second,
+        });
+        println!("{v}");
+    } else {
+        println!(
+            "LLC {:.4} +- {:.4} (chains {:?}), init loss {:.5}, n_beta {:.3}, {:.0} SGLD steps/s",
+            r.llc_mean, r.llc_std, r.llc_per_chain, r.init_loss, r.nbeta, r.draws_per_second
+        );
+    }
+    Ok(())
 }

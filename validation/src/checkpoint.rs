@@ -1,0 +1,177 @@
+//! Safetensors files (f32 tensors with PyTorch-compatible names) and atomic writes.
+
+use crate::error::{Error, Result};
+use safetensors::{Dtype, SafeTensors, tensor::TensorView};
+use std::collections::{BTreeMap, HashMap};
+use std::io::Write;
+use std::path::Path;
+
+/// A named f32 tensor in row-major order.
+#[derive(Clone, Debug, PartialEq)]
+pub struct NamedTensor {
+    /// Name, e.g. `fc1.weight`.
+    pub name: String,
+    /// Shape, e.g. `[128, 784]`.
+    pub shape: Vec<usize>,
+    /// Values, row-major.
+    pub data: Vec<f32>,
+}
+
+/// Write `bytes` to `path` atomically: a temporary file in the same directory, flushed to disk,
+/// then renamed over `path`. A reader (or a restart after `kill -9`) sees the old or the new
+/// file, never a partial one.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let name = path.file_name().unwrap_or_default().to_string_lossy();
+    let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
+    let mut f = std::fs::File::create(&tmp).map_err(|e| Error::io(&tmp, e))?;
+    f.write_all(bytes).map_err(|e| Error::io(&tmp, e))?;
+    f.sync_all().map_err(|e| Error::io(&tmp, e))?;
+    drop(f);
+    std::fs::rename(&tmp, path).map_err(|e| Error::io(path, e))?;
+    Ok(())
+}
+
+/// Serialize tensors (and string metadata) to safetensors bytes.
+///
+/// The metadata are stored under the single header key `ffpe` as a JSON object with sorted keys
+/// (safetensors keeps its metadata in a hash map, whose order would otherwise vary from run to
+/// run), so the same tensors and metadata always give the same bytes.
+pub fn to_bytes(tensors: &[NamedTensor], metadata: BTreeMap<String, String>) -> Result<Vec<u8>> {
+    let bytes: Vec<Vec<u8>> = tensors
+        .iter()
+        .map(|t| t.data.iter().flat_map(|v| v.to_le_bytes()).collect())
+        .collect();
+    let views = tensors
+        .iter()
+        .zip(&bytes)
+        .map(|(t, b)| {
+            Ok((
+                t.name.clone(),
+                TensorView::new(Dtype::F32, t.shape.clone(), b)?,
+            ))
+        })
+        .collect::<std::result::Result<Vec<_>, safetensors::SafeTensorError>>()?;
+    let header = (!metadata.is_empty()).then(|| {
+        HashMap::from([(
+            "ffpe".to_string(),
+            serde_json::to_string(&metadata).unwrap_or_default(),
+        )])
+    });
+    Ok(safetensors::serialize(views, header)?)
+}
+
+/// Save tensors atomically to `path`.
+pub fn save(
+    path: &Path,
+    tensors: &[NamedTensor],
+    metadata: BTreeMap<String, String>,
+) -> Result<()> {
+    write_atomic(path, &to_bytes(tensors, metadata)?)
+}
+
+/// Load every tensor (converted to f32; F32, F64, F16 and BF16 are accepted) and the metadata
+/// (ours from the `ffpe` key; other files' header metadata as they are).
+pub fn load(path: &Path) -> Result<(Vec<NamedTensor>, BTreeMap<String, String>)> {
+    let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+    let err = |what: String| Error::Checkpoint {
+        path: path.to_path_buf(),
+        what,
+    };
+    let st = SafeTensors::deserialize(&bytes)
+        .map_err(|e| err(format!("not a safetensors file: {e}")))?;
+    let (_, meta) = SafeTensors::read_metadata(&bytes).map_err(|e| err(e.to_string()))?;
+    let mut out = vec![];
+    for (name, view) in st.tensors() {
+        let d = view.data();
+        let data: Vec<f32> = match view.dtype() {
+            Dtype::F32 => d
+                .chunks_exact(4)
+                .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+                .collect(),
+            Dtype::F64 => d
+                .chunks_exact(8)
+                .map(|c| f64::from_le_bytes(c.try_into().unwrap_or([0; 8])) as f32)
+                .collect(),
+            Dtype::F16 => d
+                .chunks_exact(2)
+                .map(|c| half_to_f32(u16::from_le_bytes([c[0], c[1]])))
+                .collect(),
+            Dtype::BF16 => d
+                .chunks_exact(2)
+                .map(|c| f32::from_bits((u16::from_le_bytes([c[0], c[1]]) as u32) << 16))
+                .collect(),
+            Dtype::I64 if name.ends_with("num_batches_tracked") => continue,
+            other => {
+                return Err(err(format!(
+                    "tensor {name} has dtype {other:?}; expected a float type"
+                )));
+            }
+        };
+        out.push(NamedTensor {
+            name,
+            shape: view.shape().to_vec(),
+            data,
+        });
+    }
+    out.sort_by(|a, b| a.name.cmp(&b.name));
+    let mut m = BTreeMap::new();
+    for (k, v) in meta.metadata().clone().unwrap_or_default() {
+        match serde_json::from_str::<BTreeMap<String, String>>(&v) {
+            Ok(inner) if k == "ffpe" => m.extend(inner),
+            _ => {
+                m.insert(k, v);
+            }
+        }
+    }
+    Ok((out, m))
+}
+
+fn half_to_f32(h: u16) -> f32 {
+    let s = ((h >> 15) & 1) as u32;
+    let e = ((h >> 10) & 0x1f) as i32;
+    let m = (h & 0x3ff) as u32;
+    let v = if e == 0 {
+        m as f32 * 2f32.powi(-24)
+    } else if e == 31 {
+        if m == 0 { f32::INFINITY } else { f32::NAN }
+    } else {
+        f32::from_bits(((e + 112) as u32) << 23 | m << 13)
+    };
+    if s == 1 { -v } else { v }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn roundtrip_with_metadata() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("a.safetensors");
+        let t = vec![NamedTensor {
+            name: "fc1.weight".into(),
+            shape: vec![2, 3],
+            data: vec![1.0, -2.0, 3.5, 0.0, 1e-30, f32::MAX],
+        }];
+        let mut m = BTreeMap::new();
+        m.insert("step".to_string(), "7".to_string());
+        m.insert("arch".to_string(), "2-3".to_string());
+        save(&p, &t, m.clone()).unwrap();
+        let b1 = std::fs::read(&p).unwrap();
+        save(&p, &t, m.clone()).unwrap();
+        assert_eq!(b1, std::fs::read(&p).unwrap());
+        let (t2, m2) = load(&p).unwrap();
+        assert_eq!(t, t2);
+        assert_eq!(m, m2);
+        assert!((half_to_f32(0x3c00) - 1.0).abs() < 1e-7);
+        assert!((half_to_f32(0xc000) + 2.0).abs() < 1e-7);
+        std::fs::write(&p, b"garbage").unwrap();
+        assert!(
+            load(&p)
+                .unwrap_err()
+                .to_string()
+                .contains("not a safetensors")
+        );
+    }
+}

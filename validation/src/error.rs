@@ -1,0 +1,101 @@
+//! The crate's error type.
+
+use std::path::PathBuf;
+
+/// Everything that can go wrong in `ffpe-validation`.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// A file could not be read or written.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The underlying error.
+        source: std::io::Error,
+    },
+    /// An IDX file is malformed, truncated or does not match its partner.
+    #[error("{path}: {what}")]
+    Idx {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        what: String,
+    },
+    /// A data file's SHA-256 does not match `SHA256SUMS`.
+    #[error("{path}: SHA-256 {found} does not match {expected} in SHA256SUMS")]
+    Checksum {
+        /// The file.
+        path: PathBuf,
+        /// Expected digest (hex).
+        expected: String,
+        /// Found digest (hex).
+        found: String,
+    },
+    /// A configuration value is out of range.
+    #[error("invalid {field} = {value}: {allowed}")]
+    InvalidConfig {
+        /// The field name (as on the command line).
+        field: &'static str,
+        /// The offending value.
+        value: String,
+        /// The allowed range or form.
+        allowed: String,
+    },
+    /// A checkpoint file does not fit the network or is malformed.
+    #[error("checkpoint {path}: {what}")]
+    Checkpoint {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        what: String,
+    },
+    /// A run directory holds state from a different configuration.
+    #[error("run directory {path}: {what}")]
+    Resume {
+        /// The directory.
+        path: PathBuf,
+        /// What is wrong.
+        what: String,
+    },
+    /// The requested device is not available.
+    #[error("device {device}: {what}")]
+    Device {
+        /// The requested device.
+        device: String,
+        /// Why it is unavailable.
+        what: String,
+    },
+    /// An error raised by candle.
+    #[error("candle: {0}")]
+    Candle(#[from] candle_core::Error),
+    /// A safetensors error.
+    #[error("safetensors: {0}")]
+    Safetensors(#[from] safetensors::SafeTensorError),
+    /// A JSON error.
+    #[error("json: {0}")]
+    Json(#[from] serde_json::Error),
+}
+
+/// Result with the crate's [`Error`].
+pub type Result<T> = std::result::Result<T, Error>;
+
+impl Error {
+    pub(crate) fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        Error::Io {
+            path: path.into(),
+            source,
+        }
+    }
+    pub(crate) fn config(
+        field: &'static str,
+        value: impl std::fmt::Display,
+        allowed: impl Into<String>,
+    ) -> Self {
+        Error::InvalidConfig {
+            field,
+            value: value.to_string(),
+            allowed: allowed.into(),
+        }
+    }
+}

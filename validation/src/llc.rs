@@ -1,0 +1,410 @@
+//! Local learning coefficient (LLC) by SGLD, the estimator of Lau et al. as implemented by
+//! devinterp 1.x.
+//!
+//! Each chain starts at the trained weights `w*` and takes steps
+//!
+//! ```text
+//! w <- w - (eps/2) (n_beta grad L_B(w) + gamma (w - w*)) + sqrt(eps) N(0, noise_level^2 I)
+//! ```
+//!
+//! with `L_B` the mean cross-entropy of the step's minibatch. The loss recorded for a step is
+//! `L_B` at the weights *before* that step's update. After `burnin` steps, every
+//! `steps_between_draws`-th step is a draw; per chain `llc_c = n_beta (mean of draws - L(w*))`,
+//! and the estimate is the mean over chains. `L(w*)` (`init_loss`) is the full training-set
+//! loss at `w*` by default, or the mean over the first `K` minibatches (devinterp's choice).
+//!
+//! All chains advance together as one batched computation: every parameter gets a leading chain
+//! dimension and the forward and backward passes use batched matrix products. Each chain has its
+//! own minibatch stream and its own noise stream (seeded by `(seed, chain)`), so the result does
+//! not depend on how many chains run together. Networks with BatchNorm are sampled in evaluation
+//! mode (running statistics of `w*` held fixed), so the loss is a function of the weights only.
+//!
+//! ```
+//! use ffpe_validation::{data, llc::{self, LlcConfig}, model::{Arch, Network}};
+//! let d = data::load(&data::DataConfig::default()).unwrap();
+//! let net = Network::init(&"784-8-10".parse::<Arch>().unwrap(), 0, &candle_core::Device::Cpu).unwrap();
+//! let cfg = LlcConfig { chains: 2, draws: 5, ..LlcConfig::default() };
+//! let r = llc::estimate(&net, &d.train, &cfg).unwrap();
+//! assert_eq!(r.llc_per_chain.len(), 2);
+//! assert_eq!(r.trace[0].len(), 5);
+//! ```
+
+use crate::batches::Batcher;
+use crate::data::Dataset;
+use crate::error::{Error, Result};
+use crate::model::{self, BnMode, Network};
+use crate::rng::Rng;
+use candle_core::{DType, Tensor, Var};
+
+/// Inverse temperature `n_beta`.
+#[derive(Clone, Copy, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub enum NBeta {
+    /// `B / ln B` with `B` the batch size (devinterp's default).
+    Batch,
+    /// `n / ln n` with `n` the training-set size.
+    Dataset,
+    /// A given value.
+    Value(f64),
+}
+
+impl std::str::FromStr for NBeta {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<NBeta> {
+        match s {
+            "batch" => Ok(NBeta::Batch),
+            "dataset" => Ok(NBeta::Dataset),
+            _ => match s.parse::<f64>() {
+                Ok(v) if v.is_finite() && v > 0.0 => Ok(NBeta::Value(v)),
+                _ => Err(Error::config(
+                    "nbeta",
+                    s,
+                    "`batch`, `dataset` or a positive number",
+                )),
+            },
+        }
+    }
+}
+
+/// How `L(w*)` is computed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub enum InitLoss {
+    /// Full training-set loss at `w*`.
+    Full,
+    /// Mean of the losses of the first `K` minibatches of chain 0's stream (devinterp-compatible).
+    Batches(usize),
+}
+
+impl std::str::FromStr for InitLoss {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<InitLoss> {
+        if s == "full" {
+            return Ok(InitLoss::Full);
+        }
+        match s.strip_prefix("batches:").map(|k| k.parse::<usize>()) {
+            Some(Ok(k)) if k > 0 => Ok(InitLoss::Batches(k)),
+            _ => Err(Error::config(
+                "init-loss",
+                s,
+                "`full` or `batches:K` with K >= 1",
+            )),
+        }
+    }
+}
+
+/// SGLD/LLC settings. Defaults: eps 1e-4, gamma 100, n_beta `batch`, 4 chains, 1000 draws,
+/// no burn-in, a draw every step, batch 256, seed 0, noise level 1, shuffled minibatches,
+/// full-data init loss.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct LlcConfig {
+    /// Step size `eps`.
+    pub epsilon: f64,
+    /// Localization strength `gamma`.
+    pub gamma: f64,
+    /// Inverse temperature.
+    pub nbeta: NBeta,
+    /// Number of chains.
+    pub chains: usize,
+    /// Draws per chain.
+    pub draws: usize,
+    /// Burn-in steps (excluded from the mean).
+    pub burnin: usize,
+    /// Steps between draws (1: every step after burn-in is a draw).
+    pub steps_between_draws: usize,
+    /// Minibatch size.
+    pub batch_size: usize,
+    /// Seed of minibatch order and noise.
+    pub seed: u64,
+    /// Standard deviation multiplier of the noise (0: deterministic gradient steps).
+    pub noise_level: f64,
+    /// Shuffle minibatches (false: dataset order).
+    pub shuffle: bool,
+    /// How `L(w*)` is computed.
+    pub init_loss: InitLoss,
+}
+
+impl Default for LlcConfig {
+    fn default() -> Self {
+        LlcConfig {
+            epsilon: 1e-4,
+            gamma: 100.0,
+            nbeta: NBeta::Batch,
+            chains: 4,
+            draws: 1000,
+            burnin: 0,
+            steps_between_draws: 1,
+            batch_size: 256,
+            seed: 0,
+            noise_level: 1.0,
+            shuffle: true,
+            init_loss: InitLoss::Full,
+        }
+    }
+}
+
+impl LlcConfig {
+    /// Check ranges.
+    pub fn validate(&self) -> Result<()> {
+        let pos = |f: &'static str, v: f64| {
+            if v.is_finite() && v > 0.0 {
+                Ok(())
+            } else {
+                Err(Error::config(f, v, "a positive finite number"))
+            }
+        };
+        pos("epsilon", self.epsilon)?;
+        if !(self.gamma.is_finite() && self.gamma >= 0.0) {
+            return Err(Error::config("gamma", self.gamma, "a finite number >= 0"));
+        }
+        if !(self.noise_level.is_finite() && self.noise_level >= 0.0) {
+            return Err(Error::config(
+                "noise-level",
+                self.noise_level,
+                "a finite number >= 0",
+            ));
+        }
+        if let NBeta::Value(v) = self.nbeta {
+            pos("nbeta", v)?;
+        }
+        for (f, v) in [
+            ("chains", self.chains),
+            ("draws", self.draws),
+            ("batch-size", self.batch_size),
+            ("steps-between-draws", self.steps_between_draws),
+        ] {
+            if v == 0 {
+                return Err(Error::config(f, v, "at least 1"));
+            }
+        }
+        Ok(())
+    }
+
+    /// The numeric `n_beta` for a training set of `n` examples.
+    pub fn nbeta_value(&self, n: usize) -> f64 {
+        match self.nbeta {
+            NBeta::Value(v) => v,
+            NBeta::Batch => {
+                let b = self.batch_size.min(n) as f64;
+                b / b.ln()
+            }
+            NBeta::Dataset => n as f64 / (n as f64).ln(),
+        }
+    }
+
+    /// Total SGLD steps per chain.
+    pub fn total_steps(&self) -> usize {
+        self.burnin + self.draws * self.steps_between_draws
+    }
+}
+
+/// Result of an LLC estimate.
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
+pub struct LlcResult {
+    /// Mean over chains of the per-chain LLC.
+    pub llc_mean: f64,
+    /// Standard deviation of the per-chain LLCs (n-1 denominator; 0 for one chain).
+    pub llc_std: f64,
+    /// LLC of each chain.
+    pub llc_per_chain: Vec<f64>,
+    /// `L(w*)`.
+    pub init_loss: f64,
+    /// The numeric `n_beta` used.
+    pub nbeta: f64,
+    /// Minibatch loss of every step (burn-in included), per chain: `trace[chain][step]`.
+    pub trace: Vec<Vec<f64>>,
+    /// Running LLC estimate after each draw (all chains pooled).
+    pub llc_running: Vec<f64>,
+    /// Warnings (trace below the init loss, divergence).
+    pub warnings: Vec<String>,
+    /// SGLD steps per second, summed over chains.
+    pub draws_per_second: f64,
+}
+
+/// Estimate the LLC of `net` on `data` (the training set).
+pub fn estimate(net: &Network, data: &Dataset, config: &LlcConfig) -> Result<LlcResult> {
+    config.validate()?;
+    if data.is_empty() {
+        return Err(Error::config("data", 0, "a non-empty training set"));
+    }
+    let arch = net.arch().clone();
+    let dev = net.device().clone();
+    let c = config.chains;
+    let nbeta = config.nbeta_value(data.len());
+    let buffers = net.buffers().to_vec();
+    let mut batchers: Vec<Batcher> = (0..c)
+        .map(|k| {
+            Batcher::new(
+                data.len(),
+                config.batch_size,
+                config.shuffle,
+                config.seed,
+                &[0x5c1d, k as u64],
+            )
+        })
+        .collect();
+    let init_loss = match config.init_loss {
+        InitLoss::Full => net.evaluate(data)?.loss,
+        InitLoss::Batches(k) => {
+            let mut b = batchers[0].clone();
+            let mut s = 0.0;
+            for t in 0..k {
+                let idx = b.indices(t as u64).to_vec();
+                s += net.evaluate(&data.subset(&idx))?.loss;
+            }
+            s / k as f64
+        }
+    };
+    // Chain-batched parameters, w* and the constant (eps gamma / 2) w*.
+    let wstar: Vec<Tensor> = net
+        .param_tensors()
+        .iter()
+        .map(|p| {
+            let mut shape = vec![c];
+            shape.extend(p.dims());
+            p.unsqueeze(0)?.broadcast_as(shape)?.contiguous()
+        })
+        .collect::<candle_core::Result<_>>()?;
+    let params: Vec<Var> = wstar
+        .iter()
+        .map(Var::from_tensor)
+        .collect::<candle_core::Result<_>>()?;
+    let (eps, gamma) = (config.epsilon, config.gamma);
+    let anchor: Vec<Tensor> = wstar
+        .iter()
+        .map(|w| w.affine(eps * gamma / 2.0, 0.0))
+        .collect::<candle_core::Result<_>>()?;
+    let keep = 1.0 - eps * gamma / 2.0;
+    let gscale = -eps * nbeta / 2.0;
+    let nscale = (eps.sqrt() * config.noise_level) as f32;
+    let mut noise_rngs: Vec<Rng> = (0..c)
+        .map(|k| Rng::new(config.seed, &[0x901e, k as u64]))
+        .collect();
+    let sizes: Vec<usize> = params.iter().map(|p| p.elem_count() / c).collect();
+    let mut noise_buf: Vec<Vec<f32>> = sizes.iter().map(|&s| vec![0f32; s * c]).collect();
+
+    let steps = config.total_steps();
+    let mut trace = vec![Vec::with_capacity(steps); c];
+    let mut warnings = vec![];
+    let dim = data.dim();
+    let start = std::time::Instant::now();
+    let (mut xs, mut ys) = (vec![], vec![]);
+    for t in 0..steps {
+        xs.clear();
+        ys.clear();
+        let mut bsz = 0;
+        for b in batchers.iter_mut() {
+            let idx = b.indices(t as u64);
+            bsz = idx.len();
+            data.gather_into(idx, &mut xs, &mut ys);
+        }
+        let x = Tensor::from_slice(&xs, (c, bsz, dim), &dev)?;
+        let y = Tensor::from_slice(&ys, (c, bsz), &dev)?;
+        let ptensors: Vec<Tensor> = params.iter().map(|v| v.as_tensor().clone()).collect();
+        let (logits, _) = model::forward(&arch, &ptensors, &buffers, &x, BnMode::Eval)?;
+        let per_chain = model::cross_entropy_rows(&logits, &y)?.mean(1)?;
+        let losses = per_chain.to_dtype(DType::F64)?.to_vec1::<f64>()?;
+        let diverged = losses.iter().any(|l| !l.is_finite());
+        for (tr, l) in trace.iter_mut().zip(&losses) {
+            tr.push(*l);
+        }
+        if diverged {
+            warnings.push(format!(
+                "diverged: non-finite minibatch loss at step {t}; lower epsilon or raise gamma"
+            ));
+            break;
+        }
+        let grads = per_chain.sum_all()?.backward()?;
+        if nscale > 0.0 {
+            for (k, r) in noise_rngs.iter_mut().enumerate() {
+                for (buf, &s) in noise_buf.iter_mut().zip(&sizes) {
+                    r.fill_normal_f32(&mut buf[k * s..(k + 1) * s]);
+                }
+            }
+        }
+        for (i, p) in params.iter().enumerate() {
+            let g = grads.get(p).ok_or_else(|| {
+                Error::config("params", i, "every parameter must receive a gradient")
+            })?;
+            let mut next =
+                ((p.as_tensor().affine(keep, 0.0)? + &anchor[i])? + g.affine(gscale, 0.0)?)?;
+            if nscale > 0.0 {
+                let nz = Tensor::from_slice(&noise_buf[i], p.shape(), &dev)?;
+                next = (next + nz.affine(nscale as f64, 0.0)?)?;
+            }
+            p.set(&next)?;
+        }
+    }
+    let elapsed = start.elapsed().as_secs_f64();
+    finish(config, init_loss, nbeta, trace, warnings, elapsed)
+}
+
+fn finish(
+    config: &LlcConfig,
+    init_loss: f64,
+    nbeta: f64,
+    trace: Vec<Vec<f64>>,
+    mut warnings: Vec<String>,
+    elapsed: f64,
+) -> Result<LlcResult> {
+    let c = trace.len();
+    let is_draw =
+        |t: usize| t >= config.burnin && (t - config.burnin).is_multiple_of(config.steps_between_draws);
+    let draws: Vec<Vec<f64>> = trace
+        .iter()
+        .map(|tr| {
+            tr.iter()
+                .enumerate()
+                .filter(|(t, _)| is_draw(*t))
+                .map(|(_, l)| *l)
+                .collect()
+        })
+        .collect();
+    let per_chain: Vec<f64> = draws
+        .iter()
+        .map(|d| nbeta * (d.iter().sum::<f64>() / d.len().max(1) as f64 - init_loss))
+        .collect();
+    let mean = per_chain.iter().sum::<f64>() / c as f64;
+    let std = if c > 1 {
+        (per_chain.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (c - 1) as f64).sqrt()
+    } else {
+        0.0
+    };
+    let nd = draws.iter().map(|d| d.len()).min().unwrap_or(0);
+    let mut running = Vec::with_capacity(nd);
+    let mut acc = 0.0;
+    for j in 0..nd {
+        acc += draws.iter().map(|d| d[j]).sum::<f64>();
+        running.push(nbeta * (acc / ((j + 1) * c) as f64 - init_loss));
+    }
+    for (k, v) in per_chain.iter().enumerate() {
+        if *v < 0.0 {
+            warnings.push(format!(
+                "chain {k}: mean sampled loss is below the init loss (llc {v:.4}): w* is not at a \
+                 local minimum; train longer, or raise gamma"
+            ));
+        }
+    }
+    let big = init_loss.abs().max(1.0) * 10.0 + init_loss;
+    if draws.iter().flatten().any(|l| *l > big)
+        && !warnings.iter().any(|w| w.starts_with("diverged"))
+    {
+        warnings.push(format!(
+            "diverging: a sampled loss exceeds 10x the init loss {init_loss:.4}; lower epsilon or raise gamma"
+        ));
+    }
+    let total_steps: usize = trace.iter().map(|t| t.len()).sum();
+    Ok(LlcResult {
+        llc_mean: mean,
+        llc_std: std,
+        llc_per_chain: per_chain,
+        init_loss,
+        nbeta,
+        trace,
+        llc_running: running,
+        warnings,
+        draws_per_second: if elapsed > 0.0 {
+            total_steps as f64 / elapsed
+        } else {
+            0.0
+        },
+    })
+}

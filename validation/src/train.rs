@@ -1,0 +1,661 @@
+//! Training runs: SGD or Adam, checkpoints on a geometric schedule, `R(t)`, losses, LLC traces;
+//! resumable after `kill -9` with results identical to an uninterrupted run on the CPU.
+//!
+//! Conventions. "Step `s`" means "after `s` parameter updates"; checkpoint `s` holds `w_s`.
+//! Update `s + 1` uses minibatch `s` of a stateless, seeded order ([`crate::batches`]); its loss
+//! `L_B(w_s)` is recorded as the minibatch loss of step `s` (in the late window). The LLC at step
+//! `s` (every `llc_every` steps) is estimated at `w_s` with the SGLD seed mixed with `s`.
+//! `R(s) = ||w_s - w_0||_2` over the trainable parameters (BatchNorm running statistics excluded).
+//!
+//! Files in the run directory (all written atomically):
+//! `checkpoints/step-NNNNNNNNNN.safetensors` (PyTorch names), `metrics.csv`
+//! (`step,train_loss,train_accuracy,test_loss,test_accuracy,r`), `minibatch_losses.csv`
+//! (`step,loss`), `llc.csv` (`step,llc_mean,llc_std,init_loss`), `summary.json`
+//! ([`RunSummary`]) and `resume.safetensors` (weights, optimizer state, records), written at
+//! every checkpoint, every `resume_every` steps and at the end. A restart with the same
+//! configuration continues from `resume.safetensors`.
+//!
+//! ```
+//! use ffpe_validation::{data, train::{self, TrainConfig}};
+//! let d = data::load(&data::DataConfig::default()).unwrap();
+//! let cfg = TrainConfig { arch: "784-8-10".parse().unwrap(), steps: 20, llc_every: 0,
+//!                         ..TrainConfig::default() };
+//! let dir = tempfile::tempdir().unwrap();
+//! let s = train::run(&cfg, &d, dir.path(), &mut |_, _| true).unwrap();
+//! assert!(s.finished);
+//! assert_eq!(s.checkpoints.last().unwrap().step, 20);
+//! ```
+
+use crate::batches::Batcher;
+use crate::checkpoint::{self, NamedTensor};
+use crate::data::{Data, Dataset};
+use crate::device::DeviceKind;
+use crate::error::{Error, Result};
+use crate::llc::{self, LlcConfig};
+use crate::model::{self, Arch, Network};
+use candle_core::{Device, Tensor, Var};
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+/// Optimizer.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub enum Optimizer {
+    /// Plain SGD: no momentum, no weight decay.
+    Sgd {
+        /// Learning rate.
+        lr: f64,
+    },
+    /// Adam (PyTorch's form, no weight decay).
+    Adam {
+        /// Learning rate.
+        lr: f64,
+        /// First-moment decay.
+        beta1: f64,
+        /// Second-moment decay.
+        beta2: f64,
+        /// Denominator epsilon.
+        eps: f64,
+    },
+}
+
+impl Optimizer {
+    /// SGD with learning rate `lr`.
+    pub fn sgd(lr: f64) -> Self {
+        Optimizer::Sgd { lr }
+    }
+    /// Adam with learning rate `lr` and PyTorch's defaults (0.9, 0.999, 1e-8).
+    pub fn adam(lr: f64) -> Self {
+        Optimizer::Adam {
+            lr,
+            beta1: 0.9,
+            beta2: 0.999,
+            eps: 1e-8,
+        }
+    }
+    fn lr(&self) -> f64 {
+        match self {
+            Optimizer::Sgd { lr } | Optimizer::Adam { lr, .. } => *lr,
+        }
+    }
+}
+
+/// A training run's configuration.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct TrainConfig {
+    /// Architecture (default 784-128-10, no BatchNorm).
+    pub arch: Arch,
+    /// Optimizer (default SGD, lr 0.001).
+    pub optimizer: Optimizer,
+    /// Minibatch size (default 256).
+    pub batch_size: usize,
+    /// Number of updates (default 10,000).
+    pub steps: u64,
+    /// Seed of initialisation and minibatch order (default 0).
+    pub seed: u64,
+    /// Checkpoints per decade of steps on the geometric schedule (default 20).
+    pub checkpoints_per_decade: u32,
+    /// Record every minibatch loss for steps `>= steps - late_window`
+    /// (`None`: the last 10 % of the run).
+    pub late_window: Option<u64>,
+    /// Estimate the LLC every this many steps (0: never; default 100).
+    pub llc_every: u64,
+    /// SGLD settings of those estimates (default: 2 chains, 100 draws, else [`LlcConfig`]).
+    pub llc: LlcConfig,
+    /// Also save the resume state every this many steps (default 1000).
+    pub resume_every: u64,
+    /// Device (default CPU). Not part of the resume check.
+    pub device: DeviceKind,
+}
+
+impl Default for TrainConfig {
+    fn default() -> Self {
+        TrainConfig {
+            arch: Arch {
+                widths: vec![784, 128, 10],
+                batchnorm: false,
+            },
+            optimizer: Optimizer::sgd(1e-3),
+            batch_size: 256,
+            steps: 10_000,
+            seed: 0,
+            checkpoints_per_decade: 20,
+            late_window: None,
+            llc_every: 100,
+            llc: LlcConfig {
+                chains: 2,
+                draws: 100,
+                ..LlcConfig::default()
+            },
+            resume_every: 1000,
+            device: DeviceKind::Cpu,
+        }
+    }
+}
+
+impl TrainConfig {
+    /// Check ranges.
+    pub fn validate(&self) -> Result<()> {
+        self.arch.validate()?;
+        let lr = self.optimizer.lr();
+        if !(lr.is_finite() && lr > 0.0) {
+            return Err(Error::config("lr", lr, "a positive finite number"));
+        }
+        if let Optimizer::Adam {
+            beta1, beta2, eps, ..
+        } = self.optimizer
+        {
+            for (f, v) in [("beta1", beta1), ("beta2", beta2)] {
+                if !(0.0..1.0).contains(&v) {
+                    return Err(Error::config(f, v, "in [0, 1)"));
+                }
+            }
+            if !(eps.is_finite() && eps > 0.0) {
+                return Err(Error::config("adam-eps", eps, "a positive finite number"));
+            }
+        }
+        if self.batch_size == 0 {
+            return Err(Error::config("batch-size", 0, "at least 1"));
+        }
+        if self.checkpoints_per_decade == 0 {
+            return Err(Error::config("checkpoints-per-decade", 0, "at least 1"));
+        }
+        if self.resume_every == 0 {
+            return Err(Error::config("resume-every", 0, "at least 1"));
+        }
+        if self.llc_every > 0 {
+            self.llc.validate()?;
+        }
+        Ok(())
+    }
+
+    /// First step whose minibatch loss is recorded.
+    pub fn late_window_start(&self) -> u64 {
+        self.steps
+            .saturating_sub(self.late_window.unwrap_or(self.steps / 10))
+    }
+
+    fn resume_key(&self) -> Result<String> {
+        let mut c = self.clone();
+        c.device = DeviceKind::Cpu;
+        Ok(serde_json::to_string(&c)?)
+    }
+}
+
+/// Geometric checkpoint schedule: `0`, then `round(10^(k / per_decade))` for `k = 0, 1, ...`
+/// (deduplicated) up to `steps`, and `steps` itself.
+pub fn checkpoint_schedule(steps: u64, per_decade: u32) -> Vec<u64> {
+    let mut s = BTreeSet::from([0, steps]);
+    let mut k = 0u32;
+    loop {
+        let v = 10f64.powf(k as f64 / per_decade.max(1) as f64).round() as u64;
+        if v > steps {
+            break;
+        }
+        s.insert(v);
+        k += 1;
+    }
+    s.into_iter().collect()
+}
+
+/// Metrics at one checkpoint.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct CheckpointRecord {
+    /// Step.
+    pub step: u64,
+    /// Mean cross-entropy on the training set (evaluation mode).
+    pub train_loss: f64,
+    /// Training accuracy.
+    pub train_accuracy: f64,
+    /// Mean cross-entropy on the test set.
+    pub test_loss: f64,
+    /// Test accuracy.
+    pub test_accuracy: f64,
+    /// `R = ||w_s - w_0||_2`.
+    pub r: f64,
+    /// Checkpoint file, relative to the run directory.
+    pub file: String,
+}
+
+/// One LLC estimate during training.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct LlcRecord {
+    /// Step.
+    pub step: u64,
+    /// Mean over chains.
+    pub llc_mean: f64,
+    /// Chain-to-chain standard deviation.
+    pub llc_std: f64,
+    /// `L(w_s)`.
+    pub init_loss: f64,
+    /// Per-chain values.
+    pub llc_per_chain: Vec<f64>,
+}
+
+/// What a run produced (also `summary.json` in the run directory).
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct RunSummary {
+    /// The configuration.
+    pub config: TrainConfig,
+    /// Where the data came from.
+    pub data_source: String,
+    /// Updates done.
+    pub steps_done: u64,
+    /// True when `steps_done == config.steps`.
+    pub finished: bool,
+    /// Metrics at each checkpoint, by step.
+    pub checkpoints: Vec<CheckpointRecord>,
+    /// `(step, minibatch loss)` in the late window.
+    pub minibatch_losses: Vec<(u64, f64)>,
+    /// LLC estimates.
+    pub llc: Vec<LlcRecord>,
+    /// Mean of the last 10 LLC estimates.
+    pub final_llc: Option<f64>,
+    /// Training-step throughput of the last session (updates per second, excluding evaluation,
+    /// LLC and saving).
+    pub steps_per_second: f64,
+    /// Step this session resumed from, if it resumed.
+    pub resumed_from: Option<u64>,
+}
+
+impl RunSummary {
+    /// `R(t)` at the checkpoints: `(step, R)`.
+    pub fn r_of_t(&self) -> Vec<(u64, f64)> {
+        self.checkpoints.iter().map(|c| (c.step, c.r)).collect()
+    }
+}
+
+/// Path of the checkpoint of `step` in `run_dir`.
+pub fn checkpoint_path(run_dir: &Path, step: u64) -> PathBuf {
+    run_dir
+        .join("checkpoints")
+        .join(format!("step-{step:010}.safetensors"))
+}
+
+/// Read `summary.json` of a run directory.
+pub fn load_summary(run_dir: &Path) -> Result<RunSummary> {
+    let p = run_dir.join("summary.json");
+    let s = std::fs::read_to_string(&p).map_err(|e| Error::io(&p, e))?;
+    Ok(serde_json::from_str(&s)?)
+}
+
+struct OptState {
+    t: u64,
+    m: Vec<Tensor>,
+    v: Vec<Tensor>,
+}
+
+fn opt_step(opt: &Optimizer, params: &[Var], grads: &[Tensor], st: &mut OptState) -> Result<()> {
+    st.t += 1;
+    match *opt {
+        Optimizer::Sgd { lr } => {
+            for (p, g) in params.iter().zip(grads) {
+                p.set(&(p.as_tensor() - g.affine(lr, 0.0)?)?)?;
+            }
+        }
+        Optimizer::Adam {
+            lr,
+            beta1,
+            beta2,
+            eps,
+        } => {
+            let bc1 = 1.0 - beta1.powi(st.t as i32);
+            let bc2 = 1.0 - beta2.powi(st.t as i32);
+            for (i, (p, g)) in params.iter().zip(grads).enumerate() {
+                let m = (st.m[i].affine(beta1, 0.0)? + g.affine(1.0 - beta1, 0.0)?)?;
+                let v = (st.v[i].affine(beta2, 0.0)? + g.sqr()?.affine(1.0 - beta2, 0.0)?)?;
+                // PyTorch: denom = sqrt(v) / sqrt(bc2) + eps; p -= (lr / bc1) * m / denom
+                let denom = v.sqrt()?.affine(1.0 / bc2.sqrt(), eps)?;
+                let upd = (m.affine(lr / bc1, 0.0)? / denom)?;
+                p.set(&(p.as_tensor() - upd)?)?;
+                st.m[i] = m;
+                st.v[i] = v;
+            }
+        }
+    }
+    Ok(())
+}
+
+fn l2_dist(a: &[f32], b: &[f32]) -> f64 {
+    a.iter()
+        .zip(b)
+        .map(|(x, y)| (*x as f64 - *y as f64).powi(2))
+        .sum::<f64>()
+        .sqrt()
+}
+
+fn mix(seed: u64, step: u64) -> u64 {
+    let mut r = crate::rng::Rng::new(seed, &[0x11c, step]);
+    rand::RngCore::next_u64(&mut r)
+}
+
+/// Train a network as `config` says on `data`, writing into `out_dir` (created if needed).
+///
+/// If `out_dir` holds `resume.safetensors` of the same configuration, the run continues from
+/// there (a finished run returns at once); a different configuration is an error.
+/// `progress(step, total)` is called after every update; returning `false` stops the run at
+/// once *without saving* (like a kill; the result has `finished == false`).
+pub fn run(
+    config: &TrainConfig,
+    data: &Data,
+    out_dir: &Path,
+    progress: &mut dyn FnMut(u64, u64) -> bool,
+) -> Result<RunSummary> {
+    config.validate()?;
+    let dev = config.device.device()?;
+    let arch = &config.arch;
+    if data.train.dim() != arch.widths[0] {
+        return Err(Error::config(
+            "arch",
+            arch,
+            format!(
+                "input width {} (pixels per image of the data)",
+                data.train.dim()
+            ),
+        ));
+    }
+    let classes = data.train.num_classes().max(data.test.num_classes());
+    if classes > *arch.widths.last().unwrap_or(&0) {
+        return Err(Error::config(
+            "arch",
+            arch,
+            format!("output width at least {classes} (classes in the data)"),
+        ));
+    }
+    let ck_dir = out_dir.join("checkpoints");
+    std::fs::create_dir_all(&ck_dir).map_err(|e| Error::io(&ck_dir, e))?;
+    remove_stale_temporaries(out_dir);
+    remove_stale_temporaries(&ck_dir);
+    let w0 = Network::init(arch, config.seed, &Device::Cpu)?.flat_params()?;
+    let resume_path = out_dir.join("resume.safetensors");
+    let (mut net, mut st, mut summary) = if resume_path.is_file() {
+        load_resume(&resume_path, config, &dev)?
+    } else {
+        let net = Network::init(arch, config.seed, &dev)?;
+        let st = OptState {
+            t: 0,
+            m: vec![],
+            v: vec![],
+        };
+        let summary = RunSummary {
+            config: config.clone(),
+            data_source: data.source.clone(),
+            steps_done: 0,
+            finished: false,
+            checkpoints: vec![],
+            minibatch_losses: vec![],
+            llc: vec![],
+            final_llc: None,
+            steps_per_second: 0.0,
+            resumed_from: None,
+        };
+        (net, st, summary)
+    };
+    if matches!(config.optimizer, Optimizer::Adam { .. }) && st.m.is_empty() {
+        st.m = net
+            .params()
+            .iter()
+            .map(|p| p.as_tensor().zeros_like())
+            .collect::<candle_core::Result<_>>()?;
+        st.v = st.m.clone();
+    }
+    summary.config = config.clone();
+    let start = summary.steps_done;
+    let schedule: BTreeSet<u64> = checkpoint_schedule(config.steps, config.checkpoints_per_decade)
+        .into_iter()
+        .collect();
+    if start == 0 {
+        checkpoint_at(&net, 0, data, &w0, out_dir, &mut summary)?;
+        save_state(&net, &st, &summary, out_dir)?;
+    }
+    let late = config.late_window_start();
+    let mut batcher = Batcher::new(
+        data.train.len(),
+        config.batch_size,
+        true,
+        config.seed,
+        &[0x7a1],
+    );
+    let dim = data.train.dim();
+    let (mut xs, mut ys) = (vec![], vec![]);
+    let mut train_time = 0.0;
+    let mut trained = 0u64;
+    for s in start..config.steps {
+        let t0 = std::time::Instant::now();
+        xs.clear();
+        ys.clear();
+        let idx = batcher.indices(s);
+        let b = idx.len();
+        data.train.gather_into(idx, &mut xs, &mut ys);
+        let x = Tensor::from_slice(&xs, (b, dim), &dev)?;
+        let y = Tensor::from_slice(&ys, b, &dev)?;
+        let logits = net.forward_train(&x)?;
+        let loss = model::cross_entropy_rows(&logits, &y)?.mean_all()?;
+        let grads = loss.backward()?;
+        let g: Vec<Tensor> = net
+            .params()
+            .iter()
+            .map(|p| {
+                grads.get(p).cloned().ok_or_else(|| {
+                    Error::config("params", "no gradient", "every parameter gets one")
+                })
+            })
+            .collect::<Result<_>>()?;
+        opt_step(&config.optimizer, net.params(), &g, &mut st)?;
+        if s >= late {
+            summary
+                .minibatch_losses
+                .push((s, loss.to_scalar::<f32>()? as f64));
+        }
+        train_time += t0.elapsed().as_secs_f64();
+        trained += 1;
+        let s1 = s + 1;
+        summary.steps_done = s1;
+        if config.llc_every > 0 && s1 % config.llc_every == 0 {
+            let cfg = LlcConfig {
+                seed: mix(config.llc.seed, s1),
+                ..config.llc.clone()
+            };
+            let r = llc::estimate(&net, &data.train, &cfg)?;
+            summary.llc.push(LlcRecord {
+                step: s1,
+                llc_mean: r.llc_mean,
+                llc_std: r.llc_std,
+                init_loss: r.init_loss,
+                llc_per_chain: r.llc_per_chain,
+            });
+            let tail: Vec<f64> = summary
+                .llc
+                .iter()
+                .rev()
+                .take(10)
+                .map(|l| l.llc_mean)
+                .collect();
+            summary.final_llc = Some(tail.iter().sum::<f64>() / tail.len() as f64);
+        }
+        if schedule.contains(&s1) {
+            checkpoint_at(&net, s1, data, &w0, out_dir, &mut summary)?;
+        }
+        summary.finished = s1 == config.steps;
+        summary.steps_per_second = if train_time > 0.0 {
+            trained as f64 / train_time
+        } else {
+            0.0
+        };
+        if schedule.contains(&s1) || s1 % config.resume_every == 0 || s1 == config.steps {
+            save_state(&net, &st, &summary, out_dir)?;
+        }
+        if !progress(s1, config.steps) {
+            return Ok(summary);
+        }
+    }
+    summary.finished = summary.steps_done == config.steps;
+    Ok(summary)
+}
+
+/// Temporary files of an atomic write interrupted by a kill (`.NAME.tmp-PID`).
+fn remove_stale_temporaries(dir: &Path) {
+    if let Ok(entries) = std::fs::read_dir(dir) {
+        for e in entries.flatten() {
+            let n = e.file_name().to_string_lossy().into_owned();
+            if n.starts_with('.') && n.contains(".tmp-") {
+                let _ = std::fs::remove_file(e.path());
+            }
+        }
+    }
+}
+
+fn checkpoint_at(
+    net: &Network,
+    step: u64,
+    data: &Data,
+    w0: &[f32],
+    out_dir: &Path,
+    summary: &mut RunSummary,
+) -> Result<()> {
+    let tr = net.evaluate(&data.train)?;
+    let te = net.evaluate(&data.test)?;
+    let w = net.flat_params()?;
+    let path = checkpoint_path(out_dir, step);
+    let mut meta = BTreeMap::new();
+    meta.insert("step".to_string(), step.to_string());
+    net.save(&path, meta)?;
+    summary.checkpoints.retain(|c| c.step != step);
+    summary.checkpoints.push(CheckpointRecord {
+        step,
+        train_loss: tr.loss,
+        train_accuracy: tr.accuracy,
+        test_loss: te.loss,
+        test_accuracy: te.accuracy,
+        r: l2_dist(&w, w0),
+        file: format!("checkpoints/step-{step:010}.safetensors"),
+    });
+    Ok(())
+}
+
+fn write_outputs(summary: &RunSummary, out_dir: &Path) -> Result<()> {
+    let mut m = String::from("step,train_loss,train_accuracy,test_loss,test_accuracy,r\n");
+    for c in &summary.checkpoints {
+        m += &format!(
+            "{},{:e},{},{:e},{},{:e}\n",
+            c.step, c.train_loss, c.train_accuracy, c.test_loss, c.test_accuracy, c.r
+        );
+    }
+    checkpoint::write_atomic(&out_dir.join("metrics.csv"), m.as_bytes())?;
+    let mut l = String::from("step,loss\n");
+    for (s, v) in &summary.minibatch_losses {
+        l += &format!("{s},{v:e}\n");
+    }
+    checkpoint::write_atomic(&out_dir.join("minibatch_losses.csv"), l.as_bytes())?;
+    let mut c = String::from("step,llc_mean,llc_std,init_loss\n");
+    for r in &summary.llc {
+        c += &format!(
+            "{},{:e},{:e},{:e}\n",
+            r.step, r.llc_mean, r.llc_std, r.init_loss
+        );
+    }
+    checkpoint::write_atomic(&out_dir.join("llc.csv"), c.as_bytes())?;
+    checkpoint::write_atomic(
+        &out_dir.join("summary.json"),
+        serde_json::to_string_pretty(summary)?.as_bytes(),
+    )
+}
+
+fn save_state(net: &Network, st: &OptState, summary: &RunSummary, out_dir: &Path) -> Result<()> {
+    write_outputs(summary, out_dir)?;
+    let mut tensors = net.to_named()?;
+    let specs = net.arch().param_specs();
+    for (k, (mv, tag)) in [(&st.m, "adam.m."), (&st.v, "adam.v.")]
+        .into_iter()
+        .enumerate()
+    {
+        let _ = k;
+        for ((name, shape), t) in specs.iter().zip(mv.iter()) {
+            tensors.push(NamedTensor {
+                name: format!("{tag}{name}"),
+                shape: shape.clone(),
+                data: t.flatten_all()?.to_vec1::<f32>()?,
+            });
+        }
+    }
+    let mut meta = BTreeMap::new();
+    meta.insert("config".to_string(), summary.config.resume_key()?);
+    meta.insert("optimizer_t".to_string(), st.t.to_string());
+    meta.insert("summary".to_string(), serde_json::to_string(summary)?);
+    // The records travel inside the same file as the weights, so the two can never disagree.
+    checkpoint::save(&out_dir.join("resume.safetensors"), &tensors, meta)
+}
+
+fn load_resume(
+    path: &Path,
+    config: &TrainConfig,
+    dev: &Device,
+) -> Result<(Network, OptState, RunSummary)> {
+    let (tensors, meta) = checkpoint::load(path)?;
+    let bad = |what: String| Error::Resume {
+        path: path.parent().unwrap_or(Path::new(".")).to_path_buf(),
+        what,
+    };
+    let key = meta
+        .get("config")
+        .ok_or_else(|| bad("resume.safetensors has no config".into()))?;
+    if *key != config.resume_key()? {
+        return Err(bad(format!(
+            "it holds a run with a different configuration ({key}); use a new directory"
+        )));
+    }
+    let net = Network::from_named(&tensors, path, dev)?;
+    let t: u64 = meta
+        .get("optimizer_t")
+        .and_then(|v| v.parse().ok())
+        .ok_or_else(|| bad("resume.safetensors has no optimizer_t".into()))?;
+    let mut summary: RunSummary = serde_json::from_str(
+        meta.get("summary")
+            .ok_or_else(|| bad("resume.safetensors has no summary".into()))?,
+    )?;
+    let mut m = vec![];
+    let mut v = vec![];
+    if matches!(config.optimizer, Optimizer::Adam { .. }) {
+        for (name, shape) in config.arch.param_specs() {
+            for (tag, out) in [("adam.m.", &mut m), ("adam.v.", &mut v)] {
+                let t = tensors
+                    .iter()
+                    .find(|t| t.name == format!("{tag}{name}"))
+                    .ok_or_else(|| bad(format!("missing {tag}{name}")))?;
+                out.push(Tensor::from_slice(&t.data, shape.as_slice(), dev)?);
+            }
+        }
+    }
+    summary.resumed_from = Some(summary.steps_done);
+    Ok((net, OptState { t, m, v }, summary))
+}
+
+/// Training-set loss at arbitrary flattened trainable weights, for a network of `arch` (BatchNorm
+/// running statistics taken from `reference`, e.g. a checkpoint; `None`: mean 0, variance 1).
+pub fn loss_at(
+    arch: &Arch,
+    flat: &[f32],
+    reference: Option<&Network>,
+    data: &Dataset,
+) -> Result<f64> {
+    let dev = reference.map_or(Device::Cpu, |r| r.device().clone());
+    let mut n = Network::from_flat(arch, flat, None, &dev)?;
+    if let Some(r) = reference {
+        n.set_buffers(r.buffers().to_vec());
+    }
+    Ok(n.evaluate(data)?.loss)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn schedule_is_geometric() {
+        let s = checkpoint_schedule(1000, 10);
+        assert_eq!(s[..6], [0, 1, 2, 3, 4, 5]);
+        assert_eq!(*s.last().unwrap(), 1000);
+        assert!(s.contains(&100) && s.contains(&126) && s.contains(&158));
+        // about per_decade points per decade once the values are distinct
+        assert_eq!(s.iter().filter(|&&v| (100..1000).contains(&v)).count(), 10);
+    }
+}

@@ -1,0 +1,275 @@
+//! Training runs: bit-for-bit determinism, resumption (in-process and after `kill -9`),
+//! the CSV and checkpoint outputs, and the `llc` command's JSON.
+
+use ffpe_validation::data::{self, DataConfig};
+use ffpe_validation::llc::LlcConfig;
+use ffpe_validation::model::Network;
+use ffpe_validation::train::{self, Optimizer, TrainConfig};
+use std::path::Path;
+use std::process::Command;
+
+fn small(arch: &str, optimizer: Optimizer, steps: u64) -> TrainConfig {
+    TrainConfig {
+        arch: arch.parse().unwrap(),
+        optimizer,
+        steps,
+        checkpoints_per_decade: 10,
+        late_window: Some(15),
+        llc_every: 20,
+        llc: LlcConfig {
+            chains: 2,
+            draws: 5,
+            ..LlcConfig::default()
+        },
+        resume_every: 10,
+        ..TrainConfig::default()
+    }
+}
+
+fn assert_same(a: &Path, b: &Path, what: &str) {
+    for ((na, ba), (nb, bb)) in outputs(a).iter().zip(outputs(b).iter()) {
+        assert_eq!(na, nb, "{what}");
+        if ba != bb {
+            panic!(
+                "{what}: {na} differs\n{}\n---\n{}",
+                String::from_utf8_lossy(&ba[..ba.len().min(3000)]),
+                String::from_utf8_lossy(&bb[..bb.len().min(3000)])
+            );
+        }
+    }
+    assert_eq!(outputs(a).len(), outputs(b).len(), "{what}");
+}
+
+/// Everything a run writes that must be identical between runs (summary.json holds timings).
+fn outputs(dir: &Path) -> Vec<(String, Vec<u8>)> {
+    let mut v = vec![];
+    for name in ["metrics.csv", "minibatch_losses.csv", "llc.csv"] {
+        v.push((name.to_string(), std::fs::read(dir.join(name)).unwrap()));
+    }
+    let mut cks: Vec<_> = std::fs::read_dir(dir.join("checkpoints"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    cks.sort();
+    for p in cks {
+        v.push((
+            p.file_name().unwrap().to_string_lossy().into_owned(),
+            std::fs::read(&p).unwrap(),
+        ));
+    }
+    v
+}
+
+#[test]
+fn same_seed_same_bits_and_resume_is_exact() {
+    let d = data::load(&DataConfig::default()).unwrap();
+    for cfg in [
+        small("784-16-10", Optimizer::sgd(0.01), 60),
+        small("784-12-10+bn", Optimizer::adam(1e-3), 60),
+    ] {
+        let a = tempfile::tempdir().unwrap();
+        let b = tempfile::tempdir().unwrap();
+        let c = tempfile::tempdir().unwrap();
+        let sa = train::run(&cfg, &d, a.path(), &mut |_, _| true).unwrap();
+        let sb = train::run(&cfg, &d, b.path(), &mut |_, _| true).unwrap();
+        assert_same(a.path(), b.path(), &cfg.arch.to_string());
+        assert_eq!(sa.checkpoints, sb.checkpoints);
+        // Interrupted twice without saving (like kill -9): at step 37 (last save at 32, a
+        // checkpoint) and at step 55 (last save at 50, a resume_every point).
+        let s1 = train::run(&cfg, &d, c.path(), &mut |s, _| s < 37).unwrap();
+        assert!(!s1.finished);
+        let s2 = train::run(&cfg, &d, c.path(), &mut |s, _| s < 55).unwrap();
+        assert_eq!(s2.resumed_from, Some(32));
+        let s3 = train::run(&cfg, &d, c.path(), &mut |_, _| true).unwrap();
+        assert_eq!(s3.resumed_from, Some(50));
+        assert!(s3.finished);
+        assert_same(a.path(), c.path(), &format!("resumed {}", cfg.arch));
+        assert_eq!(sa.minibatch_losses, s3.minibatch_losses);
+        assert_eq!(sa.llc, s3.llc);
+        // contents: schedule, late window, LLC every 20, R(0) = 0
+        assert_eq!(sa.checkpoints.first().unwrap().step, 0);
+        assert!(sa.checkpoints[0].r.abs() < 1e-12);
+        assert!(sa.checkpoints.last().unwrap().r > 0.0);
+        assert_eq!(sa.minibatch_losses.first().unwrap().0, 45);
+        assert_eq!(
+            sa.llc.iter().map(|l| l.step).collect::<Vec<_>>(),
+            [20, 40, 60]
+        );
+        assert!(sa.final_llc.is_some());
+        // a finished run returns at once; a different configuration is refused
+        let again = train::run(&cfg, &d, a.path(), &mut |_, _| true).unwrap();
+        assert_eq!(again.checkpoints, sa.checkpoints);
+        let other = TrainConfig {
+            seed: 1,
+            ..cfg.clone()
+        };
+        let e = train::run(&other, &d, a.path(), &mut |_, _| true).unwrap_err();
+        assert!(e.to_string().contains("different configuration"), "{e}");
+        // checkpoints load back with the recorded weights: R from the file equals the record
+        let last = sa.checkpoints.last().unwrap();
+        let net = Network::load(&a.path().join(&last.file), &candle_core::Device::Cpu).unwrap();
+        let w0 = Network::load(
+            &a.path().join(&sa.checkpoints[0].file),
+            &candle_core::Device::Cpu,
+        )
+        .unwrap();
+        let r: f64 = net
+            .flat_params()
+            .unwrap()
+            .iter()
+            .zip(w0.flat_params().unwrap())
+            .map(|(x, y)| (*x as f64 - y as f64).powi(2))
+            .sum::<f64>()
+            .sqrt();
+        assert!((r - last.r).abs() < 1e-12);
+        let eval = net.evaluate(&d.test).unwrap();
+        assert!((eval.loss - last.test_loss).abs() < 1e-12);
+    }
+}
+
+#[test]
+fn sgd_learns() {
+    // 300 SGD steps at lr 0.1 take the bundled digits well above chance (10 %).
+    let d = data::load(&DataConfig::default()).unwrap();
+    let cfg = TrainConfig {
+        llc_every: 0,
+        ..small("784-32-10", Optimizer::sgd(0.1), 300)
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let s = train::run(&cfg, &d, dir.path(), &mut |_, _| true).unwrap();
+    let last = s.checkpoints.last().unwrap();
+    assert!(last.test_accuracy > 0.8, "{last:?}");
+    assert!(last.train_loss < s.checkpoints[0].train_loss);
+}
+
+fn bin() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_ffpe-validate"))
+}
+
+#[test]
+fn kill_dash_nine_then_resume_matches_uninterrupted() {
+    let args = |out: &Path| {
+        let mut c = bin();
+        c.args([
+            "--threads",
+            "1",
+            "train",
+            "--arch",
+            "784-24-10",
+            "--steps",
+            "2500",
+            "--lr",
+            "0.05",
+            "--llc-every",
+            "0",
+            "--resume-every",
+            "7",
+            "--late-window",
+            "100",
+            "--quiet",
+            "--out",
+        ])
+        .arg(out);
+        c
+    };
+    let full = tempfile::tempdir().unwrap();
+    assert!(args(full.path()).status().unwrap().success());
+    let cut = tempfile::tempdir().unwrap();
+    let mut killed_at = None;
+    for attempt in 0..3u64 {
+        let mut child = args(cut.path()).spawn().unwrap();
+        // wait for the run to be well under way (and at a different place each attempt)
+        let target = 300 + 500 * attempt;
+        let t0 = std::time::Instant::now();
+        loop {
+            std::thread::sleep(std::time::Duration::from_millis(5));
+            let done = std::fs::read_to_string(cut.path().join("summary.json"))
+                .ok()
+                .and_then(|s| serde_json::from_str::<serde_json::Value>(&s).ok())
+                .and_then(|v| v["steps_done"].as_u64())
+                .unwrap_or(0);
+            if done >= target || t0.elapsed().as_secs() > 120 {
+                break;
+            }
+            if child.try_wait().unwrap().is_some() {
+                break;
+            }
+        }
+        if child.try_wait().unwrap().is_none() {
+            child.kill().unwrap(); // SIGKILL
+            child.wait().unwrap();
+            killed_at.get_or_insert(attempt);
+        }
+    }
+    assert!(
+        killed_at.is_some(),
+        "the run finished before it could be killed"
+    );
+    let out = args(cut.path()).output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("resumed from"));
+    assert_same(full.path(), cut.path(), "killed");
+    // no temporary files are left behind
+    for e in std::fs::read_dir(cut.path()).unwrap() {
+        let n = e.unwrap().file_name().to_string_lossy().into_owned();
+        assert!(!n.contains(".tmp-"), "{n}");
+    }
+}
+
+#[test]
+fn llc_command_prints_json_and_checks_arch() {
+    let ck = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/mlp-784-128-10.safetensors");
+    let out = bin()
+        .args([
+            "--threads",
+            "1",
+            "llc",
+            "--arch",
+            "784-128-10",
+            "--chains",
+            "2",
+            "--draws",
+            "20",
+        ])
+        .args([
+            "--json",
+            "--init-loss",
+            "batches:2",
+            "--nbeta",
+            "dataset",
+            "--weights",
+        ])
+        .arg(&ck)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    for k in ["llc_mean", "llc_std", "llc_per_chain", "init_loss", "trace"] {
+        assert!(!v[k].is_null(), "missing {k}");
+    }
+    assert_eq!(v["trace"].as_array().unwrap().len(), 2);
+    assert!((v["nbeta"].as_f64().unwrap() - 8000.0 / 8000f64.ln()).abs() < 1e-9);
+    let bad = bin()
+        .args(["llc", "--arch", "784-64-10", "--draws", "2", "--weights"])
+        .arg(&ck)
+        .output()
+        .unwrap();
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("does not match"));
+    let cuda = bin()
+        .args(["llc", "--device", "cuda", "--weights"])
+        .arg(&ck)
+        .output()
+        .unwrap();
+    if !cfg!(feature = "cuda") {
+        assert!(String::from_utf8_lossy(&cuda.stderr).contains("--features cuda"));
+    }
+}
