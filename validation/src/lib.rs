@@ -13,6 +13,7 @@
 //! [`train`] (optimizers, schedule, runs), [`llc`] (SGLD), [`device`] (CPU/CUDA selection),
 //! [`rng`] (stable seeded generator), [`error`].
 
+pub mod analysis;
 pub mod batches;
 pub mod checkpoint;
 pub mod data;
@@ -20,6 +21,8 @@ pub mod device;
 pub mod error;
 pub mod llc;
 pub mod model;
+pub mod report;
+pub mod reproduce;
 pub mod rng;
 pub mod train;
 

@@ -34,6 +34,29 @@ enum Command {
     Train(TrainArgs),
     /// Estimate the local learning coefficient of a checkpoint by SGLD.
     Llc(LlcArgs),
+    /// Reproduce the MNIST study: train the sweep, analyse, compare with FFPE predictions, and
+    /// write results.json, CSV tables, plots and report.md/report.html (resumable).
+    Reproduce(ReproduceArgs),
+}
+
+#[derive(Args)]
+struct ReproduceArgs {
+    /// Sweep: quick (2 architectures x 3 seeds x SGD/Adam, <= 10 min on 2 CPU cores),
+    /// paper (5 architectures x 20 seeds x SGD/Adam, sized for one GPU) or tiny (seconds).
+    #[arg(long, default_value = "quick")]
+    preset: String,
+    /// Device: cpu or cuda (cuda needs a build with `--features cuda`).
+    #[arg(long, default_value = "cpu")]
+    device: String,
+    /// Output directory (rerunning with the same directory reuses finished runs).
+    #[arg(long, default_value = "ffpe-report")]
+    out: PathBuf,
+    /// Directory with IDX files; default: the bundled MNIST subset.
+    #[arg(long)]
+    data: Option<PathBuf>,
+    /// No progress bars.
+    #[arg(long)]
+    quiet: bool,
 }
 
 #[derive(Args, Clone)]
@@ -197,7 +220,29 @@ fn main() -> Result<()> {
     match cli.command {
         Command::Train(a) => cmd_train(a),
         Command::Llc(a) => cmd_llc(a),
+        Command::Reproduce(a) => cmd_reproduce(a),
     }
+}
+
+fn cmd_reproduce(a: ReproduceArgs) -> Result<()> {
+    use ffpe_validation::reproduce::{Preset, ReproduceOptions, reproduce};
+    let mut opts = ReproduceOptions::new(Preset::by_name(&a.preset)?, a.out.clone());
+    opts.device = a.device.parse::<DeviceKind>()?;
+    opts.data = a.data;
+    opts.progress = !a.quiet;
+    let res = reproduce(&opts).with_context(|| format!("reproduce --preset {}", a.preset))?;
+    println!(
+        "wrote {} ({} runs, {} trained, {} reused, {:.1} s)",
+        a.out.join("report.md").display(),
+        res.runs.len(),
+        res.meta.runs_trained,
+        res.meta.runs_reused,
+        res.meta.wall_seconds
+    );
+    for c in &res.claims {
+        println!("{:>13}  {}", c.verdict.words(), c.statement);
+    }
+    Ok(())
 }
 
 /// Candle reads RAYON_NUM_THREADS when it sizes its matrix-product parallelism.
