@@ -21,7 +21,8 @@ agree to at least 30 significant digits (the script aborts otherwise):
 The arguments z are the double-precision numbers stored in the file (z = -t^a, t^a and
 t^a e^(i theta), rounded to double first); the reference values are for those exact doubles.
 
-Usage: solvers/scripts/.venv/bin/python solvers/scripts/ml_reference.py [--quick]
+Usage: solvers/scripts/.venv/bin/python solvers/scripts/ml_reference.py [--quick] [--reuse]
+(--reuse keeps the rows of an existing table that passed and recomputes only the others.)
 (venv: python3 -m venv solvers/scripts/.venv && solvers/scripts/.venv/bin/pip install mpmath)
 """
 import json
@@ -69,7 +70,9 @@ def series(a, b, z):
     am, bm = mp.mpf(a), mp.mpf(b)
     zz = mp.mpc(z)
     t = float(abs(zz)) ** (1.0 / a) if abs(zz) > 0 else 0.0
-    extra = int(t / 2.302585) + 10
+    # guard digits: log10 of the largest term (~e^t) plus log10 of 1/|E| (E can be as
+    # small as ~e^-t for a near 1 on the negative axis)
+    extra = int(2 * t / 2.302585) + 10
     with mp.workdps(DIGITS + 5 + extra):
         zz = mp.mpc(z)
         s = mp.mpc(0)
@@ -119,8 +122,12 @@ def laplace(a, b, z):
 
         t = abs(zz) ** (1 / am)
         pts = [mp.mpf(0), mp.mpf(1)]
-        if t < 200:
-            pts += [(t / 2) ** am, t**am, (2 * t) ** am]
+        if t < 200 or integrated:
+            # the integrand peaks at r = t with relative width ~ pi (1 - a) (no e^-r damping
+            # in the integrated form): break the interval around it
+            wdt = min(mp.mpf(1) / 2, 3 * (1 - am))
+            for fac in (mp.mpf(1) / 2, 1 - wdt, 1 - wdt / 4, 1, 1 + wdt / 4, 1 + wdt, 2):
+                pts.append((t * fac) ** am)
         pts += [mp.mpf(40) ** am]
         pts = sorted(set(pts)) + [mp.inf]
         val = mp.quad(f, pts, maxdegree=QUAD_DEGREE)
@@ -198,12 +205,34 @@ def cases(quick):
     return out
 
 
+def key(kind, a, b, zr, zi):
+    return (kind, repr(a), repr(b), repr(zr), repr(zi))
+
+
 def main():
     quick = "--quick" in sys.argv
     cs = cases(quick)
+    path = "solvers/tests/data/ml_reference%s.json" % ("_quick" if quick else "")
+    # --reuse: keep rows of an existing table that passed (>= 30 digits); recompute the rest
+    done = {}
+    if "--reuse" in sys.argv:
+        try:
+            for r in json.load(open(path))["rows"]:
+                if r["agree_digits"] >= 30:
+                    done[key(r["kind"], r["a"], r["b"], r["z_re"], r["z_im"])] = r
+        except FileNotFoundError:
+            pass
+    todo = [c for c in cs if key(c[0], c[1], c[2], c[3].real, c[3].imag) not in done]
     t0 = time.time()
     with ProcessPoolExecutor(max_workers=2) as ex:
-        rows = list(ex.map(one, cs, chunksize=4))
+        new = {key(c[0], c[1], c[2], c[3].real, c[3].imag): r for c, r in zip(todo, ex.map(one, todo, chunksize=2))}
+    done.update(new)
+    rows = [done[key(c[0], c[1], c[2], c[3].real, c[3].imag)] for c in cs]
+    for r in rows:
+        # exact decimal strings of the double arguments (JSON readers may round numbers)
+        r["z_re_s"] = repr(float(r["z_re"]))
+        r["z_im_s"] = repr(float(r["z_im"]))
+    print(f"{len(todo)} rows computed, {len(cs) - len(todo)} reused", file=sys.stderr)
     bad = [r for r in rows if r["agree_digits"] < 30]
     for r in bad:
         print("DISAGREE", r, file=sys.stderr)
@@ -217,7 +246,6 @@ def main():
         "count": len(rows),
         "rows": rows,
     }
-    path = "solvers/tests/data/ml_reference%s.json" % ("_quick" if quick else "")
     with open(path, "w") as f:
         json.dump(doc, f, indent=0)
     print(f"{len(rows)} rows, min agreement {doc['min_agree_digits']} digits, {doc['seconds']} s -> {path}")

@@ -7,7 +7,7 @@ use faer::linalg::solvers::Solve;
 use faer::sparse::linalg::solvers::{Lu, SymbolicLu};
 use faer::sparse::{SparseColMat, SymbolicSparseColMat};
 
-use crate::caputo::{TimeMesh, l1_leading_coefficient};
+use crate::caputo::TimeMesh;
 use crate::error::{Result, SolverError, check_order};
 use crate::history::{HistoryEvaluator, HistoryKind, build_history};
 
@@ -44,6 +44,9 @@ const FACTOR_CACHE: usize = 4;
 ///
 /// Step `n` solves `(c_n I - A) u^n = c_n u^{n-1} - h_n + f(t_n)` with
 /// `c_n = tau_n^(-a)/Gamma(2-a)` and the history `h_n` from the chosen evaluator.
+/// The symbolic LU of the pattern of `c I - A` is computed once; a numeric LU is computed
+/// per distinct step size (the last four are cached), so a uniform mesh factors once.
+/// A diagonal `A` is solved directly without LU.
 pub struct LinearL1Stepper {
     alpha: f64,
     mesh: TimeMesh,
@@ -63,6 +66,10 @@ pub struct LinearL1Stepper {
     values: Vec<f64>,
     n: usize,
     stats: FodeStats,
+    inv_gamma: f64,
+    /// `Some(a_ii)` when `A` is diagonal (solved without LU).
+    diagonal: Option<Vec<f64>>,
+    last_c: f64,
 }
 
 impl std::fmt::Debug for LinearL1Stepper {
@@ -177,7 +184,12 @@ impl LinearL1Stepper {
                 reason: format!("symbolic LU failed: {e:?}"),
             })?;
         let history = build_history(history, &mesh, alpha, dim)?;
+        let is_diag = (0..dim).all(|j| sym.col_range(j).all(|p| row_idx[p] == j));
+        let diagonal = is_diag.then(|| diag.iter().map(|&p| -neg_a[p]).collect::<Vec<f64>>());
         Ok(Self {
+            inv_gamma: 1.0 / crate::caputo::gamma(2.0 - alpha),
+            diagonal,
+            last_c: f64::NAN,
             alpha,
             dim,
             symbolic_pattern,
@@ -238,7 +250,7 @@ impl LinearL1Stepper {
             });
         }
         let n = self.n + 1;
-        let c = l1_leading_coefficient(&self.mesh, self.alpha, n);
+        let c = self.mesh.step_sizes()[n - 1].powf(-self.alpha) * self.inv_gamma;
         self.history.history_into(n, &mut self.hist);
         for i in 0..self.dim {
             self.rhs[i] = c * self.u[i] - self.hist[i];
@@ -248,13 +260,30 @@ impl LinearL1Stepper {
                 *r += fi;
             }
         }
-        let idx = self.factor_index(c)?;
-        let lu = &self.factors[idx].1;
-        lu.solve_in_place(faer::MatMut::from_column_major_slice_mut(
-            &mut self.rhs,
-            self.dim,
-            1,
-        ));
+        if let Some(d) = &self.diagonal {
+            // Diagonal A: (c - a_ii) u_i = rhs_i, no factorization needed.
+            if self.last_c.to_bits() != c.to_bits() {
+                self.last_c = c;
+                self.stats.factorizations += 1;
+                if d.iter().any(|&a| (c - a).abs() == 0.0) {
+                    return Err(SolverError::Singular {
+                        step: n,
+                        reason: "c_n I - A has a zero diagonal entry".into(),
+                    });
+                }
+            }
+            for (r, a) in self.rhs.iter_mut().zip(d) {
+                *r /= c - a;
+            }
+        } else {
+            let idx = self.factor_index(c)?;
+            let lu = &self.factors[idx].1;
+            lu.solve_in_place(faer::MatMut::from_column_major_slice_mut(
+                &mut self.rhs,
+                self.dim,
+                1,
+            ));
+        }
         if self.rhs.iter().any(|x| !x.is_finite()) {
             return Err(SolverError::NonFinite {
                 what: "state u^n",

@@ -272,8 +272,9 @@ impl Quad {
         val -= self.pole_corrections(x, theta, l, t).re;
         if sigma > 0.0 {
             val += match self.form {
-                Form::Standard => ((1.0 - b) * l + t).exp() / a,
-                Form::Integrated => t.exp_m1() / (a * t),
+                Form::Standard => super::dd::pole_term_real(a, b, x),
+                // expm1(t)/(a t) = pole term - 1/(a t)
+                Form::Integrated => super::dd::pole_term_real(a, 2.0, x) - 1.0 / (a * t),
             };
         }
         val
@@ -348,16 +349,24 @@ impl Quad {
         }
         let mut val = H * sum - self.pole_corrections(x, theta, l, t);
         if theta.abs() < PI * a {
-            let s = Complex64::from_polar(t, theta / a);
+            let (re, im) = super::dd::pole_term_complex(a, b, z.re, z.im);
+            let pole_b = Complex64::new(re, im);
             val += match self.form {
-                Form::Standard => (s.ln() * (1.0 - b) + s).exp() / a,
+                Form::Standard => pole_b,
                 Form::Integrated => {
-                    let em1 = if s.norm() < 1e-5 {
-                        s * (1.0 + s * (0.5 + s / 6.0))
+                    // expm1(s)/(a s) = e^s/(a s) - 1/(a s); for tiny |s| use the series
+                    let s = Complex64::from_polar(t, theta / a);
+                    if s.norm() < 2.0 {
+                        // expm1(x + iy) = expm1(x) cos y - 2 sin^2(y/2) + i e^x sin y
+                        let (sy, cy) = s.im.sin_cos();
+                        let sh = (0.5 * s.im).sin();
+                        let em1 =
+                            Complex64::new(s.re.exp_m1() * cy - 2.0 * sh * sh, s.re.exp() * sy);
+                        em1 / (a * s)
                     } else {
-                        s.exp() - 1.0
-                    };
-                    em1 / (a * s)
+                        let (re2, im2) = super::dd::pole_term_complex(a, 2.0, z.re, z.im);
+                        Complex64::new(re2, im2) - 1.0 / (a * s)
+                    }
                 }
             };
         }
