@@ -2,6 +2,8 @@
 
 use criterion::{Criterion, criterion_group, criterion_main};
 
+mod history;
+mod mittag_leffler;
 mod operator;
 
 fn placeholder(c: &mut Criterion) {
@@ -10,4 +12,5 @@ fn placeholder(c: &mut Criterion) {
 
 criterion_group!(benches, placeholder);
 criterion_group!(core, operator::operator_benches);
-criterion_main!(benches, core);
+criterion_group!(solvers, mittag_leffler::ml_benches, history::history_benches);
+criterion_main!(benches, core, solvers);

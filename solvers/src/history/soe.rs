@@ -190,7 +190,17 @@ impl Soe {
 #[inline]
 fn expm1_neg(s: f64, tau: f64) -> f64 {
     let x = s * tau;
-    if x > 40.0 { -1.0 } else { (-x).exp_m1() }
+    if x > 40.0 {
+        -1.0
+    } else if x < 1e-4 {
+        // series: truncation error x^5/120 < 1e-16 x
+        -x * (1.0 - 0.5 * x * (1.0 - x / 3.0 * (1.0 - 0.25 * x)))
+    } else if x > 0.5 {
+        // no cancellation in e^-x - 1 here; exp is cheaper than expm1
+        (-x).exp() - 1.0
+    } else {
+        (-x).exp_m1()
+    }
 }
 
 impl HistoryEvaluator for Soe {

@@ -92,6 +92,8 @@ pub(crate) struct Quad {
     one_m_ca: f64,
     rate: f64,
     centred_l_min: f64,
+    /// `(Im v_p, w_p)` of the centred map for real `z` (arg 0 and pi).
+    centred_poles: Vec<(f64, Complex64)>,
     centred: Centred,
     fixed: Fixed,
 }
@@ -128,6 +130,13 @@ impl Quad {
             one_m_ca: 2.0 * shalf * shalf,
             rate,
             centred_l_min: l_min.min(L_CENTRED),
+            centred_poles: [PI, 0.0]
+                .iter()
+                .flat_map(|&th| Self::pole_ims(a, th))
+                .filter_map(|(_, im)| {
+                    solve_map(true, Complex64::new(0.0, im), 0.0).map(|w| (im, w))
+                })
+                .collect(),
             centred: Centred::default(),
             fixed: Fixed::default(),
         };
@@ -213,7 +222,7 @@ impl Quad {
                     let num0 = sigma * self.sab;
                     for i in 0..n {
                         let r = t * c.rho[i];
-                        if r > 745.0 {
+                        if r > 60.0 {
                             break;
                         }
                         let m = c.em1[i] + k1;
@@ -269,7 +278,7 @@ impl Quad {
         }
         let mut val = H * sum;
         let theta = if sigma < 0.0 { PI } else { 0.0 };
-        val -= self.pole_corrections(x, theta, l, t).re;
+        val -= self.pole_corrections(x, theta, l, t, true, val.abs()).re;
         if sigma > 0.0 {
             val += match self.form {
                 Form::Standard => super::dd::pole_term_real(a, b, x),
@@ -347,7 +356,8 @@ impl Quad {
             }
             sum /= PI;
         }
-        let mut val = H * sum - self.pole_corrections(x, theta, l, t);
+        let t_sum = H * sum;
+        let mut val = t_sum - self.pole_corrections(x, theta, l, t, false, t_sum.norm());
         if theta.abs() < PI * a {
             let (re, im) = super::dd::pole_term_complex(a, b, z.re, z.im);
             let pole_b = Complex64::new(re, im);
@@ -374,45 +384,81 @@ impl Quad {
     }
 
     /// Sum of the trapezoid errors of the poles near the real `w` axis.
-    fn pole_corrections(&self, x: f64, theta: f64, l: f64, t: f64) -> Complex64 {
+    /// `Im v_p` of the poles within reach of the real `w` axis.
+    fn pole_ims(a: f64, theta: f64) -> impl Iterator<Item = (f64, f64)> {
+        [1.0_f64, -1.0].into_iter().flat_map(move |s| {
+            (-3i32..=3).filter_map(move |k| {
+                let im = (theta + s * PI * a + 2.0 * PI * k as f64) / a;
+                (im.abs() <= 2.6).then_some((s, im))
+            })
+        })
+    }
+
+    /// Sum of the trapezoid errors of the poles near the real `w` axis. For real `z`
+    /// (`real = true`) the poles come in conjugate pairs: only the upper ones are
+    /// evaluated and the real part doubled. Poles whose correction is below
+    /// `1e-18 scale` are skipped.
+    fn pole_corrections(
+        &self,
+        x: f64,
+        theta: f64,
+        l: f64,
+        t: f64,
+        real: bool,
+        scale: f64,
+    ) -> Complex64 {
         let (a, b) = (self.a, self.b);
         let centred = l <= L_CENTRED;
         let z = Complex64::from_polar(x, theta);
         let mut corr = Complex64::new(0.0, 0.0);
-        for s in [1.0_f64, -1.0] {
-            for k in -3i32..=3 {
-                let im = (theta + s * PI * a + 2.0 * PI * k as f64) / a;
-                if im.abs() > 2.6 {
-                    continue;
-                }
-                let vp = Complex64::new(0.0, im);
-                let Some(wp) = solve_map(centred, vp, l) else {
-                    continue;
-                };
-                if wp.im.abs() > 1.3 {
-                    continue;
-                }
-                let p = z * Complex64::from_polar(1.0, s * PI * a);
-                let pq = Complex64::new(0.0, 2.0 * s * self.sa) * z;
-                let rp = t * vp.exp();
-                let num = match self.form {
-                    Form::Standard => {
-                        (-rp).exp()
-                            * (((1.0 + a - b) * l) + (1.0 + a - b) * vp).exp()
-                            * (p * self.sb + z * self.sab)
-                    }
-                    Form::Integrated => {
-                        (1.0 - (-rp).exp()) * ((a - 1.0) * (vp + l)).exp() * (-z * self.sa)
-                    }
-                } / PI;
-                let res = num / (a * p * pq);
-                let two_pi_i = Complex64::new(0.0, 2.0 * PI);
-                if wp.im > 0.0 {
-                    corr += two_pi_i * res / ((-two_pi_i * wp / H).exp() - 1.0);
-                } else {
-                    corr -= two_pi_i * res / ((two_pi_i * wp / H).exp() - 1.0);
-                }
+        let two_pi_i = Complex64::new(0.0, 2.0 * PI);
+        for (s, im) in Self::pole_ims(a, theta) {
+            if real && im < 0.0 {
+                continue;
             }
+            let vp = Complex64::new(0.0, im);
+            let p = z * Complex64::from_polar(1.0, s * PI * a);
+            let pq = Complex64::new(0.0, 2.0 * s * self.sa) * z;
+            let rp = t * vp.exp();
+            let num = match self.form {
+                Form::Standard => {
+                    (-rp).exp()
+                        * (((1.0 + a - b) * l) + (1.0 + a - b) * vp).exp()
+                        * (p * self.sb + z * self.sab)
+                }
+                Form::Integrated => {
+                    (1.0 - (-rp).exp()) * ((a - 1.0) * (vp + l)).exp() * (-z * self.sa)
+                }
+            } / PI;
+            let res = num / (a * p * pq);
+            if 2.0 * PI * res.norm() < 1e-18 * scale {
+                continue;
+            }
+            let wp = if centred {
+                self.centred_poles
+                    .iter()
+                    .find(|(i, _)| i.to_bits() == im.to_bits())
+                    .map(|(_, w)| *w)
+                    .or_else(|| solve_map(true, vp, l))
+            } else {
+                solve_map(false, vp, l)
+            };
+            let Some(wp) = wp else {
+                continue;
+            };
+            if wp.im.abs() > 1.3 {
+                continue;
+            }
+            let c = if wp.im > 0.0 {
+                two_pi_i * res / ((-two_pi_i * wp / H).exp() - 1.0)
+            } else {
+                -(two_pi_i * res / ((two_pi_i * wp / H).exp() - 1.0))
+            };
+            corr += if real {
+                Complex64::new(2.0 * c.re, 0.0)
+            } else {
+                c
+            };
         }
         corr
     }
