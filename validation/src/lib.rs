@@ -19,6 +19,7 @@ pub mod checkpoint;
 pub mod data;
 pub mod device;
 pub mod error;
+pub mod grad;
 pub mod llc;
 pub mod model;
 pub mod report;

@@ -32,9 +32,10 @@
 use crate::batches::Batcher;
 use crate::data::Dataset;
 use crate::error::{Error, Result};
-use crate::model::{self, BnMode, Network};
+use crate::grad;
+use crate::model::{BnMode, Network};
 use crate::rng::Rng;
-use candle_core::{DType, Tensor, Var};
+use candle_core::{CpuStorage, CustomOp3, DType, Layout, Shape, Tensor};
 
 /// Inverse temperature `n_beta`.
 #[derive(Clone, Copy, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -120,6 +121,14 @@ pub struct LlcConfig {
     pub shuffle: bool,
     /// How `L(w*)` is computed.
     pub init_loss: InitLoss,
+    /// Threads: chains are split into this many groups, each advanced as one batched
+    /// computation on its own thread (default 1). Results do not depend on it.
+    #[serde(default = "one")]
+    pub threads: usize,
+}
+
+fn one() -> usize {
+    1
 }
 
 impl Default for LlcConfig {
@@ -137,6 +146,7 @@ impl Default for LlcConfig {
             noise_level: 1.0,
             shuffle: true,
             init_loss: InitLoss::Full,
+            threads: 1,
         }
     }
 }
@@ -225,26 +235,12 @@ pub fn estimate(net: &Network, data: &Dataset, config: &LlcConfig) -> Result<Llc
     if data.is_empty() {
         return Err(Error::config("data", 0, "a non-empty training set"));
     }
-    let arch = net.arch().clone();
-    let dev = net.device().clone();
     let c = config.chains;
     let nbeta = config.nbeta_value(data.len());
-    let buffers = net.buffers().to_vec();
-    let mut batchers: Vec<Batcher> = (0..c)
-        .map(|k| {
-            Batcher::new(
-                data.len(),
-                config.batch_size,
-                config.shuffle,
-                config.seed,
-                &[0x5c1d, k as u64],
-            )
-        })
-        .collect();
     let init_loss = match config.init_loss {
         InitLoss::Full => net.evaluate(data)?.loss,
         InitLoss::Batches(k) => {
-            let mut b = batchers[0].clone();
+            let mut b = chain_batcher(data, config, 0);
             let mut s = 0.0;
             for t in 0..k {
                 let idx = b.indices(t as u64).to_vec();
@@ -253,7 +249,74 @@ pub fn estimate(net: &Network, data: &Dataset, config: &LlcConfig) -> Result<Llc
             s / k as f64
         }
     };
-    // Chain-batched parameters, w* and the constant (eps gamma / 2) w*.
+    let groups = config.threads.clamp(1, c);
+    let start = std::time::Instant::now();
+    let mut trace = vec![];
+    let mut warnings = vec![];
+    if groups == 1 {
+        (trace, warnings) = run_chains(net, data, config, nbeta, 0..c)?;
+    } else {
+        // Chain groups on separate threads; every chain keeps its own streams, so the result
+        // does not depend on the grouping.
+        let per = c.div_ceil(groups);
+        let results: Vec<Result<ChainsOut>> = std::thread::scope(|s| {
+            let handles: Vec<_> = (0..c)
+                .step_by(per)
+                .map(|k0| {
+                    let r = k0..(k0 + per).min(c);
+                    s.spawn(move || run_chains(net, data, config, nbeta, r))
+                })
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| {
+                    h.join().unwrap_or_else(|_| {
+                        Err(Error::config(
+                            "threads",
+                            "panic",
+                            "a chain group thread panicked",
+                        ))
+                    })
+                })
+                .collect()
+        });
+        for r in results {
+            let (t, w) = r?;
+            trace.extend(t);
+            warnings.extend(w);
+        }
+    }
+    let elapsed = start.elapsed().as_secs_f64();
+    finish(config, init_loss, nbeta, trace, warnings, elapsed)
+}
+
+/// Traces (one per chain) and warnings of a group of chains.
+type ChainsOut = (Vec<Vec<f64>>, Vec<String>);
+
+fn chain_batcher(data: &Dataset, config: &LlcConfig, k: usize) -> Batcher {
+    Batcher::new(
+        data.len(),
+        config.batch_size,
+        config.shuffle,
+        config.seed,
+        &[0x5c1d, k as u64],
+    )
+}
+
+/// Run the chains `ks` as one chain-batched computation; returns their traces and warnings.
+fn run_chains(
+    net: &Network,
+    data: &Dataset,
+    config: &LlcConfig,
+    nbeta: f64,
+    ks: std::ops::Range<usize>,
+) -> Result<ChainsOut> {
+    let arch = net.arch().clone();
+    let dev = net.device().clone();
+    let c = ks.len();
+    let buffers = net.buffers().to_vec();
+    let mut batchers: Vec<Batcher> = ks.clone().map(|k| chain_batcher(data, config, k)).collect();
+    // Chain-batched parameters and w*.
     let wstar: Vec<Tensor> = net
         .param_tensors()
         .iter()
@@ -263,30 +326,32 @@ pub fn estimate(net: &Network, data: &Dataset, config: &LlcConfig) -> Result<Llc
             p.unsqueeze(0)?.broadcast_as(shape)?.contiguous()
         })
         .collect::<candle_core::Result<_>>()?;
-    let params: Vec<Var> = wstar
-        .iter()
-        .map(Var::from_tensor)
-        .collect::<candle_core::Result<_>>()?;
+    let mut params: Vec<Tensor> = wstar.clone();
     let (eps, gamma) = (config.epsilon, config.gamma);
-    let anchor: Vec<Tensor> = wstar
-        .iter()
-        .map(|w| w.affine(eps * gamma / 2.0, 0.0))
-        .collect::<candle_core::Result<_>>()?;
-    let keep = 1.0 - eps * gamma / 2.0;
-    let gscale = -eps * nbeta / 2.0;
     let nscale = (eps.sqrt() * config.noise_level) as f32;
-    let mut noise_rngs: Vec<Rng> = (0..c)
+    let noise_rngs: Vec<Rng> = ks
+        .clone()
         .map(|k| Rng::new(config.seed, &[0x901e, k as u64]))
         .collect();
     let sizes: Vec<usize> = params.iter().map(|p| p.elem_count() / c).collect();
-    let mut noise_buf: Vec<Vec<f32>> = sizes.iter().map(|&s| vec![0f32; s * c]).collect();
-
+    let mut noise_buf: Vec<Vec<f32>> = if dev.is_cpu() {
+        vec![vec![]; sizes.len()]
+    } else {
+        sizes.iter().map(|&s| vec![0f32; s * c]).collect()
+    };
     let steps = config.total_steps();
     let mut trace = vec![Vec::with_capacity(steps); c];
     let mut warnings = vec![];
     let dim = data.dim();
-    let start = std::time::Instant::now();
     let (mut xs, mut ys) = (vec![], vec![]);
+    let update = SgldUpdate {
+        half_eps: (eps / 2.0) as f32,
+        nbeta: nbeta as f32,
+        gamma: gamma as f32,
+        nscale,
+        chains: c,
+        rngs: std::cell::RefCell::new(noise_rngs),
+    };
     for t in 0..steps {
         xs.clear();
         ys.clear();
@@ -297,11 +362,8 @@ pub fn estimate(net: &Network, data: &Dataset, config: &LlcConfig) -> Result<Llc
             data.gather_into(idx, &mut xs, &mut ys);
         }
         let x = Tensor::from_slice(&xs, (c, bsz, dim), &dev)?;
-        let y = Tensor::from_slice(&ys, (c, bsz), &dev)?;
-        let ptensors: Vec<Tensor> = params.iter().map(|v| v.as_tensor().clone()).collect();
-        let (logits, _) = model::forward(&arch, &ptensors, &buffers, &x, BnMode::Eval)?;
-        let per_chain = model::cross_entropy_rows(&logits, &y)?.mean(1)?;
-        let losses = per_chain.to_dtype(DType::F64)?.to_vec1::<f64>()?;
+        let lg = grad::loss_and_grads(&arch, &params, &buffers, &x, &ys, BnMode::Eval)?;
+        let losses = lg.loss.to_dtype(DType::F64)?.to_vec1::<f64>()?;
         let diverged = losses.iter().any(|l| !l.is_finite());
         for (tr, l) in trace.iter_mut().zip(&losses) {
             tr.push(*l);
@@ -312,29 +374,30 @@ pub fn estimate(net: &Network, data: &Dataset, config: &LlcConfig) -> Result<Llc
             ));
             break;
         }
-        let grads = per_chain.sum_all()?.backward()?;
-        if nscale > 0.0 {
-            for (k, r) in noise_rngs.iter_mut().enumerate() {
-                for (buf, &s) in noise_buf.iter_mut().zip(&sizes) {
-                    r.fill_normal_f32(&mut buf[k * s..(k + 1) * s]);
+        for (i, p) in params.iter_mut().enumerate() {
+            let g = &lg.grads[i];
+            let next = if dev.is_cpu() {
+                p.apply_op3_no_bwd(g, &wstar[i], &update)?
+            } else {
+                // Same arithmetic with tensor ops on other devices; noise from the same streams.
+                if nscale > 0.0 {
+                    let mut rngs = update.rngs.borrow_mut();
+                    for (k, r) in rngs.iter_mut().enumerate() {
+                        r.fill_normal_f32(&mut noise_buf[i][k * sizes[i]..(k + 1) * sizes[i]]);
+                    }
                 }
-            }
-        }
-        for (i, p) in params.iter().enumerate() {
-            let g = grads.get(p).ok_or_else(|| {
-                Error::config("params", i, "every parameter must receive a gradient")
-            })?;
-            let mut next =
-                ((p.as_tensor().affine(keep, 0.0)? + &anchor[i])? + g.affine(gscale, 0.0)?)?;
-            if nscale > 0.0 {
-                let nz = Tensor::from_slice(&noise_buf[i], p.shape(), &dev)?;
-                next = (next + nz.affine(nscale as f64, 0.0)?)?;
-            }
-            p.set(&next)?;
+                let d = (g.affine(nbeta, 0.0)? + (&*p - &wstar[i])?.affine(gamma, 0.0)?)?;
+                let mut q = (&*p - d.affine(eps / 2.0, 0.0)?)?;
+                if nscale > 0.0 {
+                    let nz = Tensor::from_slice(&noise_buf[i], p.shape(), &dev)?;
+                    q = (q + nz.affine(nscale as f64, 0.0)?)?;
+                }
+                q
+            };
+            *p = next;
         }
     }
-    let elapsed = start.elapsed().as_secs_f64();
-    finish(config, init_loss, nbeta, trace, warnings, elapsed)
+    Ok((trace, warnings))
 }
 
 fn finish(
@@ -346,8 +409,9 @@ fn finish(
     elapsed: f64,
 ) -> Result<LlcResult> {
     let c = trace.len();
-    let is_draw =
-        |t: usize| t >= config.burnin && (t - config.burnin).is_multiple_of(config.steps_between_draws);
+    let is_draw = |t: usize| {
+        t >= config.burnin && (t - config.burnin).is_multiple_of(config.steps_between_draws)
+    };
     let draws: Vec<Vec<f64>> = trace
         .iter()
         .map(|tr| {
@@ -407,4 +471,136 @@ fn finish(
             0.0
         },
     })
+}
+
+/// The fused SGLD update on the CPU: one pass over `w`, `grad L_B(w)` and `w*` per parameter,
+/// drawing chain `c`'s noise from its own stream (chain-major blocks), no temporaries:
+/// `w - (eps/2) (n_beta g + gamma (w - w*)) + sqrt(eps) noise_level z`, in f32 as PyTorch.
+struct SgldUpdate {
+    half_eps: f32,
+    nbeta: f32,
+    gamma: f32,
+    nscale: f32,
+    chains: usize,
+    rngs: std::cell::RefCell<Vec<Rng>>,
+}
+
+fn contiguous<'a>(s: &'a CpuStorage, l: &Layout) -> candle_core::Result<&'a [f32]> {
+    let all = s.as_slice::<f32>()?;
+    match l.contiguous_offsets() {
+        Some((a, b)) => Ok(&all[a..b]),
+        None => Err(candle_core::Error::Msg(
+            "sgld update needs contiguous tensors".into(),
+        )),
+    }
+}
+
+impl CustomOp3 for SgldUpdate {
+    fn name(&self) -> &'static str {
+        "sgld-update"
+    }
+
+    fn cpu_fwd(
+        &self,
+        s1: &CpuStorage,
+        l1: &Layout,
+        s2: &CpuStorage,
+        l2: &Layout,
+        s3: &CpuStorage,
+        l3: &Layout,
+    ) -> candle_core::Result<(CpuStorage, Shape)> {
+        let (w, g, w0) = (
+            contiguous(s1, l1)?,
+            contiguous(s2, l2)?,
+            contiguous(s3, l3)?,
+        );
+        let n = w.len() / self.chains;
+        let mut out = vec![0f32; w.len()];
+        let mut rngs = self.rngs.borrow_mut();
+        for (k, r) in rngs.iter_mut().enumerate() {
+            let range = k * n..(k + 1) * n;
+            let o = &mut out[range.clone()];
+            for (((o, &w), &g), &w0) in o
+                .iter_mut()
+                .zip(&w[range.clone()])
+                .zip(&g[range.clone()])
+                .zip(&w0[range])
+            {
+                let d = self.nbeta * g + self.gamma * (w - w0);
+                let q = w - self.half_eps * d;
+                *o = if self.nscale > 0.0 {
+                    q + self.nscale * r.normal_f32()
+                } else {
+                    q
+                };
+            }
+        }
+        Ok((CpuStorage::F32(out), l1.shape().clone()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::data::{self, DataConfig};
+    use crate::model::Arch;
+
+    #[test]
+    fn chains_do_not_depend_on_grouping_or_count() {
+        let d = data::load(&DataConfig {
+            n_train: 600,
+            n_test: 10,
+            ..Default::default()
+        })
+        .unwrap();
+        let arch: Arch = "784-8-10+bn".parse().unwrap();
+        let net = Network::init(&arch, 1, &candle_core::Device::Cpu).unwrap();
+        let cfg = LlcConfig {
+            chains: 3,
+            draws: 6,
+            batch_size: 64,
+            ..LlcConfig::default()
+        };
+        let a = estimate(&net, &d.train, &cfg).unwrap();
+        let b = estimate(
+            &net,
+            &d.train,
+            &LlcConfig {
+                threads: 2,
+                ..cfg.clone()
+            },
+        )
+        .unwrap();
+        let one = estimate(
+            &net,
+            &d.train,
+            &LlcConfig {
+                chains: 1,
+                ..cfg.clone()
+            },
+        )
+        .unwrap();
+        assert_eq!(a.trace, b.trace);
+        assert_eq!(a.trace[0], one.trace[0]);
+        assert_eq!(a.trace.len(), 3);
+        assert!(a.trace[1] != a.trace[2]);
+        // running estimate ends at the mean
+        assert!((a.llc_running.last().unwrap() - a.llc_mean).abs() < 1e-9);
+        let e = estimate(&net, &d.train, &LlcConfig { chains: 0, ..cfg }).unwrap_err();
+        assert!(e.to_string().contains("chains"), "{e}");
+    }
+
+    #[test]
+    fn parse_options() {
+        assert_eq!("batch".parse::<NBeta>().unwrap(), NBeta::Batch);
+        assert_eq!("12.5".parse::<NBeta>().unwrap(), NBeta::Value(12.5));
+        assert!("-1".parse::<NBeta>().is_err());
+        assert_eq!(
+            "batches:3".parse::<InitLoss>().unwrap(),
+            InitLoss::Batches(3)
+        );
+        assert!("batches:0".parse::<InitLoss>().is_err());
+        let c = LlcConfig::default();
+        assert!((c.nbeta_value(8000) - 256.0 / 256f64.ln()).abs() < 1e-12);
+    }
 }

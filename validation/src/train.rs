@@ -31,8 +31,9 @@ use crate::checkpoint::{self, NamedTensor};
 use crate::data::{Data, Dataset};
 use crate::device::DeviceKind;
 use crate::error::{Error, Result};
+use crate::grad;
 use crate::llc::{self, LlcConfig};
-use crate::model::{self, Arch, Network};
+use crate::model::{Arch, BnMode, Network};
 use candle_core::{Device, Tensor, Var};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -427,19 +428,18 @@ pub fn run(
         let b = idx.len();
         data.train.gather_into(idx, &mut xs, &mut ys);
         let x = Tensor::from_slice(&xs, (b, dim), &dev)?;
-        let y = Tensor::from_slice(&ys, b, &dev)?;
-        let logits = net.forward_train(&x)?;
-        let loss = model::cross_entropy_rows(&logits, &y)?.mean_all()?;
-        let grads = loss.backward()?;
-        let g: Vec<Tensor> = net
-            .params()
-            .iter()
-            .map(|p| {
-                grads.get(p).cloned().ok_or_else(|| {
-                    Error::config("params", "no gradient", "every parameter gets one")
-                })
-            })
-            .collect::<Result<_>>()?;
+        let lg = grad::loss_and_grads(
+            arch,
+            &net.param_tensors(),
+            net.buffers(),
+            &x,
+            &ys,
+            BnMode::Train,
+        )?;
+        if arch.batchnorm {
+            net.set_buffers(lg.new_buffers);
+        }
+        let (loss, g) = (lg.loss, lg.grads);
         opt_step(&config.optimizer, net.params(), &g, &mut st)?;
         if s >= late {
             summary

@@ -21,7 +21,8 @@ use std::path::PathBuf;
     about = "MNIST networks, trajectories and LLC estimates"
 )]
 struct Cli {
-    /// CPU threads for candle's matrix products (sets RAYON_NUM_THREADS; default: all cores).
+    /// Worker threads (SGLD chain groups; default 1). candle's own matrix-product threads stay
+    /// at 1 unless RAYON_NUM_THREADS is set.
     #[arg(long, global = true)]
     threads: Option<usize>,
     #[command(subcommand)]
@@ -211,15 +212,18 @@ struct LlcArgs {
 
 fn main() -> Result<()> {
     let cli = Cli::parse();
-    if let Some(n) = cli.threads {
-        if n == 0 {
-            bail!("invalid --threads 0: at least 1");
-        }
-        set_threads(n);
+    let threads = cli.threads.unwrap_or(1);
+    if threads == 0 {
+        bail!("invalid --threads 0: at least 1");
+    }
+    if std::env::var_os("RAYON_NUM_THREADS").is_none() {
+        // candle's matrix products are fastest single-threaded for these small networks;
+        // parallelism comes from running SGLD chain groups on `--threads` threads.
+        set_candle_threads(1);
     }
     match cli.command {
-        Command::Train(a) => cmd_train(a),
-        Command::Llc(a) => cmd_llc(a),
+        Command::Train(a) => cmd_train(a, threads),
+        Command::Llc(a) => cmd_llc(a, threads),
         Command::Reproduce(a) => cmd_reproduce(a),
     }
 }
@@ -247,7 +251,7 @@ fn cmd_reproduce(a: ReproduceArgs) -> Result<()> {
 
 /// Candle reads RAYON_NUM_THREADS when it sizes its matrix-product parallelism.
 #[allow(unsafe_code)]
-fn set_threads(n: usize) {
+fn set_candle_threads(n: usize) {
     // SAFETY: called at the start of main, before any other thread exists.
     unsafe { std::env::set_var("RAYON_NUM_THREADS", n.to_string()) };
 }
@@ -258,7 +262,7 @@ fn arch_of(s: &str, bn: bool) -> Result<Arch> {
     Ok(a)
 }
 
-fn cmd_train(a: TrainArgs) -> Result<()> {
+fn cmd_train(a: TrainArgs, threads: usize) -> Result<()> {
     let optimizer = match a.optimizer.as_str() {
         "sgd" => Optimizer::sgd(a.lr),
         "adam" => Optimizer::adam(a.lr),
@@ -280,6 +284,7 @@ fn cmd_train(a: TrainArgs) -> Result<()> {
             gamma: a.llc_gamma,
             nbeta: a.llc_nbeta.parse()?,
             batch_size: a.batch_size,
+            threads,
             ..LlcConfig::default()
         },
         resume_every: a.resume_every,
@@ -320,7 +325,7 @@ fn cmd_train(a: TrainArgs) -> Result<()> {
     Ok(())
 }
 
-fn cmd_llc(a: LlcArgs) -> Result<()> {
+fn cmd_llc(a: LlcArgs, threads: usize) -> Result<()> {
     let dev = a.device.parse::<DeviceKind>()?.device()?;
     let net = Network::load(&a.weights, &dev)?;
     if let Some(s) = &a.arch {
@@ -352,6 +357,7 @@ fn cmd_llc(a: LlcArgs) -> Result<()> {
         noise_level: a.noise_level,
         shuffle: !a.no_shuffle,
         init_loss: a.init_loss.parse::<InitLoss>()?,
+        threads,
     };
     let r = llc::estimate(&net, &d.train, &cfg)?;
     for w in &r.warnings {
