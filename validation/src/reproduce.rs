@@ -129,7 +129,9 @@ impl Preset {
     }
 
     /// The paper preset: 5 architectures x 20 seeds x SGD and Adam, the study's SGD
-    /// (lr 0.001, batch 256), 100,000 steps, LLC every 500 steps. Sized for one GPU.
+    /// (lr 0.001, batch 256), 100,000 steps, LLC every 500 steps (2 chains x 200 draws),
+    /// 20 checkpoints per decade (about 20 GB of checkpoints in all). Sized for one GPU;
+    /// on a 2-core CPU it would take days (see the report of issue 6 for the estimate).
     pub fn paper() -> Self {
         Self {
             name: "paper".into(),
@@ -146,7 +148,7 @@ impl Preset {
             sgd_lr: 0.001,
             adam_lr: 0.001,
             batch_size: 256,
-            checkpoints_per_decade: 40,
+            checkpoints_per_decade: 20,
             llc_every: 500,
             llc_chains: 2,
             llc_draws: 200,
@@ -213,6 +215,10 @@ pub struct ReproduceOptions {
     pub data: Option<PathBuf>,
     /// Show progress bars.
     pub progress: bool,
+    /// Runs trained (and analysed) concurrently; each run is sequential inside, so with
+    /// `RAYON_NUM_THREADS=1` two jobs use two cores far better than one job with two threads
+    /// for these small networks.
+    pub jobs: usize,
 }
 
 impl ReproduceOptions {
@@ -224,6 +230,7 @@ impl ReproduceOptions {
             out,
             data: None,
             progress: true,
+            jobs: std::thread::available_parallelism().map_or(1, |n| n.get()),
         }
     }
 }
@@ -494,6 +501,35 @@ fn ffpe_comparisons(
     }
 }
 
+/// Applies `f` to every item on `jobs` worker threads; results in item order.
+fn parallel_map<T: Sync, R: Send>(items: &[T], jobs: usize, f: impl Fn(&T) -> R + Sync) -> Vec<R> {
+    use std::sync::Mutex;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let next = AtomicUsize::new(0);
+    let out: Mutex<Vec<Option<R>>> = Mutex::new((0..items.len()).map(|_| None).collect());
+    std::thread::scope(|sc| {
+        for _ in 0..jobs.clamp(1, items.len().max(1)) {
+            sc.spawn(|| {
+                loop {
+                    let i = next.fetch_add(1, Ordering::SeqCst);
+                    if i >= items.len() {
+                        break;
+                    }
+                    let r = f(&items[i]);
+                    if let Ok(mut o) = out.lock() {
+                        o[i] = Some(r);
+                    }
+                }
+            });
+        }
+    });
+    out.into_inner()
+        .unwrap_or_default()
+        .into_iter()
+        .map(|r| r.expect("every item is processed exactly once"))
+        .collect()
+}
+
 /// Runs the whole reproduction and writes the report into `opts.out`.
 pub fn reproduce(opts: &ReproduceOptions) -> Result<Results, ReproduceError> {
     let start = Instant::now();
@@ -510,29 +546,38 @@ pub fn reproduce(opts: &ReproduceOptions) -> Result<Results, ReproduceError> {
         split_seed: 0,
     })?;
     let specs = specs(p);
-    let overall = bar(opts, specs.len() as u64, "training runs");
-    let mut summaries = Vec::new();
-    let (mut trained, mut reused) = (0, 0);
-    for s in &specs {
+    let multi = indicatif::MultiProgress::new();
+    if !opts.progress {
+        multi.set_draw_target(ProgressDrawTarget::hidden());
+    }
+    let overall = multi.add(bar(opts, specs.len() as u64, "training runs"));
+    let trained_runs = parallel_map(&specs, opts.jobs, |s| {
         let dir = opts.out.join("runs").join(&s.id);
         let cfg = train_config(p, s, opts.device);
         let done_before =
             crate::train::load_summary(&dir).is_ok_and(|x| x.finished && x.config == cfg);
-        let pb = bar(opts, p.steps, &s.id);
+        let pb = multi.add(bar(opts, p.steps, &s.id));
         let sum = crate::train::run(&cfg, &data, &dir, &mut |step, _| {
             pb.set_position(step);
             true
-        })?;
+        });
         pb.finish_and_clear();
+        multi.remove(&pb);
+        overall.inc(1);
+        sum.map(|x| (dir, x, done_before))
+    });
+    overall.finish_and_clear();
+    let mut summaries = Vec::new();
+    let (mut trained, mut reused) = (0, 0);
+    for r in trained_runs {
+        let (dir, sum, done_before) = r?;
         if done_before {
             reused += 1;
         } else {
             trained += 1;
         }
         summaries.push((dir, sum));
-        overall.inc(1);
     }
-    overall.finish_and_clear();
     let boot = BootstrapConfig {
         resamples: p.bootstrap_resamples,
         level: 0.95,
@@ -547,16 +592,19 @@ pub fn reproduce(opts: &ReproduceOptions) -> Result<Results, ReproduceError> {
         .zip(&summaries)
         .map(|(s, (_, sum))| run_data(s, sum))
         .collect();
-    let pb = bar(opts, specs.len() as u64, "analysis + FFPE fits");
-    let mut analyses = Vec::new();
-    let mut per_group: std::collections::HashMap<(String, String), usize> = Default::default();
-    for ((s, (dir, sum)), d) in specs.iter().zip(&summaries).zip(&data_runs) {
+    let pb = multi.add(bar(opts, specs.len() as u64, "analysis + FFPE fits"));
+    // The first `landscape_runs_per_group` seeds of every group get a reduced landscape.
+    let work: Vec<(usize, bool)> = specs
+        .iter()
+        .enumerate()
+        .map(|(i, s)| (i, (s.seed as usize) < p.landscape_runs_per_group))
+        .collect();
+    let analyses = parallel_map(&work, opts.jobs, |&(i, wants_landscape)| {
+        let (dir, sum) = &summaries[i];
+        let d = &data_runs[i];
         let mut a = analyse_run(d, &acfg);
         if let Some(w) = a.windows.clone() {
-            let key = (d.arch.clone(), d.optimizer.clone());
-            let used = per_group.entry(key).or_insert(0);
-            let land = if *used < p.landscape_runs_per_group {
-                *used += 1;
+            let land = if wants_landscape {
                 match landscape(dir, sum, w.late, p.landscape_cells, &data) {
                     Ok(l) => Some(l),
                     Err(e) => {
@@ -573,10 +621,9 @@ pub fn reproduce(opts: &ReproduceOptions) -> Result<Results, ReproduceError> {
             };
             ffpe_comparisons(&mut a, d, land.as_ref().map(|(l, v)| (l, *v)), tv);
         }
-        let _ = s;
-        analyses.push(a);
         pb.inc(1);
-    }
+        a
+    });
     pb.finish_and_clear();
     let meta = Meta {
         version: env!("CARGO_PKG_VERSION").into(),

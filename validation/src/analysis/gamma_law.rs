@@ -51,6 +51,17 @@ pub struct GammaLawTest {
     pub free_scale: f64,
     /// Whether `shape_llc` lies inside `free_shape_ci`.
     pub llc_inside_free_ci: bool,
+    /// Spearman correlation of the losses with time: a steady state has none; a value far
+    /// from 0 means the window is still relaxing and the test's premise fails.
+    pub trend_spearman: f64,
+}
+
+impl GammaLawTest {
+    /// Whether the sample can test the steady state at all: at least 10 effective points
+    /// and no strong trend (`|trend_spearman| < 0.5`).
+    pub fn informative(&self) -> bool {
+        self.n_effective >= 10.0 && self.trend_spearman.abs() < 0.5
+    }
 }
 
 /// Asymptotic Kolmogorov p-value `Q_KS((sqrt(n) + 0.12 + 0.11/sqrt(n)) D)` (Stephens 1970).
@@ -268,6 +279,10 @@ pub fn test_gamma_law(
         free_shape_ci,
         free_scale: free.scale,
         llc_inside_free_ci: free_shape_ci.contains(lambda_bar),
+        trend_spearman: super::stats::spearman(
+            &(0..n).map(|i| i as f64).collect::<Vec<_>>(),
+            losses,
+        ),
     })
 }
 

@@ -58,6 +58,9 @@ struct ReproduceArgs {
     /// No progress bars.
     #[arg(long)]
     quiet: bool,
+    /// Runs trained at once (default: number of cores).
+    #[arg(long)]
+    jobs: Option<usize>,
 }
 
 #[derive(Args, Clone)]
@@ -234,6 +237,12 @@ fn cmd_reproduce(a: ReproduceArgs) -> Result<()> {
     opts.device = a.device.parse::<DeviceKind>()?;
     opts.data = a.data;
     opts.progress = !a.quiet;
+    if let Some(j) = a.jobs {
+        if j == 0 {
+            bail!("invalid --jobs 0: at least 1");
+        }
+        opts.jobs = j;
+    }
     let res = reproduce(&opts).with_context(|| format!("reproduce --preset {}", a.preset))?;
     println!(
         "wrote {} ({} runs, {} trained, {} reused, {:.1} s)",
