@@ -35,6 +35,15 @@ pub struct Observables {
 }
 
 /// Precomputed data to evaluate [`Observables`] quickly on one grid.
+///
+/// ```
+/// use ffpe::{grid::TensorGrid, observables::ObservableContext};
+/// let g = TensorGrid::new(&[-1.0], &[1.0], &[4]).unwrap();
+/// let ctx = ObservableContext::new(&g, &[0.0]);
+/// let o = ctx.observe(0.0, &[0.0, 2.0, 0.0, 0.0]); // all mass at x = -0.25
+/// assert!((o.mass - 1.0).abs() < 1e-15 && (o.mean[0] + 0.25).abs() < 1e-15);
+/// assert!((o.msd - 0.0625).abs() < 1e-15);
+/// ```
 #[derive(Clone, Debug)]
 pub struct ObservableContext {
     coords: Vec<Vec<f64>>,
