@@ -202,3 +202,95 @@ fn soe_history_agrees_with_direct() {
     assert!(diff < 1e-8, "{diff}");
     assert!(s.stats.history_terms < d.stats.history_terms);
 }
+
+/// Absorbing walls: on [-1, 1] with p = 0 at the walls, the lowest mode cos(pi x / 2)
+/// decays as E_alpha(-D (pi/2)^2 t^alpha) (SPEC 1.2 relaxation), so the surviving mass of
+/// that start is exactly that Mittag-Leffler function. The semi-discrete (no time error)
+/// mass converges at second order in h (ghost value -p at the wall face, i.e. p = 0 at
+/// distance h/2), and the time-stepped solution matches it to the graded-L1 error.
+#[test]
+fn absorbing_walls_second_order() {
+    use ffpe::problem::Boundary;
+    use ffpe::reference::relaxation;
+    let alpha = 0.5;
+    let t = 0.5;
+    let exact = relaxation(std::f64::consts::PI.powi(2) / 4.0, alpha, t).unwrap();
+    let ms = [20usize, 40, 80, 160];
+    let mut errs = vec![];
+    for &m in &ms {
+        let h = 2.0 / m as f64;
+        let modes: Vec<f64> = (0..m)
+            .map(|i| (std::f64::consts::FRAC_PI_2 * (-1.0 + (i as f64 + 0.5) * h)).cos())
+            .collect();
+        let p = Problem::builder()
+            .alpha(alpha)
+            .boundary(Boundary::Absorbing)
+            .domain(&[-1.0], &[1.0], &[m])
+            .initial(Initial::Tabulated(modes))
+            .build()
+            .unwrap();
+        let u0 = p.initial_density().unwrap();
+        let u = SemiDiscreteExact::new(&p).unwrap().solve(&u0, t).unwrap();
+        let mass = p.grid().integrate(&u);
+        errs.push((mass - exact).abs());
+        if m == 80 {
+            let s = solve(
+                &p,
+                &SolveOptions {
+                    t_end: t,
+                    steps: 400,
+                    ..Default::default()
+                },
+            )
+            .unwrap();
+            let m_step = s.observables.last().unwrap().mass;
+            // graded L1, N = 400: time error ~ N^-(2 - alpha) = 1.25e-4 (constant <= 1)
+            assert!((m_step - mass).abs() < 2.5e-4, "{m_step} vs {mass}");
+        }
+    }
+    let hs: Vec<f64> = ms.iter().map(|&m| 2.0 / m as f64).collect();
+    let f = fit_power_law(&hs, &errs).unwrap();
+    eprintln!("absorbing: errors {errs:?}, order {:.3}", f.slope);
+    assert!((f.slope - 2.0).abs() < 0.15, "order {}", f.slope);
+}
+
+/// Periodic box [0, 1): the start 1 + 0.5 cos(2 pi x) keeps unit mass and its Fourier
+/// amplitude decays as E_alpha(-4 pi^2 D t^alpha). On the grid the cosine is an exact
+/// eigenvector with eigenvalue -4 D sin^2(pi h) / h^2 = -4 pi^2 D (1 - O(h^2)), so the
+/// semi-discrete amplitude converges at second order.
+#[test]
+fn periodic_box_second_order() {
+    use ffpe::problem::Boundary;
+    use ffpe::reference::relaxation;
+    let (alpha, d, t) = (0.7, 0.05, 1.0);
+    let exact = 0.5 * relaxation(4.0 * std::f64::consts::PI.powi(2) * d, alpha, t).unwrap();
+    let ms = [16usize, 32, 64, 128];
+    let mut errs = vec![];
+    for &m in &ms {
+        let h = 1.0 / m as f64;
+        let x: Vec<f64> = (0..m).map(|i| (i as f64 + 0.5) * h).collect();
+        let c: Vec<f64> = x
+            .iter()
+            .map(|x| (2.0 * std::f64::consts::PI * x).cos())
+            .collect();
+        let p = Problem::builder()
+            .alpha(alpha)
+            .diffusion_scalar(d)
+            .boundary(Boundary::Periodic)
+            .domain(&[0.0], &[1.0], &[m])
+            .initial(Initial::Tabulated(
+                c.iter().map(|c| 1.0 + 0.5 * c).collect(),
+            ))
+            .build()
+            .unwrap();
+        let u0 = p.initial_density().unwrap();
+        let u = SemiDiscreteExact::new(&p).unwrap().solve(&u0, t).unwrap();
+        assert!((p.grid().integrate(&u) - 1.0).abs() < 1e-12);
+        let amp = 2.0 * h * u.iter().zip(&c).map(|(a, b)| a * b).sum::<f64>();
+        errs.push((amp - exact).abs());
+    }
+    let hs: Vec<f64> = ms.iter().map(|&m| 1.0 / m as f64).collect();
+    let f = fit_power_law(&hs, &errs).unwrap();
+    eprintln!("periodic: errors {errs:?}, order {:.3}", f.slope);
+    assert!((f.slope - 2.0).abs() < 0.15, "order {}", f.slope);
+}
