@@ -290,7 +290,13 @@ fn opt_step(opt: &Optimizer, params: &[Var], grads: &[Tensor], st: &mut OptState
     match *opt {
         Optimizer::Sgd { lr } => {
             for (p, g) in params.iter().zip(grads) {
-                p.set(&(p.as_tensor() - g.affine(lr, 0.0)?)?)?;
+                let next = if p.device().is_cpu() {
+                    p.as_tensor()
+                        .apply_op2_no_bwd(g, &SgdUpdate { lr: lr as f32 })?
+                } else {
+                    (p.as_tensor() - g.affine(lr, 0.0)?)?
+                };
+                p.set(&next)?;
             }
         }
         Optimizer::Adam {
@@ -314,6 +320,51 @@ fn opt_step(opt: &Optimizer, params: &[Var], grads: &[Tensor], st: &mut OptState
         }
     }
     Ok(())
+}
+
+/// `w - lr g` in one pass on the CPU (f32, as PyTorch's `p.add_(g, alpha=-lr)`).
+struct SgdUpdate {
+    lr: f32,
+}
+
+impl candle_core::CustomOp2 for SgdUpdate {
+    fn name(&self) -> &'static str {
+        "sgd-update"
+    }
+
+    fn cpu_fwd(
+        &self,
+        s1: &candle_core::CpuStorage,
+        l1: &candle_core::Layout,
+        s2: &candle_core::CpuStorage,
+        l2: &candle_core::Layout,
+    ) -> candle_core::Result<(candle_core::CpuStorage, candle_core::Shape)> {
+        let slice = |s: &'_ candle_core::CpuStorage,
+                     l: &candle_core::Layout|
+         -> candle_core::Result<Vec<f32>> {
+            let all = s.as_slice::<f32>()?;
+            match l.contiguous_offsets() {
+                Some((a, b)) => Ok(all[a..b].to_vec()),
+                None => Err(candle_core::Error::Msg(
+                    "sgd update needs contiguous tensors".into(),
+                )),
+            }
+        };
+        let mut w = slice(s1, l1)?;
+        let all = s2.as_slice::<f32>()?;
+        let g = match l2.contiguous_offsets() {
+            Some((a, b)) => &all[a..b],
+            None => {
+                return Err(candle_core::Error::Msg(
+                    "sgd update needs contiguous tensors".into(),
+                ));
+            }
+        };
+        for (w, g) in w.iter_mut().zip(g) {
+            *w -= self.lr * g;
+        }
+        Ok((candle_core::CpuStorage::F32(w), l1.shape().clone()))
+    }
 }
 
 fn l2_dist(a: &[f32], b: &[f32]) -> f64 {

@@ -1,0 +1,172 @@
+#!/usr/bin/env python3
+"""Side-by-side CPU benchmark of ffpe-validate (candle) against PyTorch and devinterp, in one run.
+
+Usage (repository root, after `cargo build --release -p ffpe-validation`):
+    validation/scripts/.venv/bin/python validation/scripts/bench_compare.py \
+        target/release/ffpe-validate [--threads 1] [--steps 600] [--draws 200] [--reps 3]
+
+Needs validation/scripts/.venv with torch==2.15.0, safetensors, numpy, devinterp==1.3.2
+(see llc_reference.py). Measured:
+- SGD steps/s, 784-128-10 and 784-256-256-10, batch 256, f32, the bundled 8000-image training
+  split, plain SGD (lr 1e-3): forward, cross-entropy, backward, update;
+- SGLD steps/s (chain-steps: 4 chains x draws) on validation/tests/data/mlp-784-128-10.safetensors
+  with eps 1e-4, gamma 100, n_beta = 256/ln 256: ffpe-validate llc, devinterp's
+  estimate_learning_coeff_with_summary (SGLD), and a hand-written PyTorch loop.
+Every rate is a difference quotient between a short and a long run ((N2 - N1) / (t2 - t1)), so
+start-up, data loading and evaluation cancel; both wall-clock and CPU-time rates are reported
+(on a shared machine the CPU-time rate is the fairer one for single-threaded runs). Each
+measurement is repeated --reps times, alternating sides, and the best rate is kept.
+"""
+import argparse
+import json
+import math
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+import warnings
+
+warnings.filterwarnings("ignore")
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+
+def child_cpu():
+    r = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return r.ru_utime + r.ru_stime
+
+
+def run_ours(cmd):
+    c0, w0 = child_cpu(), time.perf_counter()
+    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
+    return time.perf_counter() - w0, child_cpu() - c0
+
+
+def rates(n1, n2, m1, m2):
+    (w1, c1), (w2, c2) = m1, m2
+    return {"wall": (n2 - n1) / max(w2 - w1, 1e-9), "cpu": (n2 - n1) / max(c2 - c1, 1e-9)}
+
+
+def best(a, b):
+    return {k: max(a[k], b[k]) for k in a} if a else b
+
+
+def timed(f):
+    c0, w0 = time.process_time(), time.perf_counter()
+    f()
+    return time.perf_counter() - w0, time.process_time() - c0
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("binary")
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--steps", type=int, default=600)
+    ap.add_argument("--draws", type=int, default=200)
+    ap.add_argument("--reps", type=int, default=3)
+    a = ap.parse_args()
+    import torch
+    from llc_reference import MLP, load_bundled, sgld
+    from safetensors.torch import load_file
+
+    torch.set_num_threads(a.threads)
+    x, y = load_bundled(".")
+    ck = "validation/tests/data/mlp-784-128-10.safetensors"
+    n1, n2 = a.steps // 3, a.steps
+    d1, d2 = a.draws // 4, a.draws
+    env = dict(os.environ)
+    if a.threads > 1:
+        env["RAYON_NUM_THREADS"] = "1"
+    res = {"threads": a.threads, "steps": [n1, n2], "draws": [d1, d2], "torch": torch.__version__}
+    tmp = tempfile.mkdtemp()
+
+    def ours_train(arch, n):
+        out = os.path.join(tmp, f"{arch}-{n}")
+        subprocess.run(["rm", "-rf", out], check=True)
+        return run_ours([a.binary, "--threads", str(a.threads), "train", "--arch", arch, "--steps",
+                         str(n), "--llc-every", "0", "--checkpoints-per-decade", "1", "--quiet",
+                         "--out", out])
+
+    def ours_llc(d):
+        return run_ours([a.binary, "--threads", str(a.threads), "llc", "--weights", ck,
+                         "--chains", "4", "--draws", str(d), "--json"])
+
+    def torch_train(widths, n):
+        torch.manual_seed(0)
+        layers = []
+        for i, (p, q) in enumerate(zip(widths[:-1], widths[1:])):
+            layers.append(torch.nn.Linear(p, q))
+            if i + 2 < len(widths):
+                layers.append(torch.nn.ReLU())
+        model = torch.nn.Sequential(*layers)
+        opt = torch.optim.SGD(model.parameters(), lr=1e-3)
+        perm = torch.randperm(x.shape[0], generator=torch.Generator().manual_seed(0))
+        per = (x.shape[0] + 255) // 256
+
+        def loop():
+            for t in range(n):
+                k = t % per
+                idx = perm[k * 256:(k + 1) * 256]
+                opt.zero_grad()
+                torch.nn.functional.cross_entropy(model(x[idx]), y[idx]).backward()
+                opt.step()
+        return timed(loop)
+
+    model = MLP()
+    model.load_state_dict(load_file(ck))
+    state = {k: v.clone() for k, v in model.state_dict().items()}
+    eps, gamma, nbeta = 1e-4, 100.0, 256 / math.log(256)
+    with torch.no_grad():
+        full = torch.nn.functional.cross_entropy(model(x), y).item()
+
+    def torch_sgld(d):
+        def loop():
+            for c in range(4):
+                model.load_state_dict(state)
+                sgld(model, x, y, eps, gamma, nbeta, d, 1.0, True, torch.Generator().manual_seed(c))
+        return timed(loop)
+
+    def devinterp_sgld(d):
+        from devinterp.optim.sgld import SGLD
+        from devinterp.slt.sampler import estimate_learning_coeff_with_summary
+        loader = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(x, y), batch_size=256,
+                                             shuffle=True)
+
+        def evaluate(m, data):
+            o = m(data[0])
+            return torch.nn.functional.cross_entropy(o, data[1]), {"output": o}
+        model.load_state_dict(state)
+        return timed(lambda: estimate_learning_coeff_with_summary(
+            model, loader=loader, evaluate=evaluate, sampling_method=SGLD,
+            optimizer_kwargs=dict(lr=eps, localization=gamma, nbeta=nbeta), num_chains=4,
+            num_draws=d, init_loss=full, device="cpu", online=False, verbose=False, seed=0,
+            cores=1))
+
+    table = {}
+    for _ in range(a.reps):
+        for arch, widths in [("784-128-10", [784, 128, 10]), ("784-256-256-10", [784, 256, 256, 10])]:
+            k = f"train {arch}"
+            table.setdefault(k, {})
+            table[k]["ffpe-validate"] = best(table[k].get("ffpe-validate"),
+                                             rates(n1, n2, ours_train(arch, n1), ours_train(arch, n2)))
+            table[k]["pytorch"] = best(table[k].get("pytorch"),
+                                       rates(n1, n2, torch_train(widths, n1), torch_train(widths, n2)))
+        k = "sgld 784-128-10 (chain-steps/s)"
+        table.setdefault(k, {})
+        table[k]["ffpe-validate"] = best(table[k].get("ffpe-validate"),
+                                         rates(4 * d1, 4 * d2, ours_llc(d1), ours_llc(d2)))
+        table[k]["devinterp"] = best(table[k].get("devinterp"),
+                                     rates(4 * d1, 4 * d2, devinterp_sgld(d1), devinterp_sgld(d2)))
+        table[k]["pytorch-loop"] = best(table[k].get("pytorch-loop"),
+                                        rates(4 * d1, 4 * d2, torch_sgld(d1), torch_sgld(d2)))
+    res["rates"] = table
+    print(json.dumps(res, indent=1))
+    for k, v in table.items():
+        other = v.get("pytorch") or v.get("devinterp")
+        print(f"| {k} | " + " | ".join(f"{s}: {r['wall']:.0f} wall, {r['cpu']:.0f} cpu" for s, r in v.items())
+              + f" | ratio (cpu) {v['ffpe-validate']['cpu'] / other['cpu']:.2f} |")
+
+
+if __name__ == "__main__":
+    main()
