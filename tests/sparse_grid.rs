@@ -240,10 +240,10 @@ impl Coupled {
         };
         let ta = t.powf(ALPHA);
         let mut m = vec![0.0; d];
-        for i in 0..d {
+        for (i, mi) in m.iter_mut().enumerate() {
             for (w, &l) in lam.iter().enumerate() {
                 let pm: f64 = (0..d).map(|j| proj(w, i, j) * m0[j]).sum();
-                m[i] += ml(-GAMMA * l * ta) * pm;
+                *mi += ml(-GAMMA * l * ta) * pm;
             }
         }
         // blocks X_uv = P_u S0 P_v relax with rate gamma (l_u + l_v); diagonal blocks
