@@ -1,0 +1,75 @@
+//! Criterion benchmarks of the training step and the SGLD sampler (CPU, f32).
+//!
+//! Lives in the validation crate (the root package `ffpe` does not depend on candle). The
+//! side-by-side comparison with PyTorch and devinterp is `validation/scripts/bench_compare.py`.
+//! Run: `RAYON_NUM_THREADS=1 cargo bench -p ffpe-validation --bench train -- --warm-up-time 1
+//! --measurement-time 3`.
+
+use candle_core::{Device, Tensor};
+use criterion::{Criterion, criterion_group, criterion_main};
+use ffpe_validation::batches::Batcher;
+use ffpe_validation::data::{self, DataConfig};
+use ffpe_validation::grad::loss_and_grads;
+use ffpe_validation::llc::{self, LlcConfig};
+use ffpe_validation::model::{Arch, BnMode, Network};
+use std::path::Path;
+
+fn sgd_steps(c: &mut Criterion) {
+    let d = data::load(&DataConfig::default()).expect("bundled data");
+    let mut g = c.benchmark_group("sgd_step_batch256");
+    g.sample_size(20);
+    for arch in ["784-128-10", "784-256-256-10"] {
+        let arch: Arch = arch.parse().expect("arch");
+        let net = Network::init(&arch, 0, &Device::Cpu).expect("init");
+        let mut batcher = Batcher::new(d.train.len(), 256, true, 0, &[1]);
+        let mut t = 0u64;
+        g.bench_function(arch.to_string(), |b| {
+            b.iter(|| {
+                let (mut xs, mut ys) = (vec![], vec![]);
+                let idx = batcher.indices(t);
+                let n = idx.len();
+                d.train.gather_into(idx, &mut xs, &mut ys);
+                t += 1;
+                let x = Tensor::from_vec(xs, (n, 784), &Device::Cpu).expect("x");
+                let lg = loss_and_grads(
+                    &arch,
+                    &net.param_tensors(),
+                    net.buffers(),
+                    &x,
+                    &ys,
+                    BnMode::Train,
+                )
+                .expect("grads");
+                for (p, g) in net.params().iter().zip(&lg.grads) {
+                    p.set(&(p.as_tensor() - g.affine(1e-3, 0.0).expect("affine")).expect("sub"))
+                        .expect("set");
+                }
+            })
+        });
+    }
+    g.finish();
+}
+
+fn sgld(c: &mut Criterion) {
+    let d = data::load(&DataConfig::default()).expect("bundled data");
+    let ck = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/mlp-784-128-10.safetensors");
+    let net = Network::load(&ck, &Device::Cpu).expect("checkpoint");
+    let mut g = c.benchmark_group("sgld_4chains_x20draws");
+    g.sample_size(10);
+    for threads in [1, 2] {
+        let cfg = LlcConfig {
+            chains: 4,
+            draws: 20,
+            threads,
+            init_loss: llc::InitLoss::Batches(1),
+            ..LlcConfig::default()
+        };
+        g.bench_function(format!("threads{threads}"), |b| {
+            b.iter(|| llc::estimate(&net, &d.train, &cfg).expect("llc"))
+        });
+    }
+    g.finish();
+}
+
+criterion_group!(benches, sgd_steps, sgld);
+criterion_main!(benches);
