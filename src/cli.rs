@@ -22,13 +22,13 @@ pub struct Cli {
 pub enum Command {
     /// Solve a problem file and print observables at the output times.
     Solve {
-        /// Problem file (TOML: [equation], [potential], [domain], [initial], [time], [output], [grid]).
+        /// Problem file (TOML sections `[equation]`, `[potential]`, `[domain]`, `[initial]`, `[time]`, `[output]`, `[grid]`).
         problem: PathBuf,
         /// Print one JSON object on stdout: times, mass, mean, second_moment, msd, stats.
         #[arg(long)]
         json: bool,
         /// Also write observables.csv and (with `[output] snapshots = true`) density
-        /// snapshots density_<k>.csv into this folder.
+        /// snapshots `density_K.csv` (K = output index) into this folder.
         #[arg(long, value_name = "DIR")]
         out: Option<PathBuf>,
     },
@@ -60,7 +60,7 @@ pub enum Command {
         /// beta (real).
         #[arg(long, default_value_t = 1.0)]
         beta: f64,
-        /// Print JSON lines {"z":[re,im],"value":[re,im]}.
+        /// Print JSON lines `{"z":[re,im],"value":[re,im]}`.
         #[arg(long)]
         json: bool,
         /// Arguments: `x` or `x,y` for x + iy (negative values allowed; use `--` before them

@@ -27,7 +27,7 @@
 //! 5. [`predict`]: steady states (null-space solve vs Boltzmann), displacement exponents
 //!    (OLS with `r^2` and CI), theory relations, the LLC by volume scaling.
 //! 6. [`config`]: TOML problem files (the `ffpe` command's input).
-//! 7. [`reference`]: exact solutions (free subdiffusion, fractional OU, semi-discrete
+//! 7. [`reference`](mod@reference): exact solutions (free subdiffusion, fractional OU, semi-discrete
 //!    eigen-solution) used by tests and benchmarks.
 //!
 //! ```
