@@ -38,18 +38,27 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
 /// (safetensors keeps its metadata in a hash map, whose order would otherwise vary from run to
 /// run), so the same tensors and metadata always give the same bytes.
 pub fn to_bytes(tensors: &[NamedTensor], metadata: BTreeMap<String, String>) -> Result<Vec<u8>> {
+    // BatchNorm's `num_batches_tracked` is an i64 scalar in PyTorch's state_dict.
+    let is_count = |t: &NamedTensor| t.name.ends_with("num_batches_tracked");
     let bytes: Vec<Vec<u8>> = tensors
         .iter()
-        .map(|t| t.data.iter().flat_map(|v| v.to_le_bytes()).collect())
+        .map(|t| {
+            if is_count(t) {
+                t.data
+                    .iter()
+                    .flat_map(|v| (*v as i64).to_le_bytes())
+                    .collect()
+            } else {
+                t.data.iter().flat_map(|v| v.to_le_bytes()).collect()
+            }
+        })
         .collect();
     let views = tensors
         .iter()
         .zip(&bytes)
         .map(|(t, b)| {
-            Ok((
-                t.name.clone(),
-                TensorView::new(Dtype::F32, t.shape.clone(), b)?,
-            ))
+            let dtype = if is_count(t) { Dtype::I64 } else { Dtype::F32 };
+            Ok((t.name.clone(), TensorView::new(dtype, t.shape.clone(), b)?))
         })
         .collect::<std::result::Result<Vec<_>, safetensors::SafeTensorError>>()?;
     let header = (!metadata.is_empty()).then(|| {

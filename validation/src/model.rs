@@ -484,10 +484,28 @@ impl Network {
     }
 
     /// Save as a PyTorch-compatible safetensors file (atomic), with string metadata.
+    ///
+    /// With BatchNorm, `bnK.num_batches_tracked` (an i64 scalar, as in PyTorch's `state_dict`)
+    /// is written too, set to the metadata's `step` (0 when absent), so that
+    /// `model.load_state_dict(load_file(path))` works with `strict=True`.
     pub fn save(&self, path: &Path, metadata: BTreeMap<String, String>) -> Result<()> {
         let mut m = metadata;
         m.insert("arch".into(), self.arch.to_string());
-        checkpoint::save(path, &self.to_named()?, m)
+        let mut tensors = self.to_named()?;
+        if self.arch.batchnorm {
+            let step = m
+                .get("step")
+                .and_then(|s| s.parse::<f32>().ok())
+                .unwrap_or(0.0);
+            for l in 1..self.arch.layers() {
+                tensors.push(NamedTensor {
+                    name: format!("bn{l}.num_batches_tracked"),
+                    shape: vec![],
+                    data: vec![step],
+                });
+            }
+        }
+        checkpoint::save(path, &tensors, m)
     }
 
     /// Build from named tensors (extra tensors are ignored); the architecture is inferred.
