@@ -157,14 +157,10 @@ impl Fft {
             return;
         }
         let m = 2 * s;
-        let (fwd, inv, khat) = {
-            let lv = self.level(s);
-            (
-                lv.forward.clone(),
-                lv.inverse.clone(),
-                lv.kernel_hat.clone(),
-            )
-        };
+        // take the level out of the map while it is used (no clone of the kernel transform)
+        self.level(s);
+        let lv = self.levels.remove(&s).expect("level just built");
+        let (fwd, inv, khat) = (&lv.forward, &lv.inverse, &lv.kernel_hat);
         self.buf.resize(m, Complex64::new(0.0, 0.0));
         let scratch_len = fwd
             .get_inplace_scratch_len()
@@ -183,7 +179,7 @@ impl Fft {
                 };
             }
             fwd.process_with_scratch(&mut self.buf, &mut self.scratch);
-            for (v, k) in self.buf.iter_mut().zip(&khat) {
+            for (v, k) in self.buf.iter_mut().zip(khat) {
                 *v *= k;
             }
             inv.process_with_scratch(&mut self.buf, &mut self.scratch);
@@ -196,6 +192,7 @@ impl Fft {
             }
             c += 2;
         }
+        self.levels.insert(s, lv);
         self.terms += (2 * m * (usize::BITS - m.leading_zeros()) as usize) as u64;
     }
 }
