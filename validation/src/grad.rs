@@ -114,6 +114,13 @@ pub fn loss_and_grads(
     // d loss / d logits = (softmax - onehot) / B
     let mut onehot = vec![0f32; y.len() * k];
     for (i, &c) in y.iter().enumerate() {
+        if c as usize >= k {
+            return Err(crate::Error::config(
+                "labels",
+                c,
+                format!("below the network's output width {k}"),
+            ));
+        }
         onehot[i * k + c as usize] = 1.0;
     }
     let onehot = Tensor::from_vec(onehot, logits.shape(), dev)?;

@@ -235,6 +235,24 @@ pub fn estimate(net: &Network, data: &Dataset, config: &LlcConfig) -> Result<Llc
     if data.is_empty() {
         return Err(Error::config("data", 0, "a non-empty training set"));
     }
+    let arch = net.arch();
+    if data.dim() != arch.widths[0] {
+        return Err(Error::config(
+            "arch",
+            arch,
+            format!("input width {} (pixels per image of the data)", data.dim()),
+        ));
+    }
+    if data.num_classes() > *arch.widths.last().unwrap_or(&0) {
+        return Err(Error::config(
+            "arch",
+            arch,
+            format!(
+                "output width at least {} (classes in the data)",
+                data.num_classes()
+            ),
+        ));
+    }
     let c = config.chains;
     let nbeta = config.nbeta_value(data.len());
     let init_loss = match config.init_loss {
@@ -586,8 +604,20 @@ mod tests {
         assert!(a.trace[1] != a.trace[2]);
         // running estimate ends at the mean
         assert!((a.llc_running.last().unwrap() - a.llc_mean).abs() < 1e-9);
-        let e = estimate(&net, &d.train, &LlcConfig { chains: 0, ..cfg }).unwrap_err();
+        let e = estimate(
+            &net,
+            &d.train,
+            &LlcConfig {
+                chains: 0,
+                ..cfg.clone()
+            },
+        )
+        .unwrap_err();
         assert!(e.to_string().contains("chains"), "{e}");
+        let small =
+            Network::init(&"784-8-5".parse().unwrap(), 1, &candle_core::Device::Cpu).unwrap();
+        let e = estimate(&small, &d.train, &cfg).unwrap_err();
+        assert!(e.to_string().contains("output width"), "{e}");
     }
 
     #[test]
