@@ -36,6 +36,8 @@ pub struct Soe {
     s: Vec<f64>,
     /// Weights `w_i / Gamma(1-a)`.
     w: Vec<f64>,
+    /// `1 / s_i` (0 for `s_i = 0`).
+    inv_s: Vec<f64>,
     /// State `H_i` (row-major: `i * dim + c`), holding `H(pushed + 1)`.
     state: Vec<f64>,
     /// Scratch: `expm1(-s_i tau)` for the current step.
@@ -167,6 +169,10 @@ impl Soe {
                 .iter()
                 .map(|&si| expm1_neg(si, mesh.step_sizes()[0]))
                 .collect(),
+            inv_s: s
+                .iter()
+                .map(|&si| if si > 0.0 { 1.0 / si } else { 0.0 })
+                .collect(),
             s,
             w,
             state: vec![0.0; nexp * dim],
@@ -216,10 +222,29 @@ impl HistoryEvaluator for Soe {
             "Soe::history_into: increments of steps 1..n-1 must be pushed first"
         );
         let dim = self.dim;
-        for (i, wi) in self.w.iter().enumerate() {
-            let row = &self.state[i * dim..(i + 1) * dim];
-            for (o, h) in out.iter_mut().zip(row) {
-                *o += wi * h;
+        if dim == 1 {
+            // scalar fast path: four independent accumulators (latency-bound otherwise)
+            let mut acc = [0.0_f64; 4];
+            let mut wc = self.w.chunks_exact(4);
+            let mut hc = self.state.chunks_exact(4);
+            for (w4, h4) in (&mut wc).zip(&mut hc) {
+                for j in 0..4 {
+                    acc[j] = w4[j].mul_add(h4[j], acc[j]);
+                }
+            }
+            let tail: f64 = wc
+                .remainder()
+                .iter()
+                .zip(hc.remainder())
+                .map(|(w, h)| w * h)
+                .sum();
+            out[0] = (acc[0] + acc[1]) + (acc[2] + acc[3]) + tail;
+        } else {
+            for (i, wi) in self.w.iter().enumerate() {
+                let row = &self.state[i * dim..(i + 1) * dim];
+                for (o, h) in out.iter_mut().zip(row) {
+                    *o += wi * h;
+                }
             }
         }
         self.terms += self.s.len() as u64;
@@ -249,7 +274,11 @@ impl HistoryEvaluator for Soe {
             // coefficient (1 - e^{-s tau_n}) / s, with the s = 0 limit tau_n.
             // em1[i] holds expm1(-s_i tau_n): set at construction (n = 1) or at push n-1.
             let e_n = self.em1[i];
-            let coef = if si > 0.0 { -e_n / si } else { tau_n };
+            let coef = if si > 0.0 {
+                -e_n * self.inv_s[i]
+            } else {
+                tau_n
+            };
             let decay = if nonuniform {
                 if n < self.steps.len() {
                     let e_next = expm1_neg(si, tau_next);
