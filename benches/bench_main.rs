@@ -13,6 +13,10 @@ fn placeholder(c: &mut Criterion) {
 
 criterion_group!(benches, placeholder);
 criterion_group!(core, operator::operator_benches);
-criterion_group!(solvers, mittag_leffler::ml_benches, history::history_benches);
+criterion_group!(
+    solvers,
+    mittag_leffler::ml_benches,
+    history::history_benches
+);
 criterion_group!(sparse, sparse_grid::sparse_grid_benches);
 criterion_main!(benches, core, solvers, sparse);

@@ -213,13 +213,12 @@ fn fractional_ou_3d() {
     let mut err = 0.0f64;
     for ob in &s.observables[1..] {
         assert!((ob.mass - 1.0).abs() < 1e-12);
-        for a in 0..3 {
-            err = err
-                .max((ob.mean[a] - ou_mean(o0.mean[a], 1.0, k[a], alpha, ob.time).unwrap()).abs());
+        for (a, &ka) in k.iter().enumerate() {
+            err =
+                err.max((ob.mean[a] - ou_mean(o0.mean[a], 1.0, ka, alpha, ob.time).unwrap()).abs());
             err = err.max(
                 (ob.second_moment[a]
-                    - ou_second_moment(o0.second_moment[a], 1.0, 1.0, k[a], alpha, ob.time)
-                        .unwrap())
+                    - ou_second_moment(o0.second_moment[a], 1.0, 1.0, ka, alpha, ob.time).unwrap())
                 .abs(),
             );
         }
