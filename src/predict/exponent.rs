@@ -19,6 +19,8 @@ pub struct PowerLawFit {
     pub stderr: f64,
     /// Two-sided 95 % confidence interval of the slope.
     pub ci95: (f64, f64),
+    /// Residual sum of squares of the fit.
+    pub rss: f64,
     /// Number of points used.
     pub n: usize,
 }
@@ -110,6 +112,7 @@ pub fn ols(x: &[f64], y: &[f64]) -> Result<PowerLawFit> {
         r2,
         stderr,
         ci95: (slope - t * stderr, slope + t * stderr),
+        rss: sse,
         n,
     })
 }

@@ -122,39 +122,17 @@ pub fn ols(x: &[f64], y: &[f64]) -> Result<Ols> {
     }
     check_finite("ols x", x)?;
     check_finite("ols y", y)?;
-    let nf = n as f64;
-    let mx = x.iter().sum::<f64>() / nf;
-    let my = y.iter().sum::<f64>() / nf;
-    let (mut sxx, mut sxy, mut syy) = (0.0, 0.0, 0.0);
-    for (&a, &b) in x.iter().zip(y) {
-        sxx += (a - mx) * (a - mx);
-        sxy += (a - mx) * (b - my);
-        syy += (b - my) * (b - my);
-    }
-    if sxx <= 1e-300 * nf.max(1.0) {
-        return Err(AnalysisError::Degenerate {
-            what: "ols",
-            why: "all x values are equal",
-        });
-    }
-    let slope = sxy / sxx;
-    let intercept = my - slope * mx;
-    let rss: f64 = x
-        .iter()
-        .zip(y)
-        .map(|(&a, &b)| {
-            let e = b - intercept - slope * a;
-            e * e
-        })
-        .sum();
-    let r2 = if syy > 0.0 { 1.0 - rss / syy } else { 1.0 };
-    let slope_se = (rss / (nf - 2.0) / sxx).sqrt();
+    // The fit itself is the core crate's (one implementation of OLS in the project).
+    let f = ffpe::predict::exponent::ols(x, y).map_err(|_| AnalysisError::Degenerate {
+        what: "ols",
+        why: "all x values are equal",
+    })?;
     Ok(Ols {
-        slope,
-        intercept,
-        r2,
-        slope_se,
-        rss,
+        slope: f.slope,
+        intercept: f.intercept,
+        r2: f.r2,
+        slope_se: f.stderr,
+        rss: f.rss,
         n,
     })
 }
