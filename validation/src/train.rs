@@ -106,6 +106,15 @@ pub struct TrainConfig {
     pub resume_every: u64,
     /// Device (default CPU). Not part of the resume check.
     pub device: DeviceKind,
+    /// CPU threads for a training step (default 1). Without BatchNorm, every minibatch is
+    /// always processed as two halves whose gradients are averaged; with 2 or more threads the
+    /// halves run at the same time. Results do not depend on it; not part of the resume check.
+    #[serde(default = "one_thread")]
+    pub threads: usize,
+}
+
+fn one_thread() -> usize {
+    1
 }
 
 impl Default for TrainConfig {
@@ -129,6 +138,7 @@ impl Default for TrainConfig {
             },
             resume_every: 1000,
             device: DeviceKind::Cpu,
+            threads: 1,
         }
     }
 }
@@ -178,6 +188,7 @@ impl TrainConfig {
     fn resume_key(&self) -> Result<String> {
         let mut c = self.clone();
         c.device = DeviceKind::Cpu;
+        c.threads = 1;
         Ok(serde_json::to_string(&c)?)
     }
 }
@@ -283,6 +294,52 @@ struct OptState {
     t: u64,
     m: Vec<Tensor>,
     v: Vec<Tensor>,
+}
+
+/// Mean loss and gradients of a minibatch computed as two halves (rows `..b/2` and `b/2..`),
+/// each with its mean cross-entropy, combined with weights `n_half / b`: the same quantity as one
+/// pass over the whole batch up to f32 rounding. The split never depends on the thread count, so
+/// results are identical with one thread (halves in turn) and two (halves at once; candle's own
+/// matrix products stay single-threaded, which is faster at these sizes than splitting gemm).
+/// Only for networks without BatchNorm, whose batch statistics need the whole batch.
+fn halves_loss_and_grads(
+    arch: &Arch,
+    params: &[Tensor],
+    xs: &[f32],
+    ys: &[u32],
+    dim: usize,
+    parallel: bool,
+) -> Result<(Tensor, Vec<Tensor>)> {
+    let b = ys.len();
+    let h = b / 2;
+    let half = |lo: usize, hi: usize| -> Result<grad::LossGrads> {
+        let x = Tensor::from_slice(&xs[lo * dim..hi * dim], (hi - lo, dim), &Device::Cpu)?;
+        grad::loss_and_grads(arch, params, &[], &x, &ys[lo..hi], BnMode::Train)
+    };
+    let (first, second) = if parallel {
+        std::thread::scope(|s| {
+            let j = s.spawn(|| half(0, h));
+            let second = half(h, b);
+            (j.join(), second)
+        })
+    } else {
+        (Ok(half(0, h)), half(h, b))
+    };
+    let first = first.map_err(|_| {
+        Error::Candle(candle_core::Error::Msg(
+            "the thread computing the first half of a minibatch panicked".into(),
+        ))
+    })??;
+    let second = second?;
+    let (wa, wb) = (h as f64 / b as f64, (b - h) as f64 / b as f64);
+    let loss = (first.loss.affine(wa, 0.0)? + second.loss.affine(wb, 0.0)?)?;
+    let grads = first
+        .grads
+        .iter()
+        .zip(&second.grads)
+        .map(|(ga, gb)| Ok((ga.affine(wa, 0.0)? + gb.affine(wb, 0.0)?)?))
+        .collect::<Result<Vec<_>>>()?;
+    Ok((loss, grads))
 }
 
 fn opt_step(opt: &Optimizer, params: &[Var], grads: &[Tensor], st: &mut OptState) -> Result<()> {
@@ -481,19 +538,30 @@ pub fn run(
         let idx = batcher.indices(s);
         let b = idx.len();
         data.train.gather_into(idx, &mut xs, &mut ys);
-        let x = Tensor::from_slice(&xs, (b, dim), &dev)?;
-        let lg = grad::loss_and_grads(
-            arch,
-            &net.param_tensors(),
-            net.buffers(),
-            &x,
-            &ys,
-            BnMode::Train,
-        )?;
-        if arch.batchnorm {
-            net.set_buffers(lg.new_buffers);
-        }
-        let (loss, g) = (lg.loss, lg.grads);
+        let (loss, g) = if !arch.batchnorm && dev.is_cpu() && b >= 2 {
+            halves_loss_and_grads(
+                arch,
+                &net.param_tensors(),
+                &xs,
+                &ys,
+                dim,
+                config.threads >= 2,
+            )?
+        } else {
+            let x = Tensor::from_slice(&xs, (b, dim), &dev)?;
+            let lg = grad::loss_and_grads(
+                arch,
+                &net.param_tensors(),
+                net.buffers(),
+                &x,
+                &ys,
+                BnMode::Train,
+            )?;
+            if arch.batchnorm {
+                net.set_buffers(lg.new_buffers);
+            }
+            (lg.loss, lg.grads)
+        };
         opt_step(&config.optimizer, net.params(), &g, &mut st)?;
         if s >= late {
             summary

@@ -298,6 +298,7 @@ fn cmd_train(a: TrainArgs, threads: usize) -> Result<()> {
         },
         resume_every: a.resume_every,
         device: a.device.parse::<DeviceKind>()?,
+        threads,
     };
     let d = data::load(&a.data.config())?;
     let bar = if a.quiet {
