@@ -300,6 +300,20 @@ impl<F: FnMut(usize, f64, &[f64]) -> bool> Observer for StopWhen<F> {
     }
 }
 
+/// Grading exponent `r` of a graded mesh: the user's value checked to lie in [1, 8], or the
+/// optimal `(2 - alpha) / alpha` clamped to that range.
+fn grading(r: Option<f64>, alpha: f64) -> Result<f64> {
+    Ok(match r {
+        Some(r) => crate::error::check_range(
+            "time.grading",
+            r,
+            Some((1.0, false)),
+            Some((8.0, false)),
+            "1 <= grading <= 8",
+        )?,
+        None => ((2.0 - alpha) / alpha).clamp(1.0, 8.0),
+    })
+}
 /// Builds the time mesh with the output times as nodes: output times within
 /// `1e-9 t_end` of a node use that node, others are inserted (FFT history needs a uniform
 /// mesh, so there every output time must already be a node).
@@ -328,29 +342,11 @@ pub fn build_mesh(
     let base = match kind {
         MeshKind::Uniform => TimeMesh::uniform(t_end, steps)?,
         MeshKind::Graded { r } => {
-            let r = match r {
-                Some(r) => crate::error::check_range(
-                    "time.grading",
-                    r,
-                    Some((1.0, false)),
-                    Some((8.0, false)),
-                    "1 <= grading <= 8",
-                )?,
-                None => ((2.0 - alpha) / alpha).clamp(1.0, 8.0),
-            };
+            let r = grading(r, alpha)?;
             TimeMesh::graded(t_end, steps, r)?
         }
         MeshKind::GradedBlocks { r } => {
-            let r = match r {
-                Some(r) => crate::error::check_range(
-                    "time.grading",
-                    r,
-                    Some((1.0, false)),
-                    Some((8.0, false)),
-                    "1 <= grading <= 8",
-                )?,
-                None => ((2.0 - alpha) / alpha).clamp(1.0, 8.0),
-            };
+            let r = grading(r, alpha)?;
             if steps as f64 > 1e308f64.powf(1.0 / r) {
                 return Err(FfpeError::out_of_range(
                     "time.steps",

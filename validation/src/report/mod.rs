@@ -206,6 +206,31 @@ fn csv_tables(res: &Results, data: &[RunData]) -> Vec<(String, String)> {
     out
 }
 
+/// The fitted line `ln R = intercept + s ln t` of a window as a log10-log10 series (labelled on
+/// the first run only), and its starting point `(t_start, log10 R)`.
+fn fit_series(
+    f: &crate::analysis::exponent::DisplacementFit,
+    labelled: bool,
+    label: &str,
+    color: usize,
+) -> (Series, (f64, f64)) {
+    let l = |t: f64| (f.intercept + f.displacement_exponent * t.ln()) / 10f64.ln();
+    let series = Series {
+        label: if labelled {
+            label.into()
+        } else {
+            String::new()
+        },
+        points: vec![
+            (f.t_start.log10(), l(f.t_start)),
+            (f.t_end.log10(), l(f.t_end)),
+        ],
+        style: Style::Line,
+        color,
+    };
+    (series, (f.t_start, l(f.t_start)))
+}
+
 fn figures(res: &Results, data: &[RunData]) -> Vec<(String, Chart, String)> {
     let mut figs = Vec::new();
     // R(t) per group, log-log, with the late fit and a Brownian reference.
@@ -238,37 +263,12 @@ fn figures(res: &Results, data: &[RunData]) -> Vec<(String, Chart, String)> {
                 color: 0,
             });
             if let Some(f) = &r.late_fit {
-                let l = |t: f64| (f.intercept + f.displacement_exponent * t.ln()) / 10f64.ln();
-                series.push(Series {
-                    label: if k == 0 {
-                        "late power-law fit".into()
-                    } else {
-                        String::new()
-                    },
-                    points: vec![
-                        (f.t_start.log10(), l(f.t_start)),
-                        (f.t_end.log10(), l(f.t_end)),
-                    ],
-                    style: Style::Line,
-                    color: 3,
-                });
-                anchor.get_or_insert((f.t_start, l(f.t_start)));
+                let (line, start) = fit_series(f, k == 0, "late power-law fit", 3);
+                series.push(line);
+                anchor.get_or_insert(start);
             }
             if let Some(f) = &r.early_fit {
-                let l = |t: f64| (f.intercept + f.displacement_exponent * t.ln()) / 10f64.ln();
-                series.push(Series {
-                    label: if k == 0 {
-                        "early fit".into()
-                    } else {
-                        String::new()
-                    },
-                    points: vec![
-                        (f.t_start.log10(), l(f.t_start)),
-                        (f.t_end.log10(), l(f.t_end)),
-                    ],
-                    style: Style::Line,
-                    color: 2,
-                });
+                series.push(fit_series(f, k == 0, "early fit", 2).0);
             }
         }
         if let Some((t0, y0)) = anchor {
