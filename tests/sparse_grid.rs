@@ -493,3 +493,104 @@ fn problem_file_with_a_sparse_grid() {
         assert!(e.to_string().contains(key), "{e}");
     }
 }
+
+/// Sparse solve of a separable OU with the Richardson-extrapolated scheme.
+fn sparse_extrapolated(p: &Problem, level: u32, steps: usize) -> CombinedSolution {
+    let mesh = build_mesh(ALPHA, 1.0, steps, MeshKind::default(), &TIMES, HISTORY).unwrap();
+    let scheme = CombinationScheme::extrapolated(p.dim(), level, 2).unwrap();
+    solve_sparse(
+        p,
+        &scheme,
+        mesh,
+        HISTORY,
+        &TIMES,
+        &CombineRequest::default(),
+        &SparseGridConfig::default(),
+    )
+    .unwrap()
+}
+
+/// Per-axis (mean, second moment) of a 1-D solve with `2^level` cells, per output time.
+fn one_dimensional(k: f64, mean0: f64, level: u32, steps: usize) -> Vec<(f64, f64)> {
+    let p1 = problem(Potential::quadratic(&[k]), &[mean0]);
+    let mesh = build_mesh(ALPHA, 1.0, steps, MeshKind::default(), &TIMES, HISTORY).unwrap();
+    let s = solve_on_grid(&p1, &[1 << level], &mesh, HISTORY, &TIMES, false).unwrap();
+    s.observables
+        .iter()
+        .map(|o| (o.mean[0], o.second_moment[0]))
+        .collect()
+}
+
+#[test]
+fn extrapolated_separable_moments_are_the_richardson_value_of_one_dimensional_solves() {
+    // The identity of `separable_moments_equal_the_finest_one_dimensional_solve` applied
+    // to both combinations: the extrapolated per-axis moments are (4 m_n - m_{n-1}) / 3
+    // of the 1-D solves with 2^n and 2^(n-1) cells.
+    let (d, level, steps) = (3, 5, 16);
+    let k = stiffness(d);
+    let mean0 = start(d);
+    let p = problem(Potential::quadratic(&k), &mean0);
+    let out = sparse_extrapolated(&p, level, steps);
+    assert!(out.stats.extrapolated);
+    assert_eq!(out.plain_moments.len(), TIMES.len());
+    for a in 0..d {
+        let fine = one_dimensional(k[a], mean0[a], level, steps);
+        let coarse = one_dimensional(k[a], mean0[a], level - 1, steps);
+        for (i, (f, c)) in fine.iter().zip(&coarse).enumerate() {
+            let m = &out.snapshots[i].moments;
+            // LU round-off of 1-D-sized errors in each component, |coefficients| <= 8/3
+            assert!((m.mean()[a] - (4.0 * f.0 - c.0) / 3.0).abs() < 1e-11);
+            assert!((m.second_moment(a) - (4.0 * f.1 - c.1) / 3.0).abs() < 1e-11);
+            // the plain combination from the same solves is the level-n 1-D solve
+            let plain = &out.plain_moments[i];
+            assert!((plain.mean()[a] - f.0).abs() < 1e-11);
+            assert!((plain.second_moment(a) - f.1).abs() < 1e-11);
+        }
+    }
+    let (dm, ds) = out.richardson_correction().unwrap();
+    assert!(dm > 0.0 && ds > 0.0);
+}
+
+#[test]
+fn extrapolated_scheme_is_fourth_order_in_space() {
+    // Spatial error only: the reference is the same L1 time mesh on a fine 1-D grid
+    // (Richardson of 2^12 and 2^11 cells, spatial error ~1e-10), so the time error
+    // cancels. Finite volumes have the error expansion c2 h^2 + c4 h^4 + ..., hence
+    // plain levels converge at order 2 and the extrapolated ones at order 4.
+    let (d, steps) = (2, 16);
+    let levels = [4u32, 5, 6, 7];
+    let k = stiffness(d);
+    let mean0 = start(d);
+    let p = problem(Potential::quadratic(&k), &mean0);
+    let reference: Vec<Vec<(f64, f64)>> = (0..d)
+        .map(|a| {
+            let f = one_dimensional(k[a], mean0[a], 12, steps);
+            let c = one_dimensional(k[a], mean0[a], 11, steps);
+            f.iter()
+                .zip(&c)
+                .map(|(f, c)| ((4.0 * f.0 - c.0) / 3.0, (4.0 * f.1 - c.1) / 3.0))
+                .collect()
+        })
+        .collect();
+    let (mut plain, mut rich) = (Vec::new(), Vec::new());
+    for &level in &levels {
+        let out = sparse_extrapolated(&p, level, steps);
+        let (mut ep, mut er) = (0.0f64, 0.0f64);
+        for i in 1..TIMES.len() {
+            let (m, pm) = (&out.snapshots[i].moments, &out.plain_moments[i]);
+            for (a, r) in reference.iter().enumerate() {
+                er = er.max((m.mean()[a] - r[i].0).abs());
+                er = er.max((m.second_moment(a) - r[i].1).abs());
+                ep = ep.max((pm.mean()[a] - r[i].0).abs());
+                ep = ep.max((pm.second_moment(a) - r[i].1).abs());
+            }
+        }
+        eprintln!("level {level}: plain {ep:.3e} extrapolated {er:.3e}");
+        plain.push(ep);
+        rich.push(er);
+    }
+    let (sp, sr) = (slope(&levels, &plain), slope(&levels, &rich));
+    eprintln!("slopes: plain {sp:.3} extrapolated {sr:.3}");
+    assert!((1.8..=2.2).contains(&sp), "plain slope {sp}: {plain:?}");
+    assert!(sr >= 3.5, "extrapolated slope {sr}: {rich:?}");
+}

@@ -8,8 +8,12 @@
 //! - `error_vs_unknowns`: coupled quadratic `K = I + (1.5/d) 1 1^T` (non-separable) in
 //!   d = 2..6 (env `DIMS`, default "2,3,4"), sparse (truncated, min_level 2) and full grids,
 //!   errors of mean and second moments against the exact moment solution; JSON lines.
-//! - `ou_d6`: separable OU in d = 6 at level `LEVEL` (default 5) with `STEPS` (default 64):
-//!   per-axis mean error against Mittag-Leffler, time, memory. Run under `/usr/bin/time -v`.
+//! - `ou_d6`: separable OU in d = 6 at level `LEVEL` (default 5) with `STEPS` (default 64),
+//!   Richardson-extrapolated with `EXTRAPOLATE=1`: per-axis mean error against
+//!   Mittag-Leffler (and that of the plain level-`LEVEL` combination from the same
+//!   solves), time, memory; `SOE_TOL` sets the history's SOE tolerance (default 1e-12).
+//!   Run under `/usr/bin/time -v`.
+//! - `ou_1d_levels`: the 1-D errors behind `ou_d6` per level and step count.
 //! - `speedup`: the same d = 4 solve with 1 and 2 threads.
 
 use ffpe::problem::{Initial, Potential, Problem};
@@ -225,7 +229,16 @@ fn ou_d6() {
         })
         .build()
         .unwrap();
-    let scheme = CombinationScheme::truncated(d, level, 2).unwrap();
+    let extrapolate = env_list::<u8>("EXTRAPOLATE", "0")[0] == 1;
+    // SOE tolerance of the history (default that of the other measurements, 1e-12)
+    let history = HistoryKind::Soe {
+        tolerance: env_list("SOE_TOL", "1e-12")[0],
+    };
+    let scheme = if extrapolate {
+        CombinationScheme::extrapolated(d, level, 2).unwrap()
+    } else {
+        CombinationScheme::truncated(d, level, 2).unwrap()
+    };
     let config = SparseGridConfig {
         threads: threads.first().copied(),
         ..Default::default()
@@ -233,31 +246,39 @@ fn ou_d6() {
     let out = solve_sparse(
         &p,
         &scheme,
-        mesh(steps),
-        HISTORY,
+        build_mesh(ALPHA, 1.0, steps, MeshKind::default(), &TIMES, history).unwrap(),
+        history,
         &TIMES,
         &CombineRequest::default(),
         &config,
     )
     .unwrap();
     let m0 = &out.snapshots[0].moments;
-    let (mut em, mut rel) = (0.0f64, 0.0f64);
-    for (s, &t) in out.snapshots.iter().zip(&TIMES).skip(1) {
+    let (mut em, mut rel, mut plain) = (0.0f64, 0.0f64, 0.0f64);
+    for (i, (s, &t)) in out.snapshots.iter().zip(&TIMES).enumerate().skip(1) {
         for (a, &ka) in k.iter().enumerate() {
             let x = m0.mean()[a] * ml(-ka * t.powf(ALPHA));
             let e = (s.moments.mean()[a] - x).abs();
             em = em.max(e);
             rel = rel.max(e / m0.mean()[a].abs());
+            if let Some(pm) = out.plain_moments.get(i) {
+                plain = plain.max((pm.mean()[a] - x).abs());
+            }
         }
     }
     println!(
-        "{{\"d\":6,\"level\":{level},\"steps\":{steps},\"components\":{},\"unknowns\":{},\"max_component\":{},\"threads\":{},\"wall_seconds\":{:.2},\"component_seconds\":{:.2},\"mean_abs_err\":{em:.3e},\"mean_rel_err\":{rel:.3e},\"estimated_peak_bytes\":{},\"peak_rss_bytes\":{:?}}}",
+        "{{\"d\":6,\"level\":{level},\"extrapolated\":{extrapolate},\"plain_mean_abs_err\":{plain:.3e},\"steps\":{steps},\"history\":\"{history:?}\",\"components\":{},\"unknowns\":{},\"max_component\":{},\"threads\":{},\"wall_seconds\":{:.2},\"component_seconds\":{:.2},\"linear_iterations\":{},\"mean_abs_err\":{em:.3e},\"mean_rel_err\":{rel:.3e},\"estimated_peak_bytes\":{},\"peak_rss_bytes\":{:?}}}",
         scheme.components().len(),
         scheme.total_unknowns(),
         scheme.max_component_unknowns(),
         out.stats.threads,
         out.stats.wall_seconds,
         out.stats.component_seconds,
+        out.stats
+            .components
+            .iter()
+            .map(|c| c.work.linear_iterations)
+            .sum::<usize>(),
         out.stats.estimated_peak_bytes,
         out.stats.peak_rss_bytes
     );
@@ -333,6 +354,211 @@ fn gaussian_interpolation() {
                 "{{\"tool\":\"ffpe-combination\",\"d\":{d},\"level\":{level},\"components\":{},\"points\":{},\"max_err\":{err:.3e}}}",
                 scheme.components().len(),
                 scheme.total_unknowns()
+            );
+        }
+    }
+}
+
+/// 1-D fractional OU (`k = KAPPA`, default 2.25, the stiffest axis of `ou_d6`): mean error
+/// against Mittag-Leffler per level (`LEVELS`) and step count (`STEPS_LIST`), and the
+/// Richardson value `(4 M_n - M_{n-1}) / 3` of consecutive levels. JSON lines.
+#[test]
+#[ignore]
+fn ou_1d_levels() {
+    let kappa: f64 = env_list("KAPPA", "2.25")[0];
+    let levels: Vec<u32> = env_list("LEVELS", "4,5,6,7,8,9");
+    for steps in env_list::<usize>("STEPS_LIST", "32,64,128,256") {
+        let mut prev: Option<Vec<f64>> = None;
+        for &level in &levels {
+            let p = Problem::builder()
+                .alpha(ALPHA)
+                .gamma(1.0)
+                .diffusion_scalar(DIFF)
+                .potential(Potential::quadratic(&[kappa]))
+                .domain(&[-4.0], &[4.0], &[4])
+                .initial(Initial::Gaussian {
+                    mean: vec![1.0],
+                    std: vec![0.5],
+                })
+                .build()
+                .unwrap();
+            let (moments, _) = full_grid(&p, level, steps);
+            let m0 = moments[0].mean()[0];
+            let means: Vec<f64> = moments.iter().map(|m| m.mean()[0]).collect();
+            let exact: Vec<f64> = TIMES
+                .iter()
+                .map(|&t| m0 * ml(-kappa * t.powf(ALPHA)))
+                .collect();
+            let err = |m: &[f64]| -> f64 {
+                m.iter()
+                    .zip(&exact)
+                    .skip(1)
+                    .map(|(a, b)| (a - b).abs())
+                    .fold(0.0, f64::max)
+            };
+            let rich = prev.as_ref().map(|pm| {
+                let r: Vec<f64> = means
+                    .iter()
+                    .zip(pm)
+                    .map(|(a, b)| (4.0 * a - b) / 3.0)
+                    .collect();
+                err(&r)
+            });
+            println!(
+                "{{\"kappa\":{kappa},\"steps\":{steps},\"level\":{level},\"mean_abs_err\":{:.3e},\"richardson_err\":{}}}",
+                err(&means),
+                rich.map(|e| format!("{e:.3e}")).unwrap_or("null".into())
+            );
+            prev = Some(means);
+        }
+    }
+}
+
+/// Moments of the time-discrete, spatially exact solution of the coupled problem: the
+/// L1 scheme on the same mesh applied to the closed moment equations
+/// `D^a m = -K m`, `D^a S = -(K S + S K) + 2 D I` (gamma = 1), started from `m0`. The
+/// L1 scheme is linear and the moment hierarchy of the PDE closes, so these are exactly
+/// the moments of the L1-in-time solution without spatial error; subtracting them
+/// from a grid solution's moments leaves its spatial error alone.
+fn l1_moments(
+    d: usize,
+    a: f64,
+    b: f64,
+    m0: &RawMoments,
+    mesh: &TimeMesh,
+    history: HistoryKind,
+) -> Vec<(Vec<f64>, Vec<f64>)> {
+    use faer::sparse::{SparseColMat, Triplet};
+    use ffpe::solvers::fode::LinearL1Stepper;
+    let k = |i: usize, j: usize| if i == j { a + b } else { b };
+    // state: m (d), S row-major (d^2), the constant 1
+    let n = d + d * d + 1;
+    let one = n - 1;
+    let mut t = Vec::new();
+    for i in 0..d {
+        for j in 0..d {
+            t.push(Triplet::new(i, j, -k(i, j)));
+        }
+    }
+    for i in 0..d {
+        for j in 0..d {
+            let row = d + i * d + j;
+            for q in 0..d {
+                // (K S)_ij = K_iq S_qj, (S K)_ij = S_iq K_qj
+                t.push(Triplet::new(row, d + q * d + j, -k(i, q)));
+                t.push(Triplet::new(row, d + i * d + q, -k(q, j)));
+            }
+            if i == j {
+                t.push(Triplet::new(row, one, 2.0 * DIFF));
+            }
+        }
+    }
+    let mat = SparseColMat::<usize, f64>::try_new_from_triplets(n, n, &t).unwrap();
+    let mut y0 = m0.mean();
+    y0.extend(m0.second.iter().map(|s| s / m0.mass));
+    y0.push(1.0);
+    let mut st = LinearL1Stepper::new(mat, ALPHA, mesh.clone(), history, &y0).unwrap();
+    let mut out = vec![(y0[..d].to_vec(), y0[d..one].to_vec())];
+    let mut next = 1;
+    while !st.is_finished() && next < TIMES.len() {
+        st.step(None).unwrap();
+        if (st.time() - TIMES[next]).abs() < 1e-12 {
+            let y = st.state();
+            out.push((y[..d].to_vec(), y[d..one].to_vec()));
+            next += 1;
+        }
+    }
+    assert_eq!(out.len(), TIMES.len(), "output times are mesh nodes");
+    out
+}
+
+/// Spatial errors (mean, second moments) against [`l1_moments`] on the same mesh.
+fn spatial_errors(
+    d: usize,
+    a: f64,
+    b: f64,
+    moments: &[RawMoments],
+    mesh: &TimeMesh,
+    history: HistoryKind,
+) -> (f64, f64) {
+    let reference = l1_moments(d, a, b, &moments[0], mesh, history);
+    let (mut em, mut es) = (0.0f64, 0.0f64);
+    for (m, (rm, rs)) in moments.iter().zip(&reference).skip(1) {
+        for (x, y) in m.mean().iter().zip(rm) {
+            em = em.max((x - y).abs());
+        }
+        for (x, y) in m.second.iter().zip(rs) {
+            es = es.max((x / m.mass - y).abs());
+        }
+    }
+    (em, es)
+}
+
+/// Spatial error versus unknowns for the coupled quadratic (`DIMS`, default "4"): sparse
+/// (plain and Richardson-extrapolated, levels 3..=`SPARSE_MAX`, default 7) and full grids
+/// (levels 3..=`FULL_MAX`, default 6), `STEPS` (default 16) graded L1 steps with the
+/// direct history; the time error is removed by [`l1_moments`]. JSON lines.
+#[test]
+#[ignore]
+fn spatial_error() {
+    let steps: usize = env_list("STEPS", "16")[0];
+    let sparse_max: u32 = env_list("SPARSE_MAX", "7")[0];
+    let full_max: u32 = env_list("FULL_MAX", "6")[0];
+    let history = HistoryKind::Direct;
+    let mesh = build_mesh(ALPHA, 1.0, steps, MeshKind::default(), &TIMES, history).unwrap();
+    for d in env_list::<usize>("DIMS", "4") {
+        let (p, a, b) = coupled_problem(d);
+        for level in 3..=sparse_max {
+            for extrapolate in [false, true] {
+                if extrapolate && level < 4 {
+                    continue;
+                }
+                let scheme = if extrapolate {
+                    CombinationScheme::extrapolated(d, level, 2).unwrap()
+                } else {
+                    CombinationScheme::truncated(d, level, 2).unwrap()
+                };
+                let out = solve_sparse(
+                    &p,
+                    &scheme,
+                    mesh.clone(),
+                    history,
+                    &TIMES,
+                    &CombineRequest::default(),
+                    &SparseGridConfig::default(),
+                )
+                .unwrap();
+                let m: Vec<RawMoments> = out.snapshots.iter().map(|s| s.moments.clone()).collect();
+                let (em, es) = spatial_errors(d, a, b, &m, &mesh, history);
+                println!(
+                    "{{\"kind\":\"{}\",\"d\":{d},\"level\":{level},\"steps\":{steps},\"components\":{},\"unknowns\":{},\"seconds\":{:.3},\"mean_err\":{em:.3e},\"second_err\":{es:.3e}}}",
+                    if extrapolate {
+                        "sparse-extrapolated"
+                    } else {
+                        "sparse"
+                    },
+                    scheme.components().len(),
+                    scheme.total_unknowns(),
+                    out.stats.wall_seconds
+                );
+            }
+        }
+        for level in 3..=full_max {
+            let solver = FokkerPlanckComponents::new(&p, mesh.clone(), history, &TIMES).unwrap();
+            let cells = vec![1usize << level; d];
+            let mut m = Vec::new();
+            let start = Instant::now();
+            solver
+                .solve_component(&cells, &mut |_, _, snap| {
+                    m.push(snap.grid.moments(snap.density));
+                })
+                .unwrap();
+            let secs = start.elapsed().as_secs_f64();
+            let (em, es) = spatial_errors(d, a, b, &m, &mesh, history);
+            println!(
+                "{{\"kind\":\"full\",\"d\":{d},\"level\":{level},\"steps\":{steps},\"unknowns\":{},\"seconds\":{secs:.3},\"mean_err\":{em:.3e},\"second_err\":{es:.3e},\"peak_rss_bytes\":{:?}}}",
+                1u128 << (level as usize * d),
+                ffpe::sparse_grid::peak_rss_bytes()
             );
         }
     }

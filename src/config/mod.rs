@@ -42,7 +42,7 @@
 //! snapshots = false
 //!
 //! [grid]
-//! kind = "full"          # full | sparse (sparse: level, min_level = 2, threads, linear_solver; crate::sparse_grid)
+//! kind = "full"          # full | sparse (sparse: level, min_level = 2, extrapolate, threads, linear_solver; crate::sparse_grid)
 //! ```
 //!
 //! Every error names the key and the allowed range. Unknown keys are errors (typos do

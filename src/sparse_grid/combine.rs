@@ -35,6 +35,8 @@ pub struct ComponentWork {
     /// Largest working memory of the solve in bytes (matrix, factorisation, history,
     /// state), as estimated by the solver; 0 when unknown.
     pub bytes: usize,
+    /// Iterations of the iterative linear solver over all steps (0 for direct solves).
+    pub linear_iterations: usize,
 }
 
 /// Error type a component solver may return (converted to text in
@@ -154,6 +156,8 @@ pub struct SparseGridStats {
     pub level: u32,
     /// Coarsest level per axis.
     pub min_level: u32,
+    /// True when the scheme is Richardson-extrapolated (levels `n` and `n - 1`).
+    pub extrapolated: bool,
     /// Per-component statistics, in scheme order.
     pub components: Vec<ComponentStats>,
     /// Sum of the unknowns of all components.
@@ -219,6 +223,11 @@ pub struct CombinedSolution {
     pub snapshots: Vec<CombinedSnapshot>,
     /// Combined steady state, when requested and available from the solver.
     pub steady_state: Option<CombinedSnapshot>,
+    /// For an extrapolated scheme, the raw moments of the plain (not extrapolated)
+    /// level-`n` combination at every output time, from the same component solves:
+    /// `snapshots[i].moments - plain_moments[i]` is the Richardson correction, an
+    /// estimate of the plain scheme's spatial error. Empty for other schemes.
+    pub plain_moments: Vec<RawMoments>,
     /// The grids on which the combined marginals live (one per request).
     pub marginal_grids: Vec<BoxGrid>,
     /// Timing and memory.
@@ -254,6 +263,27 @@ impl CombinedSolution {
     /// Root mean squared displacement `R(t) = sqrt(msd)` at output `index`.
     pub fn r(&self, index: usize) -> f64 {
         self.msd(index).max(0.0).sqrt()
+    }
+
+    /// For an extrapolated scheme, the largest Richardson correction of the mean and
+    /// of the second moments `E[w_i w_j]` over all output times: `(max |mean_R -
+    /// mean_n|, max |S_R - S_n|)`, the extrapolated minus the plain level-`n` values.
+    /// `None` for schemes that are not extrapolated.
+    pub fn richardson_correction(&self) -> Option<(f64, f64)> {
+        if self.plain_moments.is_empty() {
+            return None;
+        }
+        let (mut dm, mut ds) = (0.0f64, 0.0f64);
+        for (snap, plain) in self.snapshots.iter().zip(&self.plain_moments) {
+            for (a, b) in snap.moments.mean().iter().zip(plain.mean()) {
+                dm = dm.max((a - b).abs());
+            }
+            let (ma, mb) = (snap.moments.mass, plain.mass);
+            for (a, b) in snap.moments.second.iter().zip(&plain.second) {
+                ds = ds.max((a / ma - b / mb).abs());
+            }
+        }
+        Some((dm, ds))
     }
 }
 
@@ -625,6 +655,21 @@ pub fn solve_combination<S: ComponentSolver + ?Sized>(
             )
         })
         .collect();
+    let plain_moments: Vec<RawMoments> = if scheme.is_extrapolated() {
+        (0..times.len())
+            .map(|t| {
+                let mut m = RawMoments::zeros(scheme.dim());
+                for (component, result) in scheme.components().iter().zip(&results) {
+                    if component.plain_coefficient != 0.0 {
+                        m.add_scaled(component.plain_coefficient, &result.snapshots[t].moments);
+                    }
+                }
+                m
+            })
+            .collect()
+    } else {
+        Vec::new()
+    };
     let steady_state = if request.steady_state && results.iter().all(|r| r.steady.is_some()) {
         Some(combine_one(
             scheme,
@@ -663,6 +708,7 @@ pub fn solve_combination<S: ComponentSolver + ?Sized>(
         dim: scheme.dim(),
         level: scheme.level(),
         min_level: scheme.min_level(),
+        extrapolated: scheme.is_extrapolated(),
         total_unknowns: scheme.total_unknowns(),
         full_grid_unknowns: scheme.full_grid_unknowns(),
         threads,
@@ -679,6 +725,7 @@ pub fn solve_combination<S: ComponentSolver + ?Sized>(
         times,
         snapshots,
         steady_state,
+        plain_moments,
         marginal_grids: targets,
         stats,
         negativity,
@@ -745,6 +792,7 @@ impl<F: Fn(f64, &[f64]) -> f64 + Sync> ComponentSolver for AnalyticComponents<F>
         Ok(ComponentWork {
             steps: self.times.len(),
             bytes: grid.len() * 8,
+            linear_iterations: 0,
         })
     }
 }

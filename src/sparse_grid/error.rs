@@ -29,6 +29,17 @@ pub enum SparseGridError {
         /// The largest supported level (2^level cells per axis).
         max_level: u32,
     },
+    /// Richardson extrapolation needs the scheme of level `level - 1` as well.
+    #[error(
+        "sparse grid: extrapolate = true needs level >= min_level + 1 \
+         (it combines levels n and n - 1); got level = {level}, min_level = {min_level}"
+    )]
+    ExtrapolationLevel {
+        /// The finest level per axis asked for.
+        level: u32,
+        /// The coarsest level per axis asked for.
+        min_level: u32,
+    },
     /// The box bounds do not describe a non-empty box of the scheme's dimension.
     #[error(
         "sparse grid: box axis {axis} has lower = {lower}, upper = {upper} (need finite lower < upper)"

@@ -6,6 +6,7 @@
 //! kind = "sparse"
 //! level = 5              # finest level per axis: 2^level cells (>= 2)
 //! min_level = 2          # coarsest level per axis (>= 2: the solver needs 3+ cells)
+//! # extrapolate = false  # Richardson: (4 u_n - u_{n-1}) / 3, needs level >= min_level + 1
 //! # threads = 2          # worker threads for the components (default: all cores)
 //! # linear_solver = "auto"   # auto (LU for d <= 3, BiCGSTAB for d >= 4) | direct | iterative
 //! ```
@@ -33,6 +34,12 @@ pub struct SparseReport {
     pub level: u32,
     /// Coarsest level per axis.
     pub min_level: u32,
+    /// Richardson-extrapolated combination of levels `level` and `level - 1`.
+    pub extrapolated: bool,
+    /// For an extrapolated scheme: the largest Richardson correction of the mean and of
+    /// the second moments over the output times (extrapolated minus plain level `n`),
+    /// an estimate of the plain scheme's spatial error.
+    pub richardson_correction: Option<(f64, f64)>,
     /// Number of component grids.
     pub components: usize,
     /// Sum of the unknowns of all components.
@@ -63,6 +70,8 @@ impl SparseReport {
             dim: s.dim,
             level: s.level,
             min_level: s.min_level,
+            extrapolated: s.extrapolated,
+            richardson_correction: out.richardson_correction(),
             components: s.components.len(),
             total_unknowns: s.total_unknowns,
             full_grid_unknowns: s.full_grid_unknowns,
@@ -90,13 +99,22 @@ impl SparseReport {
         let rss = self.peak_rss_bytes.map_or("n/a".to_string(), |b| {
             format!("{:.1} MiB", b as f64 / 1048576.0)
         });
+        let rich = match self.richardson_correction {
+            Some((m, s)) => format!(
+                ", Richardson-extrapolated with level {} (correction: mean {m:.2e}, \
+                 second moments {s:.2e})",
+                self.level.saturating_sub(1)
+            ),
+            None => String::new(),
+        };
         format!(
-            "sparse grid (combination technique): d = {}, level {}, min_level {}: {} components, \
+            "sparse grid (combination technique): d = {}, level {}, min_level {}{}: {} components, \
              {} unknowns in total; the equivalent full grid has {} unknowns{}; {} threads, \
              {:.3} s wall, peak RSS {}; negative combined values: {} points, {} marginal cells",
             self.dim,
             self.level,
             self.min_level,
+            rich,
             self.components,
             self.total_unknowns,
             full,
@@ -110,11 +128,26 @@ impl SparseReport {
     }
 }
 
-fn sparse_options(extra: &Table, dim: usize) -> Result<(SparseGridConfig, ComponentLinearSolver)> {
+/// Options of `[grid] kind = "sparse"` besides `level` and `min_level`.
+struct SparseOptions {
+    config: SparseGridConfig,
+    linear: ComponentLinearSolver,
+    extrapolate: bool,
+}
+
+fn sparse_options(extra: &Table) -> Result<SparseOptions> {
     let mut config = SparseGridConfig::default();
     let mut linear = ComponentLinearSolver::Auto;
+    let mut extrapolate = false;
     for (key, value) in extra {
         match (key.as_str(), value) {
+            ("extrapolate", Value::Boolean(b)) => extrapolate = *b,
+            ("extrapolate", v) => {
+                return Err(FfpeError::invalid(
+                    "grid.extrapolate",
+                    format!("expected true or false, found {v}"),
+                ));
+            }
             ("threads", Value::Integer(t)) if (1..=1024).contains(t) => {
                 config.threads = Some(*t as usize);
             }
@@ -148,13 +181,16 @@ fn sparse_options(extra: &Table, dim: usize) -> Result<(SparseGridConfig, Compon
             (other, _) => {
                 return Err(FfpeError::invalid(
                     &format!("grid.{other}"),
-                    "unknown key for kind = \"sparse\" (allowed: kind, level, min_level, threads, linear_solver)",
+                    "unknown key for kind = \"sparse\" (allowed: kind, level, min_level, extrapolate, threads, linear_solver)",
                 ));
             }
         }
     }
-    let _ = dim;
-    Ok((config, linear))
+    Ok(SparseOptions {
+        config,
+        linear,
+        extrapolate,
+    })
 }
 
 fn to_ffpe(e: super::error::SparseGridError) -> FfpeError {
@@ -174,15 +210,23 @@ pub fn run_sparse_file(
 ) -> Result<FileSolution> {
     let problem = &file.problem;
     let dim = problem.dim();
-    let (config, linear) = sparse_options(extra, dim)?;
+    let SparseOptions {
+        config,
+        linear,
+        extrapolate,
+    } = sparse_options(extra)?;
     let as_level = |key: &str, v: usize| {
         u32::try_from(v).map_err(|_| FfpeError::out_of_range(key, v, "a small integer"))
     };
-    let scheme = CombinationScheme::truncated(
-        dim,
+    let (level, min_level) = (
         as_level("grid.level", level)?,
         as_level("grid.min_level", min_level)?,
-    )
+    );
+    let scheme = if extrapolate {
+        CombinationScheme::extrapolated(dim, level, min_level)
+    } else {
+        CombinationScheme::truncated(dim, level, min_level)
+    }
     .map_err(to_ffpe)?;
     let opts = &file.options;
     let requested = if opts.output_times.is_empty() {

@@ -113,7 +113,6 @@ impl FokkerPlanckComponents {
     ) -> std::result::Result<ComponentWork, ComponentError> {
         let op = FokkerPlanckOperator::assemble(problem)?;
         let u0 = problem.initial_density()?;
-        let nnz = op.matrix().compute_nnz();
         let mut stepper = IterativeL1::new(
             op.matrix(),
             problem.alpha(),
@@ -137,13 +136,13 @@ impl FokkerPlanckComponents {
             let _ = at.observe(n, self.mesh.times()[n], stepper.state());
         }
         let stats = stepper.stats();
-        // CSC matrix (value + row index per entry) and ten state-sized vectors
-        // (state, right-hand side, history output, iterate, seven BiCGSTAB vectors),
-        // plus the history storage reported by the evaluator
-        let bytes = nnz * 16 + grid.len() * 8 * 12 + stepper.history_bytes();
+        // stored matrix and state-sized vectors, plus the history storage reported by
+        // the evaluator
+        let bytes = stepper.working_bytes() + stepper.history_bytes();
         Ok(ComponentWork {
             steps: stats.steps,
             bytes,
+            linear_iterations: stats.iterations,
         })
     }
 
@@ -241,6 +240,7 @@ impl ComponentSolver for FokkerPlanckComponents {
         Ok(ComponentWork {
             steps: s.steps,
             bytes: words * 8,
+            linear_iterations: 0,
         })
     }
 
