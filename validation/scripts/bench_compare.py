@@ -3,12 +3,13 @@
 
 Usage (repository root, after `cargo build --release -p ffpe-validation`):
     validation/scripts/.venv/bin/python validation/scripts/bench_compare.py \
-        target/release/ffpe-validate [--threads 1] [--steps 600] [--draws 200] [--reps 3]
+        target/release/ffpe-validate [--threads 1] [--steps 600] [--draws 200] [--reps 3] [--dense-too]
 
 Needs validation/scripts/.venv with torch==2.15.0, safetensors, numpy, devinterp==1.3.2
 (see llc_reference.py). Measured:
 - SGD steps/s, 784-128-10 and 784-256-256-10, batch 256, f32, the bundled 8000-image training
-  split, plain SGD (lr 1e-3): forward, cross-entropy, backward, update;
+  split, plain SGD (lr 1e-3): forward, cross-entropy, backward, update (ffpe-validate picks its
+  sparse first layer for these ~80 %-zero images; --dense-too also times the dense one);
 - SGLD steps/s (chain-steps: 4 chains x draws) on validation/tests/data/mlp-784-128-10.safetensors
   with eps 1e-4, gamma 100, n_beta = 256/ln 256: ffpe-validate llc, devinterp's
   estimate_learning_coeff_with_summary (SGLD), and a hand-written PyTorch loop.
@@ -65,6 +66,9 @@ def main():
     ap.add_argument("--steps", type=int, default=600)
     ap.add_argument("--draws", type=int, default=200)
     ap.add_argument("--reps", type=int, default=3)
+    ap.add_argument("--dense-too", action="store_true",
+                    help="also time ffpe-validate training with --input-layer dense (MNIST is about "
+                         "80 %% zeros, so the default picks the sparse first layer)")
     a = ap.parse_args()
     import torch
     from llc_reference import MLP, load_bundled, sgld
@@ -81,12 +85,13 @@ def main():
     res = {"threads": a.threads, "steps": [n1, n2], "draws": [d1, d2], "torch": torch.__version__}
     tmp = tempfile.mkdtemp()
 
-    def ours_train(arch, n):
+    def ours_train(arch, n, input_layer="auto"):
         out = os.path.join(tmp, f"{arch}-{n}")
         subprocess.run(["rm", "-rf", out], check=True)
+        extra = [] if input_layer == "auto" else ["--input-layer", input_layer]
         return run_ours([a.binary, "--threads", str(a.threads), "train", "--arch", arch, "--steps",
                          str(n), "--llc-every", "0", "--checkpoints-per-decade", "1", "--quiet",
-                         "--out", out])
+                         *extra, "--out", out])
 
     def ours_llc(d):
         return run_ours([a.binary, "--threads", str(a.threads), "llc", "--weights", ck,
@@ -150,6 +155,10 @@ def main():
             table.setdefault(k, {})
             table[k]["ffpe-validate"] = best(table[k].get("ffpe-validate"),
                                              rates(n1, n2, ours_train(arch, n1), ours_train(arch, n2)))
+            if a.dense_too:
+                s = "ffpe-validate (dense input)"
+                table[k][s] = best(table[k].get(s), rates(n1, n2, ours_train(arch, n1, "dense"),
+                                                          ours_train(arch, n2, "dense")))
             table[k]["pytorch"] = best(table[k].get("pytorch"),
                                        rates(n1, n2, torch_train(widths, n1), torch_train(widths, n2)))
         k = "sgld 784-128-10 (chain-steps/s)"
@@ -164,8 +173,10 @@ def main():
     print(json.dumps(res, indent=1))
     for k, v in table.items():
         other = v.get("pytorch") or v.get("devinterp")
+        ratios = ", ".join(f"{s} {v[s][m] / other[m]:.2f} {m}" for s in v
+                           if s.startswith("ffpe-validate") for m in ("cpu", "wall"))
         print(f"| {k} | " + " | ".join(f"{s}: {r['wall']:.0f} wall, {r['cpu']:.0f} cpu" for s, r in v.items())
-              + f" | ratio (cpu) {v['ffpe-validate']['cpu'] / other['cpu']:.2f} |")
+              + f" | ratio {ratios} |")
 
 
 if __name__ == "__main__":

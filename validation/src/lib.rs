@@ -10,8 +10,8 @@
 //!
 //! Modules: [`data`] (IDX reader, split), [`model`] (MLP, PyTorch names and init),
 //! [`checkpoint`] (safetensors, atomic writes), [`batches`] (stateless minibatch order),
-//! [`train`] (optimizers, schedule, runs), [`llc`] (SGLD), [`device`] (CPU/CUDA selection),
-//! [`rng`] (stable seeded generator), [`error`].
+//! [`train`] (optimizers, schedule, runs), [`mlp_cpu`] (the CPU SGD fast path), [`llc`]
+//! (SGLD), [`device`] (CPU/CUDA selection), [`rng`] (stable seeded generator), [`error`].
 
 pub mod analysis;
 pub mod batches;
@@ -21,6 +21,7 @@ pub mod device;
 pub mod error;
 pub mod grad;
 pub mod llc;
+pub mod mlp_cpu;
 pub mod model;
 pub mod report;
 pub mod reproduce;

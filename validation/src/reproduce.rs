@@ -286,6 +286,7 @@ fn train_config(p: &Preset, s: &RunSpec, device: DeviceKind) -> TrainConfig {
         resume_every: (p.steps / 10).max(1),
         device,
         threads: 1,
+        input_layer: Default::default(),
     }
 }
 

@@ -33,6 +33,7 @@ use crate::device::DeviceKind;
 use crate::error::{Error, Result};
 use crate::grad;
 use crate::llc::{self, LlcConfig};
+use crate::mlp_cpu::{InputLayer, SgdMlp};
 use crate::model::{Arch, BnMode, Network};
 use candle_core::{Device, Tensor, Var};
 use std::collections::{BTreeMap, BTreeSet};
@@ -107,10 +108,14 @@ pub struct TrainConfig {
     /// Device (default CPU). Not part of the resume check.
     pub device: DeviceKind,
     /// CPU threads for a training step (default 1). Without BatchNorm, every minibatch is
-    /// always processed as two halves whose gradients are averaged; with 2 or more threads the
-    /// halves run at the same time. Results do not depend on it; not part of the resume check.
+    /// always processed as two halves; with 2 or more threads the halves run at the same time.
+    /// Results do not depend on it; not part of the resume check.
     #[serde(default = "one_thread")]
     pub threads: usize,
+    /// First layer of SGD on the CPU without BatchNorm ([`crate::mlp_cpu`]): sparse over the
+    /// nonzero inputs, dense, or chosen from the input density (default).
+    #[serde(default, skip_serializing_if = "InputLayer::is_auto")]
+    pub input_layer: InputLayer,
 }
 
 fn one_thread() -> usize {
@@ -139,6 +144,7 @@ impl Default for TrainConfig {
             resume_every: 1000,
             device: DeviceKind::Cpu,
             threads: 1,
+            input_layer: InputLayer::Auto,
         }
     }
 }
@@ -296,7 +302,8 @@ struct OptState {
     v: Vec<Tensor>,
 }
 
-/// Mean loss and gradients of a minibatch computed as two halves (rows `..b/2` and `b/2..`),
+/// Mean loss and gradients of a minibatch computed as two halves (candle path, used for Adam;
+/// SGD goes through [`SgdMlp`]) (rows `..b/2` and `b/2..`),
 /// each with its mean cross-entropy, combined with weights `n_half / b`: the same quantity as one
 /// pass over the whole batch up to f32 rounding. The split never depends on the thread count, so
 /// results are identical with one thread (halves in turn) and two (halves at once; candle's own
@@ -529,50 +536,51 @@ pub fn run(
     );
     let dim = data.train.dim();
     let (mut xs, mut ys) = (vec![], vec![]);
+    // Plain SGD without BatchNorm on the CPU: the fast path holds the weights; `net` is brought
+    // up to date (`sync`) only where it is used.
+    let mut fast = match config.optimizer {
+        Optimizer::Sgd { .. } if !arch.batchnorm && dev.is_cpu() => Some(SgdMlp::new(
+            arch,
+            &net.flat_params()?,
+            &data.train,
+            config.input_layer,
+            config.threads,
+        )?),
+        _ => None,
+    };
+    let mut stale = false;
+    let sync = |net: &mut Network, fast: &Option<SgdMlp>, stale: &mut bool| -> Result<()> {
+        if let (true, Some(f)) = (*stale, fast) {
+            net.set_flat_params(&f.flat_params())?;
+        }
+        *stale = false;
+        Ok(())
+    };
     let mut train_time = 0.0;
     let mut trained = 0u64;
     for s in start..config.steps {
         let t0 = std::time::Instant::now();
-        xs.clear();
-        ys.clear();
         let idx = batcher.indices(s);
-        let b = idx.len();
-        data.train.gather_into(idx, &mut xs, &mut ys);
-        let (loss, g) = if !arch.batchnorm && dev.is_cpu() && b >= 2 {
-            halves_loss_and_grads(
-                arch,
-                &net.param_tensors(),
-                &xs,
-                &ys,
-                dim,
-                config.threads >= 2,
-            )?
+        let loss = if let Some(f) = fast.as_mut() {
+            let l = f.step(&data.train, idx, config.optimizer.lr() as f32)?;
+            st.t += 1;
+            stale = true;
+            l
         } else {
-            let x = Tensor::from_slice(&xs, (b, dim), &dev)?;
-            let lg = grad::loss_and_grads(
-                arch,
-                &net.param_tensors(),
-                net.buffers(),
-                &x,
-                &ys,
-                BnMode::Train,
-            )?;
-            if arch.batchnorm {
-                net.set_buffers(lg.new_buffers);
-            }
-            (lg.loss, lg.grads)
+            xs.clear();
+            ys.clear();
+            data.train.gather_into(idx, &mut xs, &mut ys);
+            candle_step(config, &mut net, &mut st, &xs, &ys, dim, &dev)?
         };
-        opt_step(&config.optimizer, net.params(), &g, &mut st)?;
         if s >= late {
-            summary
-                .minibatch_losses
-                .push((s, loss.to_scalar::<f32>()? as f64));
+            summary.minibatch_losses.push((s, loss));
         }
         train_time += t0.elapsed().as_secs_f64();
         trained += 1;
         let s1 = s + 1;
         summary.steps_done = s1;
         if config.llc_every > 0 && s1 % config.llc_every == 0 {
+            sync(&mut net, &fast, &mut stale)?;
             let cfg = LlcConfig {
                 seed: mix(config.llc.seed, s1),
                 ..config.llc.clone()
@@ -595,6 +603,7 @@ pub fn run(
             summary.final_llc = Some(tail.iter().sum::<f64>() / tail.len() as f64);
         }
         if schedule.contains(&s1) {
+            sync(&mut net, &fast, &mut stale)?;
             checkpoint_at(&net, s1, data, &w0, out_dir, &mut summary)?;
         }
         summary.finished = s1 == config.steps;
@@ -604,6 +613,7 @@ pub fn run(
             0.0
         };
         if schedule.contains(&s1) || s1 % config.resume_every == 0 || s1 == config.steps {
+            sync(&mut net, &fast, &mut stale)?;
             save_state(&net, &st, &summary, out_dir)?;
         }
         if !progress(s1, config.steps) {
@@ -612,6 +622,40 @@ pub fn run(
     }
     summary.finished = summary.steps_done == config.steps;
     Ok(summary)
+}
+
+/// One update on the candle path (Adam, BatchNorm, or a device other than the CPU); returns
+/// the minibatch loss before the update.
+fn candle_step(
+    config: &TrainConfig,
+    net: &mut Network,
+    st: &mut OptState,
+    xs: &[f32],
+    ys: &[u32],
+    dim: usize,
+    dev: &Device,
+) -> Result<f64> {
+    let arch = &config.arch;
+    let b = ys.len();
+    let (loss, g) = if !arch.batchnorm && dev.is_cpu() && b >= 2 {
+        halves_loss_and_grads(arch, &net.param_tensors(), xs, ys, dim, config.threads >= 2)?
+    } else {
+        let x = Tensor::from_slice(xs, (b, dim), dev)?;
+        let lg = grad::loss_and_grads(
+            arch,
+            &net.param_tensors(),
+            net.buffers(),
+            &x,
+            ys,
+            BnMode::Train,
+        )?;
+        if arch.batchnorm {
+            net.set_buffers(lg.new_buffers);
+        }
+        (lg.loss, lg.grads)
+    };
+    opt_step(&config.optimizer, net.params(), &g, st)?;
+    Ok(loss.to_scalar::<f32>()? as f64)
 }
 
 /// Temporary files of an atomic write interrupted by a kill (`.NAME.tmp-PID`).

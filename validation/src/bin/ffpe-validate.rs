@@ -148,6 +148,10 @@ struct TrainArgs {
     /// cpu, cuda or cuda:N.
     #[arg(long, default_value = "cpu")]
     device: String,
+    /// First layer of SGD on the CPU: auto (sparse when at most 30 % of the inputs are
+    /// nonzero), dense or sparse.
+    #[arg(long, default_value = "auto")]
+    input_layer: String,
     /// Print the run summary as JSON.
     #[arg(long)]
     json: bool,
@@ -299,6 +303,7 @@ fn cmd_train(a: TrainArgs, threads: usize) -> Result<()> {
         resume_every: a.resume_every,
         device: a.device.parse::<DeviceKind>()?,
         threads,
+        input_layer: a.input_layer.parse()?,
     };
     let d = data::load(&a.data.config())?;
     let bar = if a.quiet {
