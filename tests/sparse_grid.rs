@@ -480,11 +480,32 @@ fn problem_file_with_a_sparse_grid() {
     // the --json output carries the report
     let json = ffpe::cli::solution_json(&sol);
     assert_eq!(json["sparse"]["components"], 10);
+    assert_eq!(json["sparse"]["extrapolated"], false);
+
+    // extrapolate = true: for d = 3, level 4 the level-3 grids are all in the level-4
+    // scheme (same 10 solves), so the report differs only by the combination
+    let text = SPARSE_TOML.replace("level = 4", "level = 4\nextrapolate = true");
+    let rich = ffpe::config::run_file(&ffpe::config::parse_str(&text).unwrap()).unwrap();
+    let report = rich.sparse.as_ref().unwrap();
+    assert!(report.extrapolated);
+    assert_eq!(report.components, 10);
+    let (dm, ds) = report.richardson_correction.unwrap();
+    assert!(dm > 0.0 && ds > 0.0);
+    assert!(report.summary().contains("Richardson-extrapolated with level 3"));
+    for (o, r) in sol.observables.iter().zip(&rich.observables) {
+        assert!((r.mass - 1.0).abs() < 1e-12);
+        // the correction is what separates the two runs' means
+        for (a, b) in o.mean.iter().zip(&r.mean) {
+            assert!((a - b).abs() <= dm * (1.0 + 1e-9) && (a - b).abs() > 0.0);
+        }
+    }
 
     for (bad, key) in [
         ("level = 4\nthread = 2", "grid.thread"),
         ("level = 4\nlinear_solver = \"magic\"", "grid.linear_solver"),
         ("level = 4\nmin_level = 1", "min_level"),
+        ("level = 4\nextrapolate = \"yes\"", "grid.extrapolate"),
+        ("level = 2\nextrapolate = true", "extrapolate = true needs level >= min_level + 1"),
     ] {
         let text = SPARSE_TOML.replace("level = 4", bad);
         let e = ffpe::config::parse_str(&text)
