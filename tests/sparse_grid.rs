@@ -114,10 +114,10 @@ fn check_separable_ou(d: usize, levels: &[u32], steps: usize) -> Vec<(f64, f64)>
     let mut errors = Vec::new();
     for &level in levels {
         let out = sparse(&p, level, steps, &request);
-        // mass: every component conserves it and the coefficients sum to one
-        // (BiCGSTAB residual 1e-12 per step, LU round-off otherwise)
+        // mass: every component conserves it to rounding (LU, or BiCGSTAB iterates
+        // rescaled to the exact step mass) and the coefficients sum to one
         for i in 0..out.times.len() {
-            assert!((out.mass(i) - 1.0).abs() < 1e-9, "mass {}", out.mass(i));
+            assert!((out.mass(i) - 1.0).abs() < 1e-11, "mass {}", out.mass(i));
             // per-axis variances of a separable problem are those of a 1-D solve: positive
             let cov = out.covariance(i);
             for a in 0..d {
