@@ -491,7 +491,11 @@ fn problem_file_with_a_sparse_grid() {
     assert_eq!(report.components, 10);
     let (dm, ds) = report.richardson_correction.unwrap();
     assert!(dm > 0.0 && ds > 0.0);
-    assert!(report.summary().contains("Richardson-extrapolated with level 3"));
+    assert!(
+        report
+            .summary()
+            .contains("Richardson-extrapolated with level 3")
+    );
     for (o, r) in sol.observables.iter().zip(&rich.observables) {
         assert!((r.mass - 1.0).abs() < 1e-12);
         // the correction is what separates the two runs' means
@@ -505,7 +509,10 @@ fn problem_file_with_a_sparse_grid() {
         ("level = 4\nlinear_solver = \"magic\"", "grid.linear_solver"),
         ("level = 4\nmin_level = 1", "min_level"),
         ("level = 4\nextrapolate = \"yes\"", "grid.extrapolate"),
-        ("level = 2\nextrapolate = true", "extrapolate = true needs level >= min_level + 1"),
+        (
+            "level = 2\nextrapolate = true",
+            "extrapolate = true needs level >= min_level + 1",
+        ),
     ] {
         let text = SPARSE_TOML.replace("level = 4", bad);
         let e = ffpe::config::parse_str(&text)
