@@ -62,11 +62,20 @@ fn problem(potential: Potential, mean: &[f64]) -> Problem {
 }
 
 fn sparse(p: &Problem, level: u32, steps: usize, request: &CombineRequest) -> CombinedSolution {
-    let mesh = build_mesh(ALPHA, 1.0, steps, MeshKind::default(), &TIMES, HISTORY).unwrap();
     let scheme = CombinationScheme::truncated(p.dim(), level, 2).unwrap();
+    solve_scheme(p, &scheme, steps, request)
+}
+
+fn solve_scheme(
+    p: &Problem,
+    scheme: &CombinationScheme,
+    steps: usize,
+    request: &CombineRequest,
+) -> CombinedSolution {
+    let mesh = build_mesh(ALPHA, 1.0, steps, MeshKind::default(), &TIMES, HISTORY).unwrap();
     solve_sparse(
         p,
-        &scheme,
+        scheme,
         mesh,
         HISTORY,
         &TIMES,
@@ -524,18 +533,8 @@ fn problem_file_with_a_sparse_grid() {
 
 /// Sparse solve of a separable OU with the Richardson-extrapolated scheme.
 fn sparse_extrapolated(p: &Problem, level: u32, steps: usize) -> CombinedSolution {
-    let mesh = build_mesh(ALPHA, 1.0, steps, MeshKind::default(), &TIMES, HISTORY).unwrap();
     let scheme = CombinationScheme::extrapolated(p.dim(), level, 2).unwrap();
-    solve_sparse(
-        p,
-        &scheme,
-        mesh,
-        HISTORY,
-        &TIMES,
-        &CombineRequest::default(),
-        &SparseGridConfig::default(),
-    )
-    .unwrap()
+    solve_scheme(p, &scheme, steps, &CombineRequest::default())
 }
 
 /// Per-axis (mean, second moment) of a 1-D solve with `2^level` cells, per output time.
