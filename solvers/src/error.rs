@@ -85,6 +85,14 @@ pub enum SolverError {
         /// The number of iterations performed.
         iterations: usize,
     },
+    /// An iterative linear solve of an implicit step failed (no convergence, breakdown).
+    #[error("linear solve failed at step {step}: {reason}")]
+    LinearSolve {
+        /// The time index.
+        step: usize,
+        /// What went wrong.
+        reason: String,
+    },
     /// A right-hand side or state became non-finite.
     #[error("non-finite value in {what} at step {step}")]
     NonFinite {

@@ -7,41 +7,81 @@
 //! scheme for `D^a u = A u` is the same scheme for `D^a v = S v` (the history is linear),
 //! so the solutions agree to rounding (tested against the LU path), while a sparse
 //! Cholesky with a fill-reducing ordering is several times cheaper than the sparse LU in
-//! 2-D and much cheaper in 3-D, in time and memory. The history evaluators are those of
-//! `ffpe-solvers` (Direct, SOE, FFT), used through their public trait.
+//! 2-D and much cheaper in 3-D, in time and memory. The stepping itself is
+//! `ffpe_solvers::fode::L1Stepper` (the same loop as the LU path), with the Cholesky
+//! solve plugged in through `ShiftedSolve`.
 
 use crate::error::{FfpeError, Result};
 use faer::linalg::solvers::Solve;
 use faer::sparse::linalg::solvers::{Llt, SymbolicLlt};
 use faer::sparse::{SparseColMat, SparseColMatRef, SymbolicSparseColMat};
 use faer::{MatMut, Side};
-use ffpe_solvers::caputo::{TimeMesh, l1_leading_coefficient};
-use ffpe_solvers::fode::FodeStats;
-use ffpe_solvers::history::{HistoryEvaluator, HistoryKind, build_history};
-use std::time::Instant;
+use ffpe_solvers::caputo::TimeMesh;
+use ffpe_solvers::error::SolverError;
+use ffpe_solvers::fode::{FodeStats, L1Stepper, ShiftedSolve};
+use ffpe_solvers::history::HistoryKind;
 
 /// How many Cholesky factorisations (distinct step sizes) are kept.
 const FACTOR_CACHE: usize = 4;
 
-/// Implicit L1 stepper for `D^a u = A u` with `A` symmetrisable by `sqrt_pi`.
-pub(crate) struct SymmetricL1Stepper {
-    alpha: f64,
-    mesh: TimeMesh,
-    sqrt_pi: Vec<f64>,
+/// Cholesky backend: `(c I - S) v = b` with `S = Pi^(-1/2) A Pi^(1/2)` symmetric.
+pub(crate) struct SymmetricCholesky {
+    dim: usize,
     pattern: SymbolicSparseColMat<usize>,
     neg_s: Vec<f64>,
     values: Vec<f64>,
     diag: Vec<usize>,
     symbolic: SymbolicLlt<usize>,
     factors: Vec<(u64, Llt<usize, f64>)>,
-    history: Box<dyn HistoryEvaluator>,
-    v: Vec<f64>,
+    factorizations: usize,
+}
+
+impl ShiftedSolve for SymmetricCholesky {
+    fn solve_shifted(&mut self, c: f64, step: usize, b: &mut [f64]) -> ffpe_solvers::Result<()> {
+        let key = c.to_bits();
+        let k = match self.factors.iter().position(|(k, _)| *k == key) {
+            Some(k) => k,
+            None => {
+                self.values.copy_from_slice(&self.neg_s);
+                for &p in &self.diag {
+                    self.values[p] += c;
+                }
+                let mat = SparseColMatRef::new(self.pattern.as_ref(), &self.values);
+                let llt = Llt::try_new_with_symbolic(self.symbolic.clone(), mat, Side::Lower)
+                    .map_err(|e| SolverError::Singular {
+                        step,
+                        reason: format!("Cholesky of (c I - S) failed: {e:?}"),
+                    })?;
+                self.factorizations += 1;
+                if self.factors.len() >= FACTOR_CACHE {
+                    self.factors.remove(0);
+                }
+                self.factors.push((key, llt));
+                self.factors.len() - 1
+            }
+        };
+        let dim = self.dim;
+        self.factors[k]
+            .1
+            .solve_in_place(MatMut::from_column_major_slice_mut(b, dim, 1));
+        Ok(())
+    }
+
+    fn dim(&self) -> usize {
+        self.dim
+    }
+
+    fn factorizations(&self) -> usize {
+        self.factorizations
+    }
+}
+
+/// Implicit L1 stepper for `D^a u = A u` with `A` symmetrisable by `sqrt_pi`: the
+/// generic L1 stepper on `v = Pi^(-1/2) u` with Cholesky solves, and `u` kept in step.
+pub(crate) struct SymmetricL1Stepper {
+    inner: L1Stepper<SymmetricCholesky>,
+    sqrt_pi: Vec<f64>,
     u: Vec<f64>,
-    rhs: Vec<f64>,
-    hist: Vec<f64>,
-    delta: Vec<f64>,
-    n: usize,
-    stats: FodeStats,
 }
 
 impl SymmetricL1Stepper {
@@ -107,85 +147,31 @@ impl SymmetricL1Stepper {
                 context: "symbolic Cholesky".into(),
                 reason: format!("{e:?}"),
             })?;
-        let history = build_history(history, &mesh, alpha, dim)?;
-        let v: Vec<f64> = u0.iter().zip(&sqrt_pi).map(|(u, s)| u / s).collect();
-        Ok(Self {
-            alpha,
-            mesh,
-            sqrt_pi,
+        let solver = SymmetricCholesky {
+            dim,
             pattern,
             values: neg_s.clone(),
             neg_s,
             diag,
             symbolic,
             factors: Vec::new(),
-            history,
-            v,
+            factorizations: 0,
+        };
+        let v: Vec<f64> = u0.iter().zip(&sqrt_pi).map(|(u, s)| u / s).collect();
+        let inner = L1Stepper::with_solver(solver, alpha, mesh, history, &v)?;
+        Ok(Self {
+            inner,
+            sqrt_pi,
             u: u0.to_vec(),
-            rhs: vec![0.0; dim],
-            hist: vec![0.0; dim],
-            delta: vec![0.0; dim],
-            n: 0,
-            stats: FodeStats::default(),
         })
-    }
-
-    fn factor_index(&mut self, c: f64) -> Result<usize> {
-        let key = c.to_bits();
-        if let Some(i) = self.factors.iter().position(|(k, _)| *k == key) {
-            return Ok(i);
-        }
-        self.values.copy_from_slice(&self.neg_s);
-        for &p in &self.diag {
-            self.values[p] += c;
-        }
-        let mat = SparseColMatRef::new(self.pattern.as_ref(), &self.values);
-        let llt =
-            Llt::try_new_with_symbolic(self.symbolic.clone(), mat, Side::Lower).map_err(|e| {
-                FfpeError::Linalg {
-                    context: format!("Cholesky of (c I - S) at step {}", self.n + 1),
-                    reason: format!("{e:?}"),
-                }
-            })?;
-        self.stats.factorizations += 1;
-        if self.factors.len() >= FACTOR_CACHE {
-            self.factors.remove(0);
-        }
-        self.factors.push((key, llt));
-        Ok(self.factors.len() - 1)
     }
 
     /// Advances one step; returns the new index `n`.
     pub(crate) fn step(&mut self) -> Result<usize> {
-        let start = Instant::now();
-        let n = self.n + 1;
-        let c = l1_leading_coefficient(&self.mesh, self.alpha, n);
-        self.history.history_into(n, &mut self.hist);
-        for i in 0..self.v.len() {
-            self.rhs[i] = c * self.v[i] - self.hist[i];
+        let n = self.inner.step(None)?;
+        for ((u, v), s) in self.u.iter_mut().zip(self.inner.state()).zip(&self.sqrt_pi) {
+            *u = s * v;
         }
-        let k = self.factor_index(c)?;
-        let dim = self.rhs.len();
-        self.factors[k]
-            .1
-            .solve_in_place(MatMut::from_column_major_slice_mut(&mut self.rhs, dim, 1));
-        for i in 0..dim {
-            self.delta[i] = self.rhs[i] - self.v[i];
-            self.v[i] = self.rhs[i];
-            self.u[i] = self.sqrt_pi[i] * self.v[i];
-        }
-        if self.v.iter().any(|x| !x.is_finite()) {
-            return Err(FfpeError::Solver(
-                ffpe_solvers::error::SolverError::NonFinite {
-                    what: "state",
-                    step: n,
-                },
-            ));
-        }
-        self.history.push_increment(n, &self.delta);
-        self.n = n;
-        self.stats.steps += 1;
-        self.stats.seconds += start.elapsed().as_secs_f64();
         Ok(n)
     }
 
@@ -193,17 +179,12 @@ impl SymmetricL1Stepper {
         &self.u
     }
     pub(crate) fn time(&self) -> f64 {
-        self.mesh.times()[self.n]
+        self.inner.time()
     }
     pub(crate) fn is_finished(&self) -> bool {
-        self.n >= self.mesh.steps()
+        self.inner.is_finished()
     }
     pub(crate) fn stats(&self) -> FodeStats {
-        let h = self.history.stats();
-        FodeStats {
-            history_terms: h.terms,
-            exponentials: h.exponentials,
-            ..self.stats.clone()
-        }
+        self.inner.stats()
     }
 }

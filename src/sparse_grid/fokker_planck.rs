@@ -17,7 +17,7 @@ use super::combine::{
 };
 use super::error::{Result, SparseGridError};
 use super::geometry::{BoxGrid, Layout};
-use super::krylov::{IterativeL1, KrylovSettings};
+use super::krylov::{KrylovSettings, iterative_l1};
 use super::scheme::CombinationScheme;
 use crate::operator::FokkerPlanckOperator;
 use crate::problem::Problem;
@@ -113,7 +113,7 @@ impl FokkerPlanckComponents {
     ) -> std::result::Result<ComponentWork, ComponentError> {
         let op = FokkerPlanckOperator::assemble(problem)?;
         let u0 = problem.initial_density()?;
-        let mut stepper = IterativeL1::new(
+        let mut stepper = iterative_l1(
             op.matrix(),
             problem.alpha(),
             self.mesh.clone(),
@@ -132,13 +132,13 @@ impl FokkerPlanckComponents {
         let _ = at.observe(0, 0.0, &u0);
         drop(u0);
         while !stepper.is_finished() {
-            let n = stepper.step()?;
+            let n = stepper.step(None)?;
             let _ = at.observe(n, self.mesh.times()[n], stepper.state());
         }
-        let stats = stepper.stats();
-        // stored matrix and state-sized vectors, plus the history storage reported by
-        // the evaluator
-        let bytes = stepper.working_bytes() + stepper.history_bytes();
+        let stats = stepper.solver().stats();
+        // the solver's matrix and vectors, the stepper's state, right-hand side and
+        // history output (3 vectors), and the history storage reported by the evaluator
+        let bytes = stepper.solver().working_bytes() + 24 * grid.len() + stepper.history_bytes();
         Ok(ComponentWork {
             steps: stats.steps,
             bytes,

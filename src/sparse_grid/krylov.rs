@@ -8,9 +8,10 @@
 //! dominates for the step sizes used), so a Jacobi-preconditioned BiCGSTAB started
 //! from `u^{n-1}` converges in a few dozen matrix-vector products.
 //!
-//! The step is the one of `ffpe_solvers::fode::LinearL1Stepper`:
+//! The step is `ffpe_solvers::fode::L1Stepper`, the same loop as the LU path:
 //! `(c_n I - A) u^n = c_n u^{n-1} - h_n`, with the history `h_n` from the same
-//! evaluators (`ffpe_solvers::history`); only the linear solve differs.
+//! evaluators (`ffpe_solvers::history`); only the linear solve differs ([`Bicgstab`], a
+//! `ShiftedSolve` backend).
 //!
 //! Finite volumes on a tensor grid give a matrix with a few diagonals (offsets `0`,
 //! `+-1`, `+-n_1`, `+-n_1 n_2`, ...): it is stored by diagonals, so the product is a
@@ -26,10 +27,10 @@
 //! accuracy is unchanged), and mass is conserved to rounding as with a direct solve.
 
 use faer::sparse::SparseColMat;
-use ffpe_solvers::caputo::{TimeMesh, l1_leading_coefficient};
-use ffpe_solvers::history::{HistoryEvaluator, HistoryKind, build_history};
-
-use super::combine::ComponentError;
+use ffpe_solvers::caputo::TimeMesh;
+use ffpe_solvers::error::SolverError;
+use ffpe_solvers::fode::{L1Stepper, ShiftedSolve};
+use ffpe_solvers::history::HistoryKind;
 
 /// Settings of the iterative linear solves.
 #[derive(Clone, Copy, Debug, PartialEq, serde::Serialize)]
@@ -181,160 +182,148 @@ impl Storage {
     }
 }
 
-pub(crate) struct IterativeL1 {
+/// Jacobi-preconditioned BiCGSTAB backend of the L1 stepper.
+pub(crate) struct Bicgstab {
     n: usize,
     matrix: Storage,
     /// Zero column sums: the step conserves mass exactly.
     conservative: bool,
     diag: Vec<f64>,
-    alpha: f64,
-    mesh: TimeMesh,
-    history: Box<dyn HistoryEvaluator>,
+    /// Step sizes of the mesh (for the initial guess).
+    steps: Vec<f64>,
     settings: KrylovSettings,
-    u: Vec<f64>,
-    /// `u^{n-1} - u^{n-2}` (zero before the first step), for the initial guess.
-    du: Vec<f64>,
-    rhs: Vec<f64>,
-    hist: Vec<f64>,
+    /// Last solution `u^{n-1}` and increment `u^{n-1} - u^{n-2}` (zero before step 2).
+    prev: Vec<f64>,
+    dprev: Vec<f64>,
     x: Vec<f64>,
+    inv: Vec<f64>,
     work: [Vec<f64>; 7],
-    step: usize,
     stats: KrylovStats,
 }
 
-impl IterativeL1 {
-    pub(crate) fn new(
-        a: &SparseColMat<usize, f64>,
-        alpha: f64,
-        mesh: TimeMesh,
-        history: HistoryKind,
-        u0: &[f64],
-        settings: KrylovSettings,
-    ) -> Result<Self, ComponentError> {
-        let n = a.nrows();
-        let sym = a.symbolic();
-        let col_ptr = sym.col_ptr().to_vec();
-        let row_idx = sym.row_idx().to_vec();
-        let values = a.val().to_vec();
-        let mut diag = vec![0.0; n];
-        for j in 0..n {
-            for p in col_ptr[j]..col_ptr[j + 1] {
-                if row_idx[p] == j {
-                    diag[j] += values[p];
-                }
+/// The L1 stepper with BiCGSTAB solves.
+pub(crate) type IterativeL1 = L1Stepper<Bicgstab>;
+
+/// Sets up the L1 stepper for `D^a u = A u` with BiCGSTAB solves.
+pub(crate) fn iterative_l1(
+    a: &SparseColMat<usize, f64>,
+    alpha: f64,
+    mesh: TimeMesh,
+    history: HistoryKind,
+    u0: &[f64],
+    settings: KrylovSettings,
+) -> Result<IterativeL1, SolverError> {
+    let n = a.nrows();
+    let sym = a.symbolic();
+    let (col_ptr, row_idx, values) = (sym.col_ptr(), sym.row_idx(), a.val());
+    let mut diag = vec![0.0; n];
+    for j in 0..n {
+        for p in col_ptr[j]..col_ptr[j + 1] {
+            if row_idx[p] == j {
+                diag[j] += values[p];
             }
         }
-        let history = build_history(history, &mesh, alpha, n)?;
-        // column sums against the column's largest entry: zero to rounding for a
-        // mass-conserving generator
-        let conservative = (0..n).all(|j| {
-            let col = &values[col_ptr[j]..col_ptr[j + 1]];
-            let sum: f64 = col.iter().sum();
-            let scale = col.iter().fold(0.0f64, |m, v| m.max(v.abs()));
-            sum.abs() <= 1e-12 * scale.max(f64::MIN_POSITIVE) * col.len() as f64
-        });
-        let matrix = Storage::from_csc(n, &col_ptr, &row_idx, &values);
-        Ok(Self {
-            n,
-            matrix,
-            conservative,
-            diag,
-            alpha,
-            mesh,
-            history,
-            settings,
-            u: u0.to_vec(),
-            du: vec![0.0; n],
-            rhs: vec![0.0; n],
-            hist: vec![0.0; n],
-            x: vec![0.0; n],
-            work: std::array::from_fn(|_| vec![0.0; n]),
-            step: 0,
-            stats: KrylovStats::default(),
-        })
     }
+    // column sums against the column's largest entry: zero to rounding for a
+    // mass-conserving generator
+    let conservative = (0..n).all(|j| {
+        let col = &values[col_ptr[j]..col_ptr[j + 1]];
+        let sum: f64 = col.iter().sum();
+        let scale = col.iter().fold(0.0f64, |m, v| m.max(v.abs()));
+        sum.abs() <= 1e-12 * scale.max(f64::MIN_POSITIVE) * col.len() as f64
+    });
+    let solver = Bicgstab {
+        n,
+        matrix: Storage::from_csc(n, col_ptr, row_idx, values),
+        conservative,
+        diag,
+        steps: mesh.step_sizes().to_vec(),
+        settings,
+        prev: u0.to_vec(),
+        dprev: vec![0.0; n],
+        x: vec![0.0; n],
+        inv: vec![0.0; n],
+        work: std::array::from_fn(|_| vec![0.0; n]),
+        stats: KrylovStats::default(),
+    };
+    L1Stepper::with_solver(solver, alpha, mesh, history, u0)
+}
 
-    pub(crate) fn state(&self) -> &[f64] {
-        &self.u
-    }
-
-    pub(crate) fn is_finished(&self) -> bool {
-        self.step >= self.mesh.steps()
-    }
-
+impl Bicgstab {
+    /// Work counters so far.
     pub(crate) fn stats(&self) -> KrylovStats {
         self.stats
     }
 
-    pub(crate) fn history_bytes(&self) -> usize {
-        self.history.stats().bytes
-    }
-
-    /// Working memory besides the history, bytes: the stored matrix, twelve
-    /// state-sized vectors (state, increment, right-hand side, history output, iterate,
-    /// seven BiCGSTAB vectors) and the Jacobi scaling of the current step.
+    /// Working memory besides the stepper's own vectors and the history, bytes: the
+    /// stored matrix, the Jacobi scaling and eleven state-sized vectors (last solution
+    /// and increment, iterate, seven BiCGSTAB vectors, diagonal).
     pub(crate) fn working_bytes(&self) -> usize {
-        8 * (self.matrix.words() + 13 * self.n)
+        8 * (self.matrix.words() + 12 * self.n)
     }
+}
 
-    /// Advances one step; returns the new step index.
-    pub(crate) fn step(&mut self) -> Result<usize, ComponentError> {
-        let n = self.step + 1;
-        let c = l1_leading_coefficient(&self.mesh, self.alpha, n);
-        self.history.history_into(n, &mut self.hist);
-        for i in 0..self.n {
-            self.rhs[i] = c * self.u[i] - self.hist[i];
-        }
+impl ShiftedSolve for Bicgstab {
+    fn solve_shifted(&mut self, c: f64, step: usize, b: &mut [f64]) -> Result<(), SolverError> {
         // initial guess: linear extrapolation in time, u^{n-1} + (tau_n / tau_{n-1}) du
-        let times = self.mesh.times();
-        let ratio = if n >= 2 {
-            (times[n] - times[n - 1]) / (times[n - 1] - times[n - 2])
+        let ratio = if step >= 2 {
+            self.steps[step - 1] / self.steps[step - 2]
         } else {
             0.0
         };
-        for ((x, u), du) in self.x.iter_mut().zip(&self.u).zip(&self.du) {
+        for ((x, u), du) in self.x.iter_mut().zip(&self.prev).zip(&self.dprev) {
             *x = u + ratio * du;
         }
-        let (iterations, residual) = self.bicgstab(c)?;
+        let (iterations, residual) = self
+            .bicgstab(c, b)
+            .map_err(|reason| SolverError::LinearSolve { step, reason })?;
         if self.conservative {
-            let target = self.rhs.iter().sum::<f64>() / c;
+            let target = b.iter().sum::<f64>() / c;
             let mass: f64 = self.x.iter().sum();
             if mass > 0.0 && target > 0.0 {
                 let scale = target / mass;
                 self.x.iter_mut().for_each(|v| *v *= scale);
             }
         }
+        self.stats.steps += 1;
         self.stats.iterations += iterations;
         self.stats.max_residual = self.stats.max_residual.max(residual);
-        if self.x.iter().any(|v| !v.is_finite()) {
-            return Err(format!("non-finite state at step {n}").into());
-        }
-        // increment u^n - u^{n-1}, then store u^n
         for i in 0..self.n {
-            self.du[i] = self.x[i] - self.u[i];
+            self.dprev[i] = self.x[i] - self.prev[i];
         }
-        self.history.push_increment(n, &self.du);
-        std::mem::swap(&mut self.u, &mut self.x);
-        self.step = n;
-        self.stats.steps += 1;
-        Ok(n)
+        self.prev.copy_from_slice(&self.x);
+        b.copy_from_slice(&self.x);
+        Ok(())
     }
 
+    fn dim(&self) -> usize {
+        self.n
+    }
+
+    fn factorizations(&self) -> usize {
+        0
+    }
+}
+
+impl Bicgstab {
     /// Right-preconditioned (Jacobi) BiCGSTAB for `(c I - A) x = rhs`, from the initial
     /// guess in `self.x`. Returns iterations and the final relative residual.
-    fn bicgstab(&mut self, c: f64) -> Result<(usize, f64), ComponentError> {
+    fn bicgstab(&mut self, c: f64, rhs: &[f64]) -> Result<(usize, f64), String> {
         let dot = |a: &[f64], b: &[f64]| a.iter().zip(b).map(|(x, y)| x * y).sum::<f64>();
         let norm = |a: &[f64]| dot(a, a).sqrt();
-        let bnorm = norm(&self.rhs);
+        let bnorm = norm(rhs);
         if bnorm == 0.0 {
             self.x.fill(0.0);
             return Ok((0, 0.0));
         }
-        let inv: Vec<f64> = self.diag.iter().map(|d| 1.0 / (c - d)).collect();
+        for (v, d) in self.inv.iter_mut().zip(&self.diag) {
+            *v = 1.0 / (c - d);
+        }
+        let inv = &self.inv;
         let [r, rhat, p, v, y, s, t] = &mut self.work;
         // r = b - M x
         self.matrix.apply_shifted(c, &self.x, r);
-        for (ri, bi) in r.iter_mut().zip(&self.rhs) {
+        for (ri, bi) in r.iter_mut().zip(rhs) {
             *ri = bi - *ri;
         }
         let mut res = norm(r) / bnorm;
@@ -351,9 +340,9 @@ impl IterativeL1 {
         for it in 1..=self.settings.max_iterations {
             let rho_new = dot(rhat, r);
             if rho_new == 0.0 || !rho_new.is_finite() {
-                return Err(
-                    format!("BiCGSTAB breakdown (rho = {rho_new}) at residual {res:.3e}").into(),
-                );
+                return Err(format!(
+                    "BiCGSTAB breakdown (rho = {rho_new}) at residual {res:.3e}"
+                ));
             }
             let beta = (rho_new / rho) * (alpha / omega);
             rho = rho_new;
@@ -364,9 +353,9 @@ impl IterativeL1 {
             apply(y, v);
             let rv = dot(rhat, v);
             if rv == 0.0 || !rv.is_finite() {
-                return Err(
-                    format!("BiCGSTAB breakdown (rhat.v = {rv}) at residual {res:.3e}").into(),
-                );
+                return Err(format!(
+                    "BiCGSTAB breakdown (rhat.v = {rv}) at residual {res:.3e}"
+                ));
             }
             alpha = rho / rv;
             for i in 0..s.len() {
@@ -392,14 +381,15 @@ impl IterativeL1 {
                 return Ok((it, res));
             }
             if omega == 0.0 {
-                return Err(format!("BiCGSTAB stagnated (omega = 0) at residual {res:.3e}").into());
+                return Err(format!(
+                    "BiCGSTAB stagnated (omega = 0) at residual {res:.3e}"
+                ));
             }
         }
         Err(format!(
             "BiCGSTAB did not reach relative residual {:.1e} in {} iterations (reached {res:.3e})",
             self.settings.tolerance, self.settings.max_iterations
-        )
-        .into())
+        ))
     }
 }
 
@@ -432,7 +422,7 @@ mod tests {
         let mesh = TimeMesh::graded(1.0, 30, 2.0).unwrap();
         let mut lu =
             LinearL1Stepper::new(a.clone(), 0.6, mesh.clone(), HistoryKind::Direct, &u0).unwrap();
-        let mut it = IterativeL1::new(
+        let mut it = iterative_l1(
             &a,
             0.6,
             mesh,
@@ -443,7 +433,7 @@ mod tests {
         .unwrap();
         while !it.is_finished() {
             lu.step(None).unwrap();
-            it.step().unwrap();
+            it.step(None).unwrap();
         }
         let scale = u0.iter().sum::<f64>();
         for (x, y) in lu.state().iter().zip(it.state()) {
@@ -454,6 +444,6 @@ mod tests {
         let mass: f64 = it.state().iter().sum();
         // rescaled to the exact step mass every step: conserved to rounding (30 steps)
         assert!((mass - mass0).abs() < 1e-13 * mass0, "{mass} {mass0}");
-        assert!(it.stats().iterations > 0);
+        assert!(it.solver().stats().iterations > 0);
     }
 }

@@ -40,16 +40,26 @@ pub enum StopReason {
 /// How many numeric factorizations (distinct step sizes) are kept.
 const FACTOR_CACHE: usize = 4;
 
-/// Implicit L1 stepper for `D^a u = A u + f(t)` with a sparse matrix `A`.
-///
-/// Step `n` solves `(c_n I - A) u^n = c_n u^{n-1} - h_n + f(t_n)` with
-/// `c_n = tau_n^(-a)/Gamma(2-a)` and the history `h_n` from the chosen evaluator.
-/// The symbolic LU of the pattern of `c I - A` is computed once; a numeric LU is computed
-/// per distinct step size (the last four are cached), so a uniform mesh factors once.
-/// A diagonal `A` is solved directly without LU.
-pub struct LinearL1Stepper {
-    alpha: f64,
-    mesh: TimeMesh,
+/// The linear solve of one implicit L1 step: `(c I - A) x = b` for the step's leading
+/// coefficient `c`. [`L1Stepper`] owns the scheme (history, right-hand side, increments,
+/// sources, checks); a `ShiftedSolve` owns only `A` and how to solve with it, so one
+/// stepper serves the sparse LU here ([`SparseLu`]), and other backends (a Cholesky
+/// factorisation of a symmetrised operator, a Krylov solver) elsewhere.
+pub trait ShiftedSolve {
+    /// Overwrites `b` with the solution `x` of `(c I - A) x = b`. `step` is the index
+    /// `n >= 1` of the step being taken (for error messages and solvers that keep state
+    /// between steps).
+    fn solve_shifted(&mut self, c: f64, step: usize, b: &mut [f64]) -> Result<()>;
+    /// Number of unknowns (the size of `A`).
+    fn dim(&self) -> usize;
+    /// Numeric factorizations performed so far (0 for solvers that do not factor).
+    fn factorizations(&self) -> usize;
+}
+
+/// Sparse LU backend of [`L1Stepper`]: the symbolic LU of the pattern of `c I - A` is
+/// computed once, a numeric LU per distinct `c` (the last four are cached), so a uniform
+/// mesh factors once; a diagonal `A` is solved directly without LU.
+pub struct SparseLu {
     dim: usize,
     /// Pattern of `c I - A` (pattern of `A` plus the diagonal).
     symbolic_pattern: SymbolicSparseColMat<usize>,
@@ -59,57 +69,16 @@ pub struct LinearL1Stepper {
     diag: Vec<usize>,
     symbolic: SymbolicLu<usize>,
     factors: Vec<(u64, Lu<usize, f64>)>,
-    history: Box<dyn HistoryEvaluator>,
-    u: Vec<f64>,
-    rhs: Vec<f64>,
-    hist: Vec<f64>,
     values: Vec<f64>,
-    n: usize,
-    stats: FodeStats,
-    inv_gamma: f64,
     /// `Some(a_ii)` when `A` is diagonal (solved without LU).
     diagonal: Option<Vec<f64>>,
     last_c: f64,
+    factorizations: usize,
 }
 
-impl std::fmt::Debug for LinearL1Stepper {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("LinearL1Stepper")
-            .field("alpha", &self.alpha)
-            .field("dim", &self.dim)
-            .field("n", &self.n)
-            .field("stats", &self.stats)
-            .finish()
-    }
-}
-
-impl LinearL1Stepper {
-    /// Set up the stepper: validates the input and computes the symbolic LU of `c I - A`.
-    ///
-    /// ```
-    /// use faer::sparse::{SparseColMat, Triplet};
-    /// use ffpe_solvers::caputo::TimeMesh;
-    /// use ffpe_solvers::fode::LinearL1Stepper;
-    /// use ffpe_solvers::history::HistoryKind;
-    /// // D^a u = -u, u(0) = 1: u(t) = E_a(-t^a)
-    /// let a = SparseColMat::<usize, f64>::try_new_from_triplets(1, 1, &[Triplet::new(0, 0, -1.0)]).unwrap();
-    /// let mesh = TimeMesh::graded_for_order(1.0, 256, 0.5)?;
-    /// let mut st = LinearL1Stepper::new(a, 0.5, mesh, HistoryKind::Direct, &[1.0])?;
-    /// while !st.is_finished() {
-    ///     st.step(None)?;
-    /// }
-    /// let exact = ffpe_solvers::mittag_leffler::mittag_leffler(0.5, 1.0, -1.0)?;
-    /// assert!((st.state()[0] - exact).abs() < 1e-4);
-    /// # Ok::<(), ffpe_solvers::SolverError>(())
-    /// ```
-    pub fn new(
-        a: SparseColMat<usize, f64>,
-        alpha: f64,
-        mesh: TimeMesh,
-        history: HistoryKind,
-        u0: &[f64],
-    ) -> Result<Self> {
-        check_order(alpha)?;
+impl SparseLu {
+    /// Checks `A` (square, non-empty, finite) and computes the symbolic LU of `c I - A`.
+    pub fn new(a: &SparseColMat<usize, f64>) -> Result<Self> {
         let dim = a.nrows();
         if a.ncols() != dim {
             return Err(SolverError::DimensionMismatch {
@@ -118,24 +87,11 @@ impl LinearL1Stepper {
                 got: a.ncols(),
             });
         }
-        if u0.len() != dim {
-            return Err(SolverError::DimensionMismatch {
-                what: "initial state u0",
-                expected: dim,
-                got: u0.len(),
-            });
-        }
         if dim == 0 {
             return Err(SolverError::DimensionMismatch {
                 what: "rows of A",
                 expected: 1,
                 got: 0,
-            });
-        }
-        if u0.iter().any(|x| !x.is_finite()) {
-            return Err(SolverError::NonFinite {
-                what: "initial state u0",
-                step: 0,
             });
         }
         // Union pattern of A and the diagonal, values of -A.
@@ -183,14 +139,9 @@ impl LinearL1Stepper {
                 step: 0,
                 reason: format!("symbolic LU failed: {e:?}"),
             })?;
-        let history = build_history(history, &mesh, alpha, dim)?;
         let is_diag = (0..dim).all(|j| sym.col_range(j).all(|p| row_idx[p] == j));
         let diagonal = is_diag.then(|| diag.iter().map(|&p| -neg_a[p]).collect::<Vec<f64>>());
         Ok(Self {
-            inv_gamma: 1.0 / crate::caputo::gamma(2.0 - alpha),
-            diagonal,
-            last_c: f64::NAN,
-            alpha,
             dim,
             symbolic_pattern,
             values: neg_a.clone(),
@@ -198,17 +149,13 @@ impl LinearL1Stepper {
             diag,
             symbolic,
             factors: Vec::new(),
-            history,
-            u: u0.to_vec(),
-            rhs: vec![0.0; dim],
-            hist: vec![0.0; dim],
-            n: 0,
-            stats: FodeStats::default(),
-            mesh,
+            diagonal,
+            last_c: f64::NAN,
+            factorizations: 0,
         })
     }
 
-    fn factor_index(&mut self, c: f64) -> Result<usize> {
+    fn factor_index(&mut self, c: f64, step: usize) -> Result<usize> {
         let key = c.to_bits();
         if let Some(i) = self.factors.iter().position(|(k, _)| *k == key) {
             return Ok(i);
@@ -220,16 +167,160 @@ impl LinearL1Stepper {
         let mat = faer::sparse::SparseColMatRef::new(self.symbolic_pattern.as_ref(), &self.values);
         let lu = Lu::try_new_with_symbolic(self.symbolic.clone(), mat).map_err(|e| {
             SolverError::Singular {
-                step: self.n + 1,
+                step,
                 reason: format!("numeric LU of (c I - A) failed: {e:?}"),
             }
         })?;
-        self.stats.factorizations += 1;
+        self.factorizations += 1;
         if self.factors.len() >= FACTOR_CACHE {
             self.factors.remove(0);
         }
         self.factors.push((key, lu));
         Ok(self.factors.len() - 1)
+    }
+}
+
+impl ShiftedSolve for SparseLu {
+    fn solve_shifted(&mut self, c: f64, step: usize, b: &mut [f64]) -> Result<()> {
+        if let Some(d) = &self.diagonal {
+            // Diagonal A: (c - a_ii) x_i = b_i, no factorization needed.
+            if self.last_c.to_bits() != c.to_bits() {
+                self.last_c = c;
+                self.factorizations += 1;
+                if d.iter().any(|&a| (c - a).abs() == 0.0) {
+                    return Err(SolverError::Singular {
+                        step,
+                        reason: "c_n I - A has a zero diagonal entry".into(),
+                    });
+                }
+            }
+            for (r, a) in b.iter_mut().zip(d) {
+                *r /= c - a;
+            }
+        } else {
+            let idx = self.factor_index(c, step)?;
+            let dim = self.dim;
+            self.factors[idx]
+                .1
+                .solve_in_place(faer::MatMut::from_column_major_slice_mut(b, dim, 1));
+        }
+        Ok(())
+    }
+
+    fn dim(&self) -> usize {
+        self.dim
+    }
+
+    fn factorizations(&self) -> usize {
+        self.factorizations
+    }
+}
+
+/// Implicit L1 stepper for `D^a u = A u + f(t)`, generic over the linear solve.
+///
+/// Step `n` solves `(c_n I - A) u^n = c_n u^{n-1} - h_n + f(t_n)` with
+/// `c_n = tau_n^(-a)/Gamma(2-a)` and the history `h_n` from the chosen evaluator; the
+/// backend `S` ([`ShiftedSolve`]) does the solve. [`LinearL1Stepper`] is this stepper with
+/// the sparse LU backend.
+pub struct L1Stepper<S> {
+    alpha: f64,
+    mesh: TimeMesh,
+    dim: usize,
+    solver: S,
+    history: Box<dyn HistoryEvaluator>,
+    u: Vec<f64>,
+    rhs: Vec<f64>,
+    hist: Vec<f64>,
+    n: usize,
+    stats: FodeStats,
+    inv_gamma: f64,
+}
+
+/// Implicit L1 stepper with a sparse matrix `A` and sparse LU solves ([`SparseLu`]).
+pub type LinearL1Stepper = L1Stepper<SparseLu>;
+
+impl<S> std::fmt::Debug for L1Stepper<S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("L1Stepper")
+            .field("alpha", &self.alpha)
+            .field("dim", &self.dim)
+            .field("n", &self.n)
+            .field("stats", &self.stats)
+            .finish()
+    }
+}
+
+impl L1Stepper<SparseLu> {
+    /// Set up the stepper with sparse LU solves: validates the input and computes the
+    /// symbolic LU of `c I - A`.
+    ///
+    /// ```
+    /// use faer::sparse::{SparseColMat, Triplet};
+    /// use ffpe_solvers::caputo::TimeMesh;
+    /// use ffpe_solvers::fode::LinearL1Stepper;
+    /// use ffpe_solvers::history::HistoryKind;
+    /// // D^a u = -u, u(0) = 1: u(t) = E_a(-t^a)
+    /// let a = SparseColMat::<usize, f64>::try_new_from_triplets(1, 1, &[Triplet::new(0, 0, -1.0)]).unwrap();
+    /// let mesh = TimeMesh::graded_for_order(1.0, 256, 0.5)?;
+    /// let mut st = LinearL1Stepper::new(a, 0.5, mesh, HistoryKind::Direct, &[1.0])?;
+    /// while !st.is_finished() {
+    ///     st.step(None)?;
+    /// }
+    /// let exact = ffpe_solvers::mittag_leffler::mittag_leffler(0.5, 1.0, -1.0)?;
+    /// assert!((st.state()[0] - exact).abs() < 1e-4);
+    /// # Ok::<(), ffpe_solvers::SolverError>(())
+    /// ```
+    pub fn new(
+        a: SparseColMat<usize, f64>,
+        alpha: f64,
+        mesh: TimeMesh,
+        history: HistoryKind,
+        u0: &[f64],
+    ) -> Result<Self> {
+        check_order(alpha)?;
+        let solver = SparseLu::new(&a)?;
+        Self::with_solver(solver, alpha, mesh, history, u0)
+    }
+}
+
+impl<S: ShiftedSolve> L1Stepper<S> {
+    /// Set up the stepper with any [`ShiftedSolve`] backend; `u0` must have its dimension.
+    pub fn with_solver(
+        solver: S,
+        alpha: f64,
+        mesh: TimeMesh,
+        history: HistoryKind,
+        u0: &[f64],
+    ) -> Result<Self> {
+        check_order(alpha)?;
+        let dim = solver.dim();
+        if u0.len() != dim || dim == 0 {
+            return Err(SolverError::DimensionMismatch {
+                what: "initial state u0",
+                expected: dim.max(1),
+                got: u0.len(),
+            });
+        }
+        if u0.iter().any(|x| !x.is_finite()) {
+            return Err(SolverError::NonFinite {
+                what: "initial state u0",
+                step: 0,
+            });
+        }
+        let history = build_history(history, &mesh, alpha, dim)?;
+        Ok(Self {
+            inv_gamma: 1.0 / crate::caputo::gamma(2.0 - alpha),
+            alpha,
+            dim,
+            solver,
+            history,
+            u: u0.to_vec(),
+            rhs: vec![0.0; dim],
+            hist: vec![0.0; dim],
+            n: 0,
+            stats: FodeStats::default(),
+            mesh,
+        })
     }
 
     /// Advance one step; `source` is `f(t_n)` (None = zero). Returns the new time index `n`.
@@ -260,30 +351,7 @@ impl LinearL1Stepper {
                 *r += fi;
             }
         }
-        if let Some(d) = &self.diagonal {
-            // Diagonal A: (c - a_ii) u_i = rhs_i, no factorization needed.
-            if self.last_c.to_bits() != c.to_bits() {
-                self.last_c = c;
-                self.stats.factorizations += 1;
-                if d.iter().any(|&a| (c - a).abs() == 0.0) {
-                    return Err(SolverError::Singular {
-                        step: n,
-                        reason: "c_n I - A has a zero diagonal entry".into(),
-                    });
-                }
-            }
-            for (r, a) in self.rhs.iter_mut().zip(d) {
-                *r /= c - a;
-            }
-        } else {
-            let idx = self.factor_index(c)?;
-            let lu = &self.factors[idx].1;
-            lu.solve_in_place(faer::MatMut::from_column_major_slice_mut(
-                &mut self.rhs,
-                self.dim,
-                1,
-            ));
-        }
+        self.solver.solve_shifted(c, n, &mut self.rhs)?;
         if self.rhs.iter().any(|x| !x.is_finite()) {
             return Err(SolverError::NonFinite {
                 what: "state u^n",
@@ -321,14 +389,14 @@ impl LinearL1Stepper {
     /// assert!(last > 0.0 && last < 1.0);
     /// # Ok::<(), ffpe_solvers::SolverError>(())
     /// ```
-    pub fn run<S, O>(
+    pub fn run<F, O>(
         &mut self,
-        mut source: S,
+        mut source: F,
         mut observer: O,
         max_steps: usize,
     ) -> Result<StopReason>
     where
-        S: FnMut(f64, &mut [f64]),
+        F: FnMut(f64, &mut [f64]),
         O: FnMut(usize, f64, &[f64]) -> ControlFlow<()>,
     {
         if self.n == 0 && observer(0, 0.0, &self.u).is_break() {
@@ -375,10 +443,21 @@ impl LinearL1Stepper {
     pub fn stats(&self) -> FodeStats {
         let h = self.history.stats();
         FodeStats {
+            factorizations: self.solver.factorizations(),
             history_terms: h.terms,
             exponentials: h.exponentials,
             ..self.stats.clone()
         }
+    }
+
+    /// Bytes held by the history evaluator.
+    pub fn history_bytes(&self) -> usize {
+        self.history.stats().bytes
+    }
+
+    /// The linear-solve backend.
+    pub fn solver(&self) -> &S {
+        &self.solver
     }
 
     /// Whether the final time has been reached.
