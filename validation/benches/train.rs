@@ -11,6 +11,7 @@ use ffpe_validation::batches::Batcher;
 use ffpe_validation::data::{self, DataConfig};
 use ffpe_validation::grad::loss_and_grads;
 use ffpe_validation::llc::{self, LlcConfig};
+use ffpe_validation::mlp_cpu::{InputLayer, SgdMlp};
 use ffpe_validation::model::{Arch, BnMode, Network};
 use std::path::Path;
 
@@ -46,6 +47,34 @@ fn sgd_steps(c: &mut Criterion) {
                 }
             })
         });
+    }
+    g.finish();
+    // The training loop's path for plain SGD without BatchNorm (`train::run`).
+    let mut g = c.benchmark_group("sgd_step_batch256_mlp_cpu");
+    g.sample_size(20);
+    for arch in ["784-128-10", "784-256-256-10"] {
+        let arch: Arch = arch.parse().expect("arch");
+        let flat = Network::init(&arch, 0, &Device::Cpu)
+            .expect("init")
+            .flat_params()
+            .expect("weights");
+        for (input, threads) in [
+            (InputLayer::Auto, 1),
+            (InputLayer::Dense, 1),
+            (InputLayer::Auto, 2),
+        ] {
+            let mut net = SgdMlp::new(&arch, &flat, &d.train, input, threads).expect("net");
+            let mut batcher = Batcher::new(d.train.len(), 256, true, 0, &[1]);
+            let mut t = 0u64;
+            let name = format!("{arch}/{input:?}/threads{threads}");
+            g.bench_function(name, |b| {
+                b.iter(|| {
+                    let idx = batcher.indices(t);
+                    t += 1;
+                    net.step(&d.train, idx, 1e-3).expect("step")
+                })
+            });
+        }
     }
     g.finish();
 }

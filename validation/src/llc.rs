@@ -13,10 +13,13 @@
 //! and the estimate is the mean over chains. `L(w*)` (`init_loss`) is the full training-set
 //! loss at `w*` by default, or the mean over the first `K` minibatches (devinterp's choice).
 //!
-//! All chains advance together as one batched computation: every parameter gets a leading chain
-//! dimension and the forward and backward passes use batched matrix products. Each chain has its
-//! own minibatch stream and its own noise stream (seeded by `(seed, chain)`), so the result does
-//! not depend on how many chains run together. Networks with BatchNorm are sampled in evaluation
+//! On the CPU, networks without BatchNorm run each chain with the kernels of
+//! [`crate::mlp_cpu`] (preallocated buffers, the gradient term fused into the weight-gradient
+//! product, a sparse first layer for mostly-zero inputs). Otherwise all chains advance together
+//! as one batched candle computation: every parameter gets a leading chain dimension and the
+//! forward and backward passes use batched matrix products. Each chain has its own minibatch
+//! stream and its own noise stream (seeded by `(seed, chain)`, drawn parameter by parameter in
+//! PyTorch order on both paths), so the result does not depend on how many chains run together. Networks with BatchNorm are sampled in evaluation
 //! mode (running statistics of `w*` held fixed), so the loss is a function of the weights only.
 //!
 //! ```
@@ -33,6 +36,7 @@ use crate::batches::Batcher;
 use crate::data::Dataset;
 use crate::error::{Error, Result};
 use crate::grad;
+use crate::mlp_cpu::{InputLayer, SgdMlp, SgldStep};
 use crate::model::{BnMode, Network};
 use crate::rng::Rng;
 use candle_core::{CpuStorage, CustomOp3, DType, Layout, Shape, Tensor};
@@ -321,8 +325,66 @@ fn chain_batcher(data: &Dataset, config: &LlcConfig, k: usize) -> Batcher {
     )
 }
 
-/// Run the chains `ks` as one chain-batched computation; returns their traces and warnings.
+/// Run the chains `ks`: on the CPU without BatchNorm each chain on its own with the
+/// [`crate::mlp_cpu`] kernels, else as one chain-batched candle computation.
 fn run_chains(
+    net: &Network,
+    data: &Dataset,
+    config: &LlcConfig,
+    nbeta: f64,
+    ks: std::ops::Range<usize>,
+) -> Result<ChainsOut> {
+    if net.device().is_cpu() && !net.arch().batchnorm {
+        run_chains_cpu(net, data, config, nbeta, ks)
+    } else {
+        run_chains_batched(net, data, config, nbeta, ks)
+    }
+}
+
+/// The chains `ks` one after the other with [`SgdMlp::sgld_step`] (same minibatch and noise
+/// streams, same arithmetic up to f32 summation order as [`run_chains_batched`]).
+fn run_chains_cpu(
+    net: &Network,
+    data: &Dataset,
+    config: &LlcConfig,
+    nbeta: f64,
+    ks: std::ops::Range<usize>,
+) -> Result<ChainsOut> {
+    let flat = net.flat_params()?;
+    let step = SgldStep {
+        half_eps: (config.epsilon / 2.0) as f32,
+        nbeta: nbeta as f32,
+        gamma: config.gamma as f32,
+        noise_scale: (config.epsilon.sqrt() * config.noise_level) as f32,
+    };
+    let steps = config.total_steps();
+    let mut traces = vec![];
+    let mut warnings = vec![];
+    let mut m = SgdMlp::new(net.arch(), &flat, data, InputLayer::Auto, 1)?;
+    let anchor = m.anchor();
+    for k in ks {
+        m.reset(&anchor)?;
+        let mut batcher = chain_batcher(data, config, k);
+        let mut rng = Rng::new(config.seed, &[0x901e, k as u64]);
+        let mut trace = Vec::with_capacity(steps);
+        for t in 0..steps {
+            let l = m.sgld_step(data, batcher.indices(t as u64), &anchor, &step, &mut rng)?;
+            trace.push(l);
+            if !l.is_finite() {
+                warnings.push(format!(
+                    "diverged: non-finite minibatch loss at step {t} (chain {k}); lower epsilon or \
+                     raise gamma"
+                ));
+                break;
+            }
+        }
+        traces.push(trace);
+    }
+    Ok((traces, warnings))
+}
+
+/// Run the chains `ks` as one chain-batched computation; returns their traces and warnings.
+fn run_chains_batched(
     net: &Network,
     data: &Dataset,
     config: &LlcConfig,
@@ -618,6 +680,43 @@ mod tests {
             Network::init(&"784-8-5".parse().unwrap(), 1, &candle_core::Device::Cpu).unwrap();
         let e = estimate(&small, &d.train, &cfg).unwrap_err();
         assert!(e.to_string().contains("output width"), "{e}");
+    }
+
+    /// The CPU kernels against the chain-batched candle path on a network without BatchNorm:
+    /// same minibatches and noise, traces equal up to f32 summation order.
+    #[test]
+    fn cpu_chains_match_batched_chains() {
+        let d = data::load(&DataConfig {
+            n_train: 600,
+            n_test: 10,
+            ..Default::default()
+        })
+        .unwrap();
+        for arch in ["784-70-10", "784-10"] {
+            let net = Network::init(&arch.parse().unwrap(), 2, &candle_core::Device::Cpu).unwrap();
+            for noise_level in [0.0, 1.0] {
+                let cfg = LlcConfig {
+                    chains: 2,
+                    draws: 8,
+                    batch_size: 64,
+                    noise_level,
+                    epsilon: 1e-3,
+                    ..LlcConfig::default()
+                };
+                let nbeta = cfg.nbeta_value(d.train.len());
+                let (a, _) = run_chains_cpu(&net, &d.train, &cfg, nbeta, 0..2).unwrap();
+                let (b, _) = run_chains_batched(&net, &d.train, &cfg, nbeta, 0..2).unwrap();
+                for (ta, tb) in a.iter().zip(&b) {
+                    assert_eq!(ta.len(), tb.len());
+                    for (x, y) in ta.iter().zip(tb) {
+                        assert!(
+                            (x - y).abs() < 1e-5,
+                            "{arch} noise {noise_level}: {x} vs {y}"
+                        );
+                    }
+                }
+            }
+        }
     }
 
     #[test]

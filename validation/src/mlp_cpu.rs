@@ -26,6 +26,7 @@
 use crate::data::Dataset;
 use crate::error::{Error, Result};
 use crate::model::Arch;
+use crate::rng::Rng;
 use faer::linalg::matmul::matmul;
 use faer::{Accum, MatMut, MatRef, Par};
 use std::ops::Range;
@@ -100,7 +101,8 @@ impl Compressed {
     }
 }
 
-/// An MLP without BatchNorm trained by plain SGD on the CPU (see the module docs).
+/// An MLP without BatchNorm trained by plain SGD (or sampled by SGLD) on the CPU (see the
+/// module docs).
 ///
 /// ```
 /// use ffpe_validation::{data::Dataset, mlp_cpu::{InputLayer, SgdMlp}, model::Arch};
@@ -115,8 +117,9 @@ impl Compressed {
 #[derive(Debug)]
 pub struct SgdMlp {
     widths: Vec<usize>,
-    /// `W^T` of each layer, `[in, out]` row-major.
-    wt: Vec<Vec<f32>>,
+    /// Weights of each layer: `W^T` (`[in, out]`, row-major) for the sparse first layer, else
+    /// `W` (`[out, in]`, row-major, PyTorch's layout).
+    w: Vec<Vec<f32>>,
     bias: Vec<Vec<f32>>,
     /// Nonzero inputs of every training image (sparse first layer only).
     images: Option<Compressed>,
@@ -134,7 +137,38 @@ pub struct SgdMlp {
     row_loss: Vec<f32>,
     csr: Compressed,
     csc: Compressed,
+    /// SGLD noise of one weight matrix, PyTorch order.
+    noise: Vec<f32>,
     pool: Option<rayon::ThreadPool>,
+}
+
+/// Weights `w*` an SGLD chain is localized at ([`SgdMlp::anchor`]).
+#[derive(Clone, Debug)]
+pub struct Anchor {
+    w: Vec<Vec<f32>>,
+    bias: Vec<Vec<f32>>,
+}
+
+/// Constants of an SGLD step `w <- w - (eps/2) (n_beta g + gamma (w - w*)) + noise_scale z`.
+#[derive(Clone, Copy, Debug)]
+pub struct SgldStep {
+    /// `eps / 2`.
+    pub half_eps: f32,
+    /// Inverse temperature `n_beta`.
+    pub nbeta: f32,
+    /// Localization strength `gamma`.
+    pub gamma: f32,
+    /// Standard deviation of the noise, `sqrt(eps) noise_level` (0: none).
+    pub noise_scale: f32,
+}
+
+/// The `[in, out]` view `W^T` of layer weights `w` stored transposed or not.
+fn wt_view(w: &[f32], i: usize, o: usize, transposed: bool) -> MatRef<'_, f32> {
+    if transposed {
+        MatRef::from_row_major_slice(w, i, o)
+    } else {
+        MatRef::from_row_major_slice(w, o, i).transpose()
+    }
 }
 
 impl SgdMlp {
@@ -171,20 +205,25 @@ impl SgdMlp {
                 format!("{} values for {arch}", arch.num_params()),
             ));
         }
+        let sparse = input.sparse_for(&train.images);
         let widths = arch.widths.clone();
-        let mut wt = vec![];
+        let mut w = vec![];
         let mut bias = vec![];
         let mut off = 0;
         for l in 0..arch.layers() {
             let (i, o) = (widths[l], widths[l + 1]);
-            let w = &flat[off..off + o * i];
-            let mut t = vec![0f32; i * o];
-            for r in 0..o {
-                for c in 0..i {
-                    t[c * o + r] = w[r * i + c];
+            let src = &flat[off..off + o * i];
+            w.push(if l == 0 && sparse {
+                let mut t = vec![0f32; i * o];
+                for r in 0..o {
+                    for c in 0..i {
+                        t[c * o + r] = src[r * i + c];
+                    }
                 }
-            }
-            wt.push(t);
+                t
+            } else {
+                src.to_vec()
+            });
             off += o * i;
             bias.push(flat[off..off + o].to_vec());
             off += o;
@@ -202,7 +241,7 @@ impl SgdMlp {
         } else {
             None
         };
-        let images = input.sparse_for(&train.images).then(|| {
+        let images = sparse.then(|| {
             let mut c = Compressed::default();
             c.clear();
             for row in train.images.chunks_exact(train.dim().max(1)) {
@@ -220,7 +259,7 @@ impl SgdMlp {
             z: vec![vec![]; arch.layers()],
             dz: vec![vec![]; arch.layers()],
             widths,
-            wt,
+            w,
             bias,
             images,
             n_data: (train.len(), train.dim()),
@@ -230,6 +269,7 @@ impl SgdMlp {
             row_loss: vec![],
             csr: Compressed::default(),
             csc: Compressed::default(),
+            noise: vec![],
             pool,
         })
     }
@@ -239,25 +279,143 @@ impl SgdMlp {
         self.images.is_some()
     }
 
+    fn transposed(&self, l: usize) -> bool {
+        l == 0 && self.images.is_some()
+    }
+
     /// The flattened weights in PyTorch order (as [`crate::model::Network::flat_params`]).
     pub fn flat_params(&self) -> Vec<f32> {
-        let mut v = Vec::with_capacity(self.wt.iter().map(|w| w.len()).sum::<usize>() * 2);
-        for l in 0..self.wt.len() {
+        let mut v = Vec::with_capacity(
+            self.w.iter().map(|w| w.len()).sum::<usize>()
+                + self.bias.iter().map(|b| b.len()).sum::<usize>(),
+        );
+        for l in 0..self.w.len() {
             let (i, o) = (self.widths[l], self.widths[l + 1]);
-            for r in 0..o {
-                v.extend((0..i).map(|c| self.wt[l][c * o + r]));
+            if self.transposed(l) {
+                for r in 0..o {
+                    v.extend((0..i).map(|c| self.w[l][c * o + r]));
+                }
+            } else {
+                v.extend_from_slice(&self.w[l]);
             }
             v.extend_from_slice(&self.bias[l]);
         }
         v
     }
 
+    /// The current weights, as the centre `w*` of SGLD chains.
+    pub fn anchor(&self) -> Anchor {
+        Anchor {
+            w: self.w.clone(),
+            bias: self.bias.clone(),
+        }
+    }
+
+    /// Set the weights to those of `anchor` (from [`SgdMlp::anchor`] of this network), e.g. to
+    /// start the next SGLD chain without compressing the training images again.
+    pub fn reset(&mut self, anchor: &Anchor) -> Result<()> {
+        self.check_anchor(anchor)?;
+        for (w, a) in self.w.iter_mut().zip(&anchor.w) {
+            w.copy_from_slice(a);
+        }
+        for (b, a) in self.bias.iter_mut().zip(&anchor.bias) {
+            b.copy_from_slice(a);
+        }
+        Ok(())
+    }
+
+    fn check_anchor(&self, anchor: &Anchor) -> Result<()> {
+        let same = |a: &[Vec<f32>], b: &[Vec<f32>]| {
+            a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x.len() == y.len())
+        };
+        if same(&anchor.w, &self.w) && same(&anchor.bias, &self.bias) {
+            Ok(())
+        } else {
+            Err(Error::config(
+                "anchor",
+                "other shapes",
+                "the weights of a network of the same architecture",
+            ))
+        }
+    }
+
     /// One SGD update `w <- w - lr grad L_B(w)` on the minibatch of images `idx` of `data` (the
     /// training set given to [`SgdMlp::new`]); returns the mean cross-entropy `L_B(w)` before
     /// the update.
     pub fn step(&mut self, data: &Dataset, idx: &[usize], lr: f32) -> Result<f64> {
+        let loss = self.loss_and_backward(data, idx)?;
+        if !idx.is_empty() {
+            self.add_gradient(idx.len(), -lr);
+        }
+        Ok(loss)
+    }
+
+    /// One SGLD step on the minibatch `idx` of `data`, localized at `anchor` (from
+    /// [`SgdMlp::anchor`] of a network of the same shape), with standard normal noise drawn
+    /// from `rng` parameter by parameter in PyTorch order; returns `L_B(w)` before the step.
+    pub fn sgld_step(
+        &mut self,
+        data: &Dataset,
+        idx: &[usize],
+        anchor: &Anchor,
+        s: &SgldStep,
+        rng: &mut Rng,
+    ) -> Result<f64> {
+        self.check_anchor(anchor)?;
+        let loss = self.loss_and_backward(data, idx)?;
+        if idx.is_empty() {
+            return Ok(loss);
+        }
+        // w + (-eps/2 gamma) (w - w*) + noise_scale z, then the gradient term as one product.
+        let loc = -s.half_eps * s.gamma;
+        for l in 0..self.w.len() {
+            let (i, o) = (self.widths[l], self.widths[l + 1]);
+            let transposed = self.transposed(l);
+            let w = &mut self.w[l];
+            let w0 = &anchor.w[l];
+            if s.noise_scale > 0.0 {
+                self.noise.resize(i * o, 0.0);
+                if transposed {
+                    // W^T[c, r] gets the noise of W[r, c]: drawn in W's order, stored
+                    // transposed (the strided stores hide behind the sampler).
+                    for r in 0..o {
+                        for c in 0..i {
+                            self.noise[c * o + r] = rng.normal_f32();
+                        }
+                    }
+                } else {
+                    rng.fill_normal_f32(&mut self.noise);
+                }
+                for ((v, &v0), &z) in w.iter_mut().zip(w0).zip(&self.noise) {
+                    *v = localize(*v, v0, loc) + s.noise_scale * z;
+                }
+            } else {
+                for (v, &v0) in w.iter_mut().zip(w0) {
+                    *v = localize(*v, v0, loc);
+                }
+            }
+            let (b, b0) = (&mut self.bias[l], &anchor.bias[l]);
+            if s.noise_scale > 0.0 {
+                self.noise.resize(o, 0.0);
+                rng.fill_normal_f32(&mut self.noise[..o]);
+            }
+            for (j, (v, &v0)) in b.iter_mut().zip(b0).enumerate() {
+                let z = if s.noise_scale > 0.0 {
+                    s.noise_scale * self.noise[j]
+                } else {
+                    0.0
+                };
+                *v = localize(*v, v0, loc) + z;
+            }
+        }
+        self.add_gradient(idx.len(), -s.half_eps * s.nbeta);
+        Ok(loss)
+    }
+
+    /// Forward pass, loss and every layer's `dZ` for the minibatch `idx`; returns the mean loss.
+    fn loss_and_backward(&mut self, data: &Dataset, idx: &[usize]) -> Result<f64> {
         let b = idx.len();
-        let nl = self.wt.len();
+        let nl = self.w.len();
         let d0 = self.widths[0];
         let k = self.widths[nl];
         if (data.len(), data.dim()) != self.n_data || data.images.len() != data.len() * d0 {
@@ -321,12 +479,11 @@ impl SgdMlp {
                 za.push(a);
                 zb.push(bb);
             }
-            let w_last = k;
-            let (da, db) = self.dz[nl - 1][..b * w_last].split_at_mut(h * w_last);
+            let (da, db) = self.dz[nl - 1][..b * k].split_at_mut(h * k);
             let (la, lb) = self.row_loss[..b].split_at_mut(h);
             let net = Params {
                 widths: &self.widths,
-                wt: &self.wt,
+                w: &self.w,
                 bias: &self.bias,
             };
             let csr = self.images.is_some().then_some(&self.csr);
@@ -338,72 +495,74 @@ impl SgdMlp {
         }
         let loss = self.row_loss[..b].iter().map(|&v| v as f64).sum::<f64>() / b as f64;
 
-        // Backward pass with the fused updates, last layer first.
-        for l in (0..nl).rev() {
+        // dZ of the hidden layers, last first, per half.
+        for l in (1..nl).rev() {
             let (i, o) = (self.widths[l], self.widths[l + 1]);
-            if l > 0 {
-                // dZ of layer l - 1 from the weights of layer l before their update.
-                let (lower, upper) = self.dz.split_at_mut(l);
-                let src = &upper[0][..b * o];
-                let (sa, sb) = src.split_at(h * o);
-                let (ta, tb) = lower[l - 1][..b * i].split_at_mut(h * i);
-                let act = &self.z[l - 1][..b * i];
-                let (aa, ab) = act.split_at(h * i);
-                let wt = &self.wt[l];
-                both(
-                    pool,
-                    || backprop_rows(wt, i, o, sa, aa, ta),
-                    || backprop_rows(wt, i, o, sb, ab, tb),
-                );
-            }
-            let dz = &self.dz[l][..b * o];
-            let bias = &mut self.bias[l];
-            let split = i / 2;
-            let (wa, wb) = self.wt[l].split_at_mut(split * o);
-            let neg = -lr;
-            if l == 0 && self.images.is_some() {
-                let csc = &self.csc;
-                both(
-                    pool,
-                    || {
-                        sparse_update(wa, o, csc, 0..split, dz, neg);
-                        bias_update(bias, dz, o, neg);
-                    },
-                    || sparse_update(wb, o, csc, split..i, dz, neg),
-                );
-            } else {
-                let act: &[f32] = if l == 0 { xs } else { &self.z[l - 1][..b * i] };
-                let at = MatRef::from_row_major_slice(act, b, i).transpose();
-                let dzm = MatRef::from_row_major_slice(dz, b, o);
-                both(
-                    pool,
-                    || {
-                        let dst = MatMut::from_row_major_slice_mut(wa, split, o);
-                        matmul(dst, Accum::Add, at.subrows(0, split), dzm, neg, Par::Seq);
-                        bias_update(bias, dz, o, neg);
-                    },
-                    || {
-                        let dst = MatMut::from_row_major_slice_mut(wb, i - split, o);
-                        matmul(
-                            dst,
-                            Accum::Add,
-                            at.subrows(split, i - split),
-                            dzm,
-                            neg,
-                            Par::Seq,
-                        );
-                    },
-                );
-            }
+            let (lower, upper) = self.dz.split_at_mut(l);
+            let (sa, sb) = upper[0][..b * o].split_at(h * o);
+            let (ta, tb) = lower[l - 1][..b * i].split_at_mut(h * i);
+            let (aa, ab) = self.z[l - 1][..b * i].split_at(h * i);
+            let wt = wt_view(&self.w[l], i, o, false);
+            both(
+                pool,
+                || backprop_rows(wt, sa, aa, ta),
+                || backprop_rows(wt, sb, ab, tb),
+            );
         }
         Ok(loss)
+    }
+
+    /// `W <- W + scale * dZ^T A` and `b <- b + scale * sum_rows dZ` for every layer, with the
+    /// `dZ` of the last [`SgdMlp::loss_and_backward`] (`b` rows): each weight matrix in two
+    /// fixed blocks of rows, the blocks of all layers on two threads when there is a pool.
+    fn add_gradient(&mut self, b: usize, scale: f32) {
+        let nl = self.w.len();
+        let xs = &self.xs[..];
+        let (mut blocks_a, mut blocks_b) = (vec![], vec![]);
+        for (l, w) in self.w.iter_mut().enumerate() {
+            let (i, o) = (self.widths[l], self.widths[l + 1]);
+            let transposed = l == 0 && self.images.is_some();
+            // Rows of the stored matrix: inputs when transposed, else outputs.
+            let (rows, cols) = if transposed { (i, o) } else { (o, i) };
+            let split = rows / 2;
+            let (wa, wb) = w.split_at_mut(split * cols);
+            blocks_a.push((l, 0..split, wa));
+            blocks_b.push((l, split..rows, wb));
+        }
+        let g = Grads {
+            widths: &self.widths,
+            xs,
+            z: &self.z,
+            dz: &self.dz,
+            csc: self.images.as_ref().map(|_| &self.csc),
+            b,
+            scale,
+        };
+        let bias = &mut self.bias;
+        both(
+            self.pool.as_ref(),
+            || {
+                for (l, r, w) in blocks_a {
+                    g.block(l, r, w);
+                }
+                for (l, bias) in bias.iter_mut().enumerate().take(nl) {
+                    let o = g.widths[l + 1];
+                    bias_update(bias, &g.dz[l][..b * o], o, scale);
+                }
+            },
+            || {
+                for (l, r, w) in blocks_b {
+                    g.block(l, r, w);
+                }
+            },
+        );
     }
 
     fn reserve(&mut self, b: usize) {
         if b <= self.cap {
             return;
         }
-        for l in 0..self.wt.len() {
+        for l in 0..self.w.len() {
             let o = self.widths[l + 1];
             self.z[l].resize(b * o, 0.0);
             self.dz[l].resize(b * o, 0.0);
@@ -413,10 +572,57 @@ impl SgdMlp {
     }
 }
 
+/// `w + loc (w - w0)`.
+#[inline(always)]
+fn localize(w: f32, w0: f32, loc: f32) -> f32 {
+    w + loc * (w - w0)
+}
+
+/// What the weight updates read.
+struct Grads<'a> {
+    widths: &'a [usize],
+    xs: &'a [f32],
+    z: &'a [Vec<f32>],
+    dz: &'a [Vec<f32>],
+    /// Column-compressed minibatch when the first layer is sparse (and stored transposed).
+    csc: Option<&'a Compressed>,
+    b: usize,
+    scale: f32,
+}
+
+impl Grads<'_> {
+    /// Rows `rows` of layer `l`'s stored weights `w += scale * (dZ^T A)[rows]`.
+    fn block(&self, l: usize, rows: Range<usize>, w: &mut [f32]) {
+        let (i, o) = (self.widths[l], self.widths[l + 1]);
+        let b = self.b;
+        let dz = &self.dz[l][..b * o];
+        match (l, self.csc) {
+            (0, Some(csc)) => sparse_update(w, o, csc, rows, dz, self.scale),
+            _ => {
+                let act: &[f32] = if l == 0 {
+                    &self.xs[..b * i]
+                } else {
+                    &self.z[l - 1][..b * i]
+                };
+                matmul(
+                    MatMut::from_row_major_slice_mut(w, rows.len(), i),
+                    Accum::Add,
+                    MatRef::from_row_major_slice(dz, b, o)
+                        .transpose()
+                        .subrows(rows.start, rows.len()),
+                    MatRef::from_row_major_slice(act, b, i),
+                    self.scale,
+                    Par::Seq,
+                );
+            }
+        }
+    }
+}
+
 /// Shared view of the parameters for the forward pass.
 struct Params<'a> {
     widths: &'a [usize],
-    wt: &'a [Vec<f32>],
+    w: &'a [Vec<f32>],
     bias: &'a [Vec<f32>],
 }
 
@@ -437,7 +643,7 @@ impl Params<'_> {
         loss: &mut [f32],
     ) {
         let n = rows.len();
-        let nl = self.wt.len();
+        let nl = self.w.len();
         for l in 0..nl {
             let (i, o) = (self.widths[l], self.widths[l + 1]);
             let relu = l + 1 < nl;
@@ -446,7 +652,7 @@ impl Params<'_> {
             match (l, csr) {
                 (0, Some(csr)) => {
                     pulp::Arch::new().dispatch(SparseForward {
-                        wt: &self.wt[0],
+                        wt: &self.w[0],
                         bias: &self.bias[0],
                         o,
                         csr,
@@ -465,7 +671,7 @@ impl Params<'_> {
                         MatMut::from_row_major_slice_mut(out, n, o),
                         Accum::Replace,
                         MatRef::from_row_major_slice(a, n, i),
-                        MatRef::from_row_major_slice(&self.wt[l], i, o),
+                        wt_view(&self.w[l], i, o, false),
                         1.0f32,
                         Par::Seq,
                     );
@@ -504,8 +710,8 @@ fn add_bias(out: &mut [f32], bias: &[f32], relu: bool) {
     }
 }
 
-/// `bias += neg_lr * (column sums of dz)`, summing rows in order.
-fn bias_update(bias: &mut [f32], dz: &[f32], o: usize, neg_lr: f32) {
+/// `bias += scale * (column sums of dz)`, summing rows in order.
+fn bias_update(bias: &mut [f32], dz: &[f32], o: usize, scale: f32) {
     let mut acc = vec![0f32; o];
     for row in dz.chunks_exact(o) {
         for (a, v) in acc.iter_mut().zip(row) {
@@ -513,19 +719,20 @@ fn bias_update(bias: &mut [f32], dz: &[f32], o: usize, neg_lr: f32) {
         }
     }
     for (b, a) in bias.iter_mut().zip(&acc) {
-        *b += neg_lr * a;
+        *b += scale * a;
     }
 }
 
 /// `dst = (src W) * (act > 0)` for some minibatch rows: `src` is their `dZ` of a layer with
 /// `W^T = wt` (`[i, o]`), `act` their ReLU outputs of the layer below.
-fn backprop_rows(wt: &[f32], i: usize, o: usize, src: &[f32], act: &[f32], dst: &mut [f32]) {
+fn backprop_rows(wt: MatRef<'_, f32>, src: &[f32], act: &[f32], dst: &mut [f32]) {
+    let (i, o) = (wt.nrows(), wt.ncols());
     let n = src.len() / o;
     matmul(
         MatMut::from_row_major_slice_mut(dst, n, i),
         Accum::Replace,
         MatRef::from_row_major_slice(src, n, o),
-        MatRef::from_row_major_slice(wt, i, o).transpose(),
+        wt.transpose(),
         1.0f32,
         Par::Seq,
     );
