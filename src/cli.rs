@@ -21,6 +21,14 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Solve a problem file and print observables at the output times.
+    ///
+    /// `[grid] kind = "full"` (default) solves on the tensor grid of `[domain] cells`
+    /// (1-3 dimensions). `[grid] kind = "sparse"` with `level = n` solves 2-6 (up to 12)
+    /// dimensions by the combination technique: `min_level` (default 2), `extrapolate =
+    /// true` (Richardson of levels n and n-1), `threads`, `linear_solver = "auto" |
+    /// "direct" | "iterative"`; the report adds the components, the unknowns against the
+    /// equivalent full grid, wall time, peak memory and negative combined values.
+    /// Examples: examples/*.toml.
     Solve {
         /// Problem file (TOML sections `[equation]`, `[potential]`, `[domain]`, `[initial]`, `[time]`, `[output]`, `[grid]`).
         problem: PathBuf,
