@@ -343,9 +343,21 @@ impl SgdMlp {
     /// training set given to [`SgdMlp::new`]); returns the mean cross-entropy `L_B(w)` before
     /// the update.
     pub fn step(&mut self, data: &Dataset, idx: &[usize], lr: f32) -> Result<f64> {
-        let loss = self.loss_and_backward(data, idx)?;
+        match self.pool.take() {
+            Some(pool) => {
+                // One hand-off to the pool per step; the halves then meet in cheap joins.
+                let r = pool.install(|| self.sgd_step(data, idx, lr, true));
+                self.pool = Some(pool);
+                r
+            }
+            None => self.sgd_step(data, idx, lr, false),
+        }
+    }
+
+    fn sgd_step(&mut self, data: &Dataset, idx: &[usize], lr: f32, par: bool) -> Result<f64> {
+        let loss = self.loss_and_backward(data, idx, par)?;
         if !idx.is_empty() {
-            self.add_gradient(idx.len(), -lr);
+            self.add_gradient(idx.len(), -lr, par);
         }
         Ok(loss)
     }
@@ -362,7 +374,7 @@ impl SgdMlp {
         rng: &mut Rng,
     ) -> Result<f64> {
         self.check_anchor(anchor)?;
-        let loss = self.loss_and_backward(data, idx)?;
+        let loss = self.loss_and_backward(data, idx, false)?;
         if idx.is_empty() {
             return Ok(loss);
         }
@@ -408,12 +420,13 @@ impl SgdMlp {
                 *v = localize(*v, v0, loc) + z;
             }
         }
-        self.add_gradient(idx.len(), -s.half_eps * s.nbeta);
+        self.add_gradient(idx.len(), -s.half_eps * s.nbeta, false);
         Ok(loss)
     }
 
     /// Forward pass, loss and every layer's `dZ` for the minibatch `idx`; returns the mean loss.
-    fn loss_and_backward(&mut self, data: &Dataset, idx: &[usize]) -> Result<f64> {
+    /// `par`: run the halves with `rayon::join` (inside the network's pool).
+    fn loss_and_backward(&mut self, data: &Dataset, idx: &[usize], par: bool) -> Result<f64> {
         let b = idx.len();
         let nl = self.w.len();
         let d0 = self.widths[0];
@@ -468,7 +481,7 @@ impl SgdMlp {
         let (xs, ys) = (&self.xs[..], &self.ys[..]);
         let h = b / 2;
         let invb = 1.0 / b as f32;
-        let pool = self.pool.as_ref();
+        let pool = par;
 
         // Forward pass, loss and dZ of the last layer, per half.
         {
@@ -514,8 +527,8 @@ impl SgdMlp {
 
     /// `W <- W + scale * dZ^T A` and `b <- b + scale * sum_rows dZ` for every layer, with the
     /// `dZ` of the last [`SgdMlp::loss_and_backward`] (`b` rows): each weight matrix in two
-    /// fixed blocks of rows, the blocks of all layers on two threads when there is a pool.
-    fn add_gradient(&mut self, b: usize, scale: f32) {
+    /// fixed blocks of rows, the blocks of all layers on two threads when `par`.
+    fn add_gradient(&mut self, b: usize, scale: f32, par: bool) {
         let nl = self.w.len();
         let xs = &self.xs[..];
         let (mut blocks_a, mut blocks_b) = (vec![], vec![]);
@@ -540,7 +553,7 @@ impl SgdMlp {
         };
         let bias = &mut self.bias;
         both(
-            self.pool.as_ref(),
+            par,
             || {
                 for (l, r, w) in blocks_a {
                     g.block(l, r, w);
@@ -926,16 +939,13 @@ fn compress_columns(csr: &Compressed, d: usize, out: &mut Compressed) {
     }
 }
 
-/// Run `a` and `b`, at the same time when there is a pool.
+/// Run `a` and `b`, at the same time (`rayon::join`) when `par`.
 fn both<RA: Send, RB: Send>(
-    pool: Option<&rayon::ThreadPool>,
+    par: bool,
     a: impl FnOnce() -> RA + Send,
     b: impl FnOnce() -> RB + Send,
 ) -> (RA, RB) {
-    match pool {
-        Some(p) => p.join(a, b),
-        None => (a(), b()),
-    }
+    if par { rayon::join(a, b) } else { (a(), b()) }
 }
 
 #[cfg(test)]
