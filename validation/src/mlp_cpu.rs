@@ -1057,6 +1057,21 @@ mod tests {
         let mut a = SgdMlp::new(&arch, &flat, &data, InputLayer::Auto, 1).unwrap();
         assert!(a.sparse_input());
         assert!(a.step(&data, &[30], 0.1).is_err());
+        // A minibatch of one (empty first half) and an empty one (no update).
+        for input in [InputLayer::Dense, InputLayer::Sparse] {
+            for threads in [1, 2] {
+                let mut m = SgdMlp::new(&arch, &flat, &data, input, threads).unwrap();
+                assert!(m.step(&data, &[3], 0.1).unwrap().is_finite());
+                let before = m.flat_params();
+                assert!(m.step(&data, &[], 0.1).unwrap().is_nan());
+                assert!(
+                    before
+                        .iter()
+                        .zip(&m.flat_params())
+                        .all(|(x, y)| x.to_bits() == y.to_bits())
+                );
+            }
+        }
         let mut bad = data.clone();
         bad.labels[0] = 12;
         assert!(a.step(&bad, &[0], 0.1).is_err());
