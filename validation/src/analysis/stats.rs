@@ -331,11 +331,30 @@ pub struct Correlation {
 
 /// Pearson and Spearman correlations with pair-bootstrap percentile intervals.
 pub fn correlation(x: &[f64], y: &[f64], cfg: &BootstrapConfig) -> Result<Correlation> {
-    if x.len() != y.len() {
+    correlation_with_x_errors(x, &vec![0.0; x.len()], y, cfg)
+}
+
+/// [`correlation`] when each `x[i]` is itself an estimate with standard error `x_se[i]`:
+/// every bootstrap replicate resamples the pairs and adds `N(0, x_se^2)` to each resampled
+/// `x`, so the intervals carry the measurement error of `x` as well as the run-to-run
+/// scatter. The point estimates use the data as given; with all `x_se = 0` this is
+/// [`correlation`] exactly (the noise has its own generator, so the resampled pairs are the
+/// same).
+pub fn correlation_with_x_errors(
+    x: &[f64],
+    x_se: &[f64],
+    y: &[f64],
+    cfg: &BootstrapConfig,
+) -> Result<Correlation> {
+    if x.len() != y.len() || x.len() != x_se.len() {
         return Err(AnalysisError::LengthMismatch {
-            what: "correlation x/y",
+            what: "correlation x/y/x_se",
             left: x.len(),
-            right: y.len(),
+            right: if x.len() != y.len() {
+                y.len()
+            } else {
+                x_se.len()
+            },
         });
     }
     let n = x.len();
@@ -348,7 +367,9 @@ pub fn correlation(x: &[f64], y: &[f64], cfg: &BootstrapConfig) -> Result<Correl
     }
     check_finite("correlation x", x)?;
     check_finite("correlation y", y)?;
+    check_finite("correlation x standard errors", x_se)?;
     let mut rng = SplitMix64::new(cfg.seed);
+    let mut noise = SplitMix64::new(cfg.seed ^ 0x5e_e7);
     let mut rp = Vec::with_capacity(cfg.resamples);
     let mut rs = Vec::with_capacity(cfg.resamples);
     let mut bx = vec![0.0; n];
@@ -358,6 +379,9 @@ pub fn correlation(x: &[f64], y: &[f64], cfg: &BootstrapConfig) -> Result<Correl
             let i = rng.below(n);
             bx[k] = x[i];
             by[k] = y[i];
+            if x_se[i] > 0.0 {
+                bx[k] += x_se[i] * noise.normal();
+            }
         }
         rp.push(pearson(&bx, &by));
         rs.push(spearman(&bx, &by));
@@ -603,6 +627,15 @@ mod tests {
             epsilon = 1e-12
         );
         let c = correlation(&x, &z, &BootstrapConfig::default()).unwrap();
+        // measurement error in x widens the intervals and leaves the point estimates alone
+        let se = vec![0.5; x.len()];
+        let w = correlation_with_x_errors(&x, &se, &z, &BootstrapConfig::default()).unwrap();
+        assert_eq!((w.pearson, w.spearman), (c.pearson, c.spearman));
+        assert!(w.pearson_ci.hi - w.pearson_ci.lo > c.pearson_ci.hi - c.pearson_ci.lo);
+        let zero =
+            correlation_with_x_errors(&x, &vec![0.0; x.len()], &z, &BootstrapConfig::default())
+                .unwrap();
+        assert_eq!(zero, c);
         assert!(c.spearman_ci.hi <= 1.0 + 1e-12);
     }
 

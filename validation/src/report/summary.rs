@@ -4,9 +4,15 @@ use super::format::num;
 use super::results::{Claim, Correlations, GroupSummary, Meta, Results, RunAnalysis, Verdict};
 use crate::analysis::across::{fraction_below, histogram, optimizer_row};
 use crate::analysis::stats::{
-    BootstrapConfig, ConfidenceInterval, SplitMix64, bootstrap_mean, correlation, mean,
-    percentile_interval,
+    BootstrapConfig, ConfidenceInterval, SplitMix64, bootstrap_mean, correlation_with_x_errors,
+    mean, percentile_interval,
 };
+
+/// The standard normal quantile at probability `p` in (0, 1).
+fn normal_quantile(p: f64) -> f64 {
+    use statrs::distribution::{ContinuousCDF, Normal};
+    Normal::new(0.0, 1.0).expect("valid").inverse_cdf(p)
+}
 
 fn ci_text(ci: &ConfidenceInterval) -> String {
     format!("[{}, {}]", num(ci.lo), num(ci.hi))
@@ -124,11 +130,22 @@ pub fn summarize(runs: Vec<RunAnalysis>, meta: Meta, boot: &BootstrapConfig) -> 
         .filter(|r| r.lambda_bar.is_finite() && r.final_displacement.is_finite())
         .collect();
     let lb: Vec<f64> = ok.iter().map(|r| r.lambda_bar).collect();
+    // Each lambda_bar is an SGLD estimate: its bootstrap interval, read as a normal standard
+    // error, enters the correlation intervals (0 where a run has too few LLC estimates for
+    // an interval).
+    let lb_se: Vec<f64> = ok
+        .iter()
+        .map(|r| {
+            r.lambda_bar_ci.as_ref().map_or(0.0, |ci| {
+                (ci.hi - ci.lo) / (2.0 * normal_quantile(0.5 + ci.level / 2.0))
+            })
+        })
+        .collect();
     let disp: Vec<f64> = ok.iter().map(|r| r.final_displacement).collect();
     let err: Vec<f64> = ok.iter().map(|r| 100.0 - r.test_accuracy).collect();
     let correlations = Correlations {
-        llc_vs_displacement: correlation(&lb, &disp, boot).ok(),
-        llc_vs_test_error: correlation(&lb, &err, boot).ok(),
+        llc_vs_displacement: correlation_with_x_errors(&lb, &lb_se, &disp, boot).ok(),
+        llc_vs_test_error: correlation_with_x_errors(&lb, &lb_se, &err, boot).ok(),
     };
     let mut optimizer_table = Vec::new();
     for opt in ["sgd", "adam"] {
@@ -346,7 +363,7 @@ fn claims(res: &Results, boot: &BootstrapConfig) -> Vec<Claim> {
                         Verdict::Inconclusive
                     },
                     format!(
-                        "Over {} runs: Pearson {} (95 % CI {}), Spearman {} (95 % CI {}){}.",
+                        "Over {} runs: Pearson {} (95 % CI {}), Spearman {} (95 % CI {}){}. The intervals resample the runs and include each run's LLC estimation error (its lambda_bar interval).",
                         c.n,
                         num(c.pearson),
                         ci_text(&c.pearson_ci),
