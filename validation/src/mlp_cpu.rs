@@ -757,6 +757,37 @@ fn backprop_rows(wt: MatRef<'_, f32>, src: &[f32], act: &[f32], dst: &mut [f32])
 /// Columns per register block of the sparse kernels.
 const CH: usize = 64;
 
+/// `acc[j] = sum_k val[k] m[idx[k], c0 + j]` for `j < w <= CH` (`m` row-major with `o`
+/// columns), summed in the order of `idx` with `mul_add`: the register-blocked inner loop of
+/// both sparse kernels. A full block has a compile-time length, so it stays in registers.
+#[inline(always)]
+fn accumulate_block(
+    idx: &[u32],
+    val: &[f32],
+    m: &[f32],
+    o: usize,
+    c0: usize,
+    w: usize,
+) -> [f32; CH] {
+    let mut acc = [0f32; CH];
+    if w == CH {
+        for (&k, &x) in idx.iter().zip(val) {
+            let src = &m[k as usize * o + c0..k as usize * o + c0 + CH];
+            for (a, s) in acc.iter_mut().zip(src) {
+                *a = x.mul_add(*s, *a);
+            }
+        }
+    } else {
+        for (&k, &x) in idx.iter().zip(val) {
+            let src = &m[k as usize * o + c0..k as usize * o + c0 + w];
+            for (a, s) in acc[..w].iter_mut().zip(src) {
+                *a = x.mul_add(*s, *a);
+            }
+        }
+    }
+    acc
+}
+
 /// Sparse first layer, rows `rows` of the minibatch: `out = relu?(X W^T + b)` over the nonzero
 /// inputs of each row (ascending), `CH` outputs at a time held in registers.
 struct SparseForward<'a> {
@@ -802,22 +833,7 @@ fn sparse_forward(
         let mut c0 = 0;
         while c0 < o {
             let w = (o - c0).min(CH);
-            let mut acc = [0f32; CH];
-            if w == CH {
-                for (&p, &x) in idx.iter().zip(val) {
-                    let src = &wt[p as usize * o + c0..p as usize * o + c0 + CH];
-                    for (a, s) in acc.iter_mut().zip(src) {
-                        *a = x.mul_add(*s, *a);
-                    }
-                }
-            } else {
-                for (&p, &x) in idx.iter().zip(val) {
-                    let src = &wt[p as usize * o + c0..p as usize * o + c0 + w];
-                    for (a, s) in acc[..w].iter_mut().zip(src) {
-                        *a = x.mul_add(*s, *a);
-                    }
-                }
-            }
+            let acc = accumulate_block(idx, val, wt, o, c0, w);
             for ((v, a), b) in row[c0..c0 + w].iter_mut().zip(&acc).zip(&bias[c0..c0 + w]) {
                 let s = a + b;
                 *v = if relu { s.max(0.0) } else { s };
@@ -890,22 +906,7 @@ fn sparse_update_kernel(
         let mut c0 = 0;
         while c0 < o {
             let w = (o - c0).min(CH);
-            let mut acc = [0f32; CH];
-            if w == CH {
-                for (&r, &x) in idx.iter().zip(val) {
-                    let src = &dz[r as usize * o + c0..r as usize * o + c0 + CH];
-                    for (a, s) in acc.iter_mut().zip(src) {
-                        *a = x.mul_add(*s, *a);
-                    }
-                }
-            } else {
-                for (&r, &x) in idx.iter().zip(val) {
-                    let src = &dz[r as usize * o + c0..r as usize * o + c0 + w];
-                    for (a, s) in acc[..w].iter_mut().zip(src) {
-                        *a = x.mul_add(*s, *a);
-                    }
-                }
-            }
+            let acc = accumulate_block(idx, val, dz, o, c0, w);
             for (v, a) in wrow[c0..c0 + w].iter_mut().zip(&acc) {
                 *v += neg_lr * a;
             }
