@@ -14,56 +14,33 @@
 use crate::error::{FfpeError, Result};
 use faer::linalg::solvers::Solve;
 use faer::sparse::linalg::solvers::{Llt, SymbolicLlt};
-use faer::sparse::{SparseColMat, SparseColMatRef, SymbolicSparseColMat};
+use faer::sparse::{SparseColMat, SymbolicSparseColMat};
 use faer::{MatMut, Side};
 use ffpe_solvers::caputo::TimeMesh;
 use ffpe_solvers::error::SolverError;
-use ffpe_solvers::fode::{FodeStats, L1Stepper, ShiftedSolve};
+use ffpe_solvers::fode::{FodeStats, L1Stepper, ShiftedFactors, ShiftedSolve};
 use ffpe_solvers::history::HistoryKind;
 
-/// How many Cholesky factorisations (distinct step sizes) are kept.
-const FACTOR_CACHE: usize = 4;
-
-/// Cholesky backend: `(c I - S) v = b` with `S = Pi^(-1/2) A Pi^(1/2)` symmetric.
+/// Cholesky backend: `(c I - S) v = b` with `S = Pi^(-1/2) A Pi^(1/2)` symmetric (lower
+/// triangle stored).
 pub(crate) struct SymmetricCholesky {
     dim: usize,
-    pattern: SymbolicSparseColMat<usize>,
-    neg_s: Vec<f64>,
-    values: Vec<f64>,
-    diag: Vec<usize>,
+    shifted: ShiftedFactors<Llt<usize, f64>>,
     symbolic: SymbolicLlt<usize>,
-    factors: Vec<(u64, Llt<usize, f64>)>,
-    factorizations: usize,
 }
 
 impl ShiftedSolve for SymmetricCholesky {
     fn solve_shifted(&mut self, c: f64, step: usize, b: &mut [f64]) -> ffpe_solvers::Result<()> {
-        let key = c.to_bits();
-        let k = match self.factors.iter().position(|(k, _)| *k == key) {
-            Some(k) => k,
-            None => {
-                self.values.copy_from_slice(&self.neg_s);
-                for &p in &self.diag {
-                    self.values[p] += c;
+        let symbolic = &self.symbolic;
+        let llt = self.shifted.get(c, |m| {
+            Llt::try_new_with_symbolic(symbolic.clone(), m, Side::Lower).map_err(|e| {
+                SolverError::Singular {
+                    step,
+                    reason: format!("Cholesky of (c I - S) failed: {e:?}"),
                 }
-                let mat = SparseColMatRef::new(self.pattern.as_ref(), &self.values);
-                let llt = Llt::try_new_with_symbolic(self.symbolic.clone(), mat, Side::Lower)
-                    .map_err(|e| SolverError::Singular {
-                        step,
-                        reason: format!("Cholesky of (c I - S) failed: {e:?}"),
-                    })?;
-                self.factorizations += 1;
-                if self.factors.len() >= FACTOR_CACHE {
-                    self.factors.remove(0);
-                }
-                self.factors.push((key, llt));
-                self.factors.len() - 1
-            }
-        };
-        let dim = self.dim;
-        self.factors[k]
-            .1
-            .solve_in_place(MatMut::from_column_major_slice_mut(b, dim, 1));
+            })
+        })?;
+        llt.solve_in_place(MatMut::from_column_major_slice_mut(b, self.dim, 1));
         Ok(())
     }
 
@@ -72,7 +49,7 @@ impl ShiftedSolve for SymmetricCholesky {
     }
 
     fn factorizations(&self) -> usize {
-        self.factorizations
+        self.shifted.factorizations()
     }
 }
 
@@ -149,13 +126,8 @@ impl SymmetricL1Stepper {
             })?;
         let solver = SymmetricCholesky {
             dim,
-            pattern,
-            values: neg_s.clone(),
-            neg_s,
-            diag,
+            shifted: ShiftedFactors::new(pattern, neg_s, diag),
             symbolic,
-            factors: Vec::new(),
-            factorizations: 0,
         };
         let v: Vec<f64> = u0.iter().zip(&sqrt_pi).map(|(u, s)| u / s).collect();
         let inner = L1Stepper::with_solver(solver, alpha, mesh, history, &v)?;

@@ -56,24 +56,88 @@ pub trait ShiftedSolve {
     fn factorizations(&self) -> usize;
 }
 
+/// `c I - M` on a fixed sparse pattern (that of `M` plus its diagonal) with the
+/// factorizations of the last four distinct `c`: the part every direct [`ShiftedSolve`]
+/// backend shares. A backend supplies the factorization routine ([`SparseLu`]: LU; the core
+/// crate: Cholesky of a symmetrised operator).
+pub struct ShiftedFactors<F> {
+    pattern: SymbolicSparseColMat<usize>,
+    /// Values of `-M` on `pattern`.
+    neg_m: Vec<f64>,
+    /// Position of each diagonal entry in the value array.
+    diag: Vec<usize>,
+    /// Scratch: values of `c I - M`.
+    values: Vec<f64>,
+    cache: Vec<(u64, F)>,
+    built: usize,
+}
+
+impl<F> ShiftedFactors<F> {
+    /// `neg_m`: values of `-M` on `pattern`; `diag[j]`: position of the entry `(j, j)`.
+    pub fn new(pattern: SymbolicSparseColMat<usize>, neg_m: Vec<f64>, diag: Vec<usize>) -> Self {
+        Self {
+            pattern,
+            values: neg_m.clone(),
+            neg_m,
+            diag,
+            cache: Vec::new(),
+            built: 0,
+        }
+    }
+
+    /// The pattern of `c I - M` (for the symbolic factorization).
+    pub fn pattern(&self) -> faer::sparse::SymbolicSparseColMatRef<'_, usize> {
+        self.pattern.as_ref()
+    }
+
+    /// The factorization of `c I - M`: from the cache, or computed by `factor` (and cached,
+    /// dropping the oldest of four).
+    pub fn get<E>(
+        &mut self,
+        c: f64,
+        factor: impl FnOnce(faer::sparse::SparseColMatRef<'_, usize, f64>) -> std::result::Result<F, E>,
+    ) -> std::result::Result<&F, E> {
+        let key = c.to_bits();
+        let k = match self.cache.iter().position(|(k, _)| *k == key) {
+            Some(k) => k,
+            None => {
+                self.values.copy_from_slice(&self.neg_m);
+                for &p in &self.diag {
+                    self.values[p] += c;
+                }
+                let f = factor(faer::sparse::SparseColMatRef::new(
+                    self.pattern.as_ref(),
+                    &self.values,
+                ))?;
+                self.built += 1;
+                if self.cache.len() >= FACTOR_CACHE {
+                    self.cache.remove(0);
+                }
+                self.cache.push((key, f));
+                self.cache.len() - 1
+            }
+        };
+        Ok(&self.cache[k].1)
+    }
+
+    /// Factorizations computed so far.
+    pub fn factorizations(&self) -> usize {
+        self.built
+    }
+}
+
 /// Sparse LU backend of [`L1Stepper`]: the symbolic LU of the pattern of `c I - A` is
 /// computed once, a numeric LU per distinct `c` (the last four are cached), so a uniform
 /// mesh factors once; a diagonal `A` is solved directly without LU.
 pub struct SparseLu {
     dim: usize,
-    /// Pattern of `c I - A` (pattern of `A` plus the diagonal).
-    symbolic_pattern: SymbolicSparseColMat<usize>,
-    /// Values of `-A` on that pattern.
-    neg_a: Vec<f64>,
-    /// Position of each diagonal entry in the value array.
-    diag: Vec<usize>,
+    shifted: ShiftedFactors<Lu<usize, f64>>,
     symbolic: SymbolicLu<usize>,
-    factors: Vec<(u64, Lu<usize, f64>)>,
-    values: Vec<f64>,
     /// `Some(a_ii)` when `A` is diagonal (solved without LU).
     diagonal: Option<Vec<f64>>,
     last_c: f64,
-    factorizations: usize,
+    /// Distinct `c` met by the diagonal path (counted as factorizations).
+    diagonal_setups: usize,
 }
 
 impl SparseLu {
@@ -143,40 +207,12 @@ impl SparseLu {
         let diagonal = is_diag.then(|| diag.iter().map(|&p| -neg_a[p]).collect::<Vec<f64>>());
         Ok(Self {
             dim,
-            symbolic_pattern,
-            values: neg_a.clone(),
-            neg_a,
-            diag,
+            shifted: ShiftedFactors::new(symbolic_pattern, neg_a, diag),
             symbolic,
-            factors: Vec::new(),
             diagonal,
             last_c: f64::NAN,
-            factorizations: 0,
+            diagonal_setups: 0,
         })
-    }
-
-    fn factor_index(&mut self, c: f64, step: usize) -> Result<usize> {
-        let key = c.to_bits();
-        if let Some(i) = self.factors.iter().position(|(k, _)| *k == key) {
-            return Ok(i);
-        }
-        self.values.copy_from_slice(&self.neg_a);
-        for &p in &self.diag {
-            self.values[p] += c;
-        }
-        let mat = faer::sparse::SparseColMatRef::new(self.symbolic_pattern.as_ref(), &self.values);
-        let lu = Lu::try_new_with_symbolic(self.symbolic.clone(), mat).map_err(|e| {
-            SolverError::Singular {
-                step,
-                reason: format!("numeric LU of (c I - A) failed: {e:?}"),
-            }
-        })?;
-        self.factorizations += 1;
-        if self.factors.len() >= FACTOR_CACHE {
-            self.factors.remove(0);
-        }
-        self.factors.push((key, lu));
-        Ok(self.factors.len() - 1)
     }
 }
 
@@ -186,7 +222,7 @@ impl ShiftedSolve for SparseLu {
             // Diagonal A: (c - a_ii) x_i = b_i, no factorization needed.
             if self.last_c.to_bits() != c.to_bits() {
                 self.last_c = c;
-                self.factorizations += 1;
+                self.diagonal_setups += 1;
                 if d.iter().any(|&a| (c - a).abs() == 0.0) {
                     return Err(SolverError::Singular {
                         step,
@@ -198,11 +234,14 @@ impl ShiftedSolve for SparseLu {
                 *r /= c - a;
             }
         } else {
-            let idx = self.factor_index(c, step)?;
-            let dim = self.dim;
-            self.factors[idx]
-                .1
-                .solve_in_place(faer::MatMut::from_column_major_slice_mut(b, dim, 1));
+            let symbolic = &self.symbolic;
+            let lu = self.shifted.get(c, |m| {
+                Lu::try_new_with_symbolic(symbolic.clone(), m).map_err(|e| SolverError::Singular {
+                    step,
+                    reason: format!("numeric LU of (c I - A) failed: {e:?}"),
+                })
+            })?;
+            lu.solve_in_place(faer::MatMut::from_column_major_slice_mut(b, self.dim, 1));
         }
         Ok(())
     }
@@ -212,7 +251,7 @@ impl ShiftedSolve for SparseLu {
     }
 
     fn factorizations(&self) -> usize {
-        self.factorizations
+        self.shifted.factorizations() + self.diagonal_setups
     }
 }
 

@@ -11,5 +11,7 @@
 mod linear;
 mod nonlinear;
 
-pub use linear::{FodeStats, L1Stepper, LinearL1Stepper, ShiftedSolve, SparseLu, StopReason};
+pub use linear::{
+    FodeStats, L1Stepper, LinearL1Stepper, ShiftedFactors, ShiftedSolve, SparseLu, StopReason,
+};
 pub use nonlinear::{FodeSolution, NewtonOptions, solve_nonlinear};
