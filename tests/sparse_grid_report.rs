@@ -145,7 +145,17 @@ fn mesh(steps: usize) -> TimeMesh {
 
 /// The full grid with `2^level` cells per axis, through the same component solver.
 fn full_grid(p: &Problem, level: u32, steps: usize) -> (Vec<RawMoments>, f64) {
-    let solver = FokkerPlanckComponents::new(p, mesh(steps), HISTORY, &TIMES).unwrap();
+    full_grid_with(p, level, mesh(steps), HISTORY)
+}
+
+/// [`full_grid`] on a given mesh and history.
+fn full_grid_with(
+    p: &Problem,
+    level: u32,
+    mesh: TimeMesh,
+    history: HistoryKind,
+) -> (Vec<RawMoments>, f64) {
+    let solver = FokkerPlanckComponents::new(p, mesh, history, &TIMES).unwrap();
     let cells = vec![1usize << level; p.dim()];
     let mut moments = Vec::new();
     let start = Instant::now();
@@ -550,16 +560,7 @@ fn spatial_error() {
             }
         }
         for level in full_min..=full_max {
-            let solver = FokkerPlanckComponents::new(&p, mesh.clone(), history, &TIMES).unwrap();
-            let cells = vec![1usize << level; d];
-            let mut m = Vec::new();
-            let start = Instant::now();
-            solver
-                .solve_component(&cells, &mut |_, _, snap| {
-                    m.push(snap.grid.moments(snap.density));
-                })
-                .unwrap();
-            let secs = start.elapsed().as_secs_f64();
+            let (m, secs) = full_grid_with(&p, level, mesh.clone(), history);
             let (em, es) = spatial_errors(d, a, b, &m, &mesh, history);
             println!(
                 "{{\"kind\":\"full\",\"d\":{d},\"level\":{level},\"steps\":{steps},\"unknowns\":{},\"seconds\":{secs:.3},\"mean_err\":{em:.3e},\"second_err\":{es:.3e},\"peak_rss_bytes\":{:?}}}",

@@ -79,19 +79,17 @@ enum Storage {
 
 impl Storage {
     fn from_csc(n: usize, col_ptr: &[usize], row_idx: &[usize], values: &[f64]) -> Self {
+        // distinct offsets `j - i`, up to one more than storable (then CSR)
         let mut offsets: Vec<isize> = Vec::new();
-        for j in 0..n {
+        'scan: for j in 0..n {
             for &i in &row_idx[col_ptr[j]..col_ptr[j + 1]] {
                 let off = j as isize - i as isize;
                 if !offsets.contains(&off) {
                     offsets.push(off);
                     if offsets.len() > MAX_DIAGONALS {
-                        break;
+                        break 'scan;
                     }
                 }
-            }
-            if offsets.len() > MAX_DIAGONALS {
-                break;
             }
         }
         if offsets.len() <= MAX_DIAGONALS {
