@@ -5,6 +5,7 @@ use criterion::{Criterion, criterion_group, criterion_main};
 mod history;
 mod mittag_leffler;
 mod operator;
+mod schemes;
 mod sparse_grid;
 
 fn placeholder(c: &mut Criterion) {
@@ -19,4 +20,5 @@ criterion_group!(
     history::history_benches
 );
 criterion_group!(sparse, sparse_grid::sparse_grid_benches);
-criterion_main!(benches, core, solvers, sparse);
+criterion_group!(time_schemes, schemes::scheme_benches);
+criterion_main!(benches, core, solvers, sparse, time_schemes);

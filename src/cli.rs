@@ -39,6 +39,10 @@ pub enum Command {
         /// snapshots `density_K.csv` (K = output index) into this folder.
         #[arg(long, value_name = "DIR")]
         out: Option<PathBuf>,
+        /// Discretisation of the Caputo derivative, overriding `[time] scheme`: `l1`
+        /// (order 2 - alpha) or `l2-1sigma` (Alikhanov, order 2 on graded meshes).
+        #[arg(long, value_name = "SCHEME")]
+        scheme: Option<String>,
     },
     /// Steady state of a problem file: null-space solve versus Boltzmann closed form.
     Steady {
@@ -90,6 +94,37 @@ pub fn main() -> i32 {
     }
 }
 
+/// The problem file with `[time] scheme` replaced by `--scheme NAME` (validated as the
+/// file's key would be).
+fn with_scheme(
+    mut file: crate::config::ProblemFile,
+    name: &str,
+) -> Result<crate::config::ProblemFile> {
+    let scheme = crate::solve::Scheme::from_name(name).ok_or_else(|| FfpeError::UnknownKind {
+        key: "--scheme".into(),
+        value: name.into(),
+        allowed: "\"l1\", \"l2-1sigma\"".into(),
+    })?;
+    if scheme != crate::solve::Scheme::L1 && !matches!(file.grid, crate::config::GridSpec::Full) {
+        return Err(FfpeError::invalid(
+            "--scheme",
+            "the sparse-grid solver ([grid] kind = \"sparse\") supports l1 only",
+        ));
+    }
+    file.options.scheme = scheme;
+    // the mesh is rebuilt for the scheme (its default grading and history check)
+    crate::solve::build_scheme_mesh(
+        scheme,
+        file.problem.alpha(),
+        file.options.t_end,
+        file.options.steps,
+        file.options.mesh,
+        &file.options.output_times,
+        file.options.history,
+    )?;
+    Ok(file)
+}
+
 fn parse_z(s: &str) -> Result<Complex64> {
     let bad = || FfpeError::WrongType {
         key: format!("z = \"{s}\""),
@@ -121,8 +156,12 @@ pub fn run(cli: Cli) -> Result<()> {
             problem,
             json,
             out: dir,
+            scheme,
         } => {
-            let file = read_file(&problem)?;
+            let mut file = read_file(&problem)?;
+            if let Some(name) = scheme {
+                file = with_scheme(file, &name)?;
+            }
             let sol = run_file(&file)?;
             if let Some(dir) = dir {
                 write_outputs(&dir, &sol)?;

@@ -189,3 +189,27 @@ fn command_exits_non_zero_with_the_key_in_the_message() {
         .unwrap();
     assert!(!out.status.success());
 }
+
+/// `[time] scheme`: l1 (default) and l2-1sigma parse; an unknown name, FFT history with
+/// l2-1sigma and l2-1sigma on a sparse grid are errors naming the key and what is allowed.
+#[test]
+fn time_scheme_key() {
+    use ffpe::solve::{MeshKind, Scheme};
+    let f = parse_str(GOOD).unwrap();
+    assert_eq!(f.options.scheme, Scheme::L1);
+    assert_eq!(f.options.mesh, MeshKind::GradedBlocks { r: None });
+    let f = parse_str(&replace("steps = 20", "steps = 20\nscheme = \"l2-1sigma\"")).unwrap();
+    assert_eq!(f.options.scheme, Scheme::L21Sigma);
+    let e = err_of(&replace("steps = 20", "steps = 20\nscheme = \"l3\""));
+    assert!(e.contains("time.scheme") && e.contains("l2-1sigma"), "{e}");
+    let e = err_of(&replace(
+        "steps = 20",
+        "steps = 20\nscheme = \"l2-1sigma\"\nmesh = \"uniform\"\nhistory = \"fft\"",
+    ));
+    assert!(e.contains("time.history") && e.contains("soe"), "{e}");
+    let e = err_of(&format!(
+        "{}\n[grid]\nkind = \"sparse\"\nlevel = 3\n",
+        replace("steps = 20", "steps = 20\nscheme = \"l2-1sigma\"")
+    ));
+    assert!(e.contains("time.scheme"), "{e}");
+}

@@ -202,30 +202,38 @@ fn cholesky_and_lu_backends_agree() {
             .build()
             .unwrap(),
     );
-    for (k, p) in cases.iter().enumerate() {
-        let p = p.to_builder().alpha(0.6).build().unwrap();
-        let run = |b| {
-            solve(
-                &p,
-                &SolveOptions {
-                    t_end: 0.5,
-                    steps: 40,
-                    backend: b,
-                    history: HistoryKind::Direct,
-                    ..Default::default()
-                },
-            )
-            .unwrap()
-        };
-        let lu = run(LinearBackend::Lu);
-        let ch = run(LinearBackend::Cholesky);
-        let scale = lu.final_density.iter().fold(0.0f64, |m, x| m.max(x.abs()));
-        let diff = lu
-            .final_density
-            .iter()
-            .zip(&ch.final_density)
-            .fold(0.0f64, |m, (a, b)| m.max((a - b).abs()));
-        assert!(diff <= 1e-10 * scale, "case {k}: {diff} vs {scale}");
+    // Both schemes: L2-1sigma also applies A (the full matrix for LU, the symmetric
+    // lower triangle for Cholesky), which must commute with the change of variables too.
+    for scheme in [ffpe::solve::Scheme::L1, ffpe::solve::Scheme::L21Sigma] {
+        for (k, p) in cases.iter().enumerate() {
+            let p = p.to_builder().alpha(0.6).build().unwrap();
+            let run = |b| {
+                solve(
+                    &p,
+                    &SolveOptions {
+                        t_end: 0.5,
+                        steps: 40,
+                        backend: b,
+                        scheme,
+                        history: HistoryKind::Direct,
+                        ..Default::default()
+                    },
+                )
+                .unwrap()
+            };
+            let lu = run(LinearBackend::Lu);
+            let ch = run(LinearBackend::Cholesky);
+            let scale = lu.final_density.iter().fold(0.0f64, |m, x| m.max(x.abs()));
+            let diff = lu
+                .final_density
+                .iter()
+                .zip(&ch.final_density)
+                .fold(0.0f64, |m, (a, b)| m.max((a - b).abs()));
+            assert!(
+                diff <= 1e-10 * scale,
+                "{scheme:?} case {k}: {diff} vs {scale}"
+            );
+        }
     }
     // Per-axis diffusion with a non-separable potential has no Boltzmann weights:
     // Cholesky is refused with an error naming the setting, Auto falls back to LU.

@@ -31,8 +31,9 @@
 //! [time]
 //! t_end = 1.0
 //! steps = 1000
-//! mesh = "graded"        # graded | graded-blocks (few LU factorisations: fast in 2-D/3-D) | uniform
-//! # grading = 3.0        # optional r of t_j = T (j/N)^r (default (2 - alpha) / alpha)
+//! mesh = "graded-blocks" # graded-blocks (default: graded order, few factorisations) | graded (one factorisation per step) | uniform
+//! # grading = 3.0        # optional r of t_j = T (j/N)^r (default (2 - alpha) / alpha for l1, 2 / alpha for l2-1sigma; 1 <= r <= 8)
+//! scheme = "l1"          # l1 (order 2 - alpha) | l2-1sigma (Alikhanov, order 2; history soe or direct)
 //! history = "soe"        # direct | soe | fft
 //! tolerance = 1e-12      # SOE tolerance
 //! # linear_solver = "auto" # auto (Cholesky of the symmetrised operator where possible) | lu | cholesky
@@ -582,6 +583,7 @@ pub fn parse_str(text: &str) -> Result<ProblemFile> {
             "t_end",
             "steps",
             "mesh",
+            "scheme",
             "grading",
             "history",
             "tolerance",
@@ -595,7 +597,7 @@ pub fn parse_str(text: &str) -> Result<ProblemFile> {
         hint: "number of time steps >= 1".into(),
     })?;
     let grading = get_f64(tm, "time", "grading")?;
-    let mesh = match get_str(tm, "time", "mesh")?.unwrap_or("graded") {
+    let mesh = match get_str(tm, "time", "mesh")?.unwrap_or("graded-blocks") {
         "graded" => MeshKind::Graded { r: grading },
         "graded-blocks" | "graded_blocks" => MeshKind::GradedBlocks { r: grading },
         "uniform" => {
@@ -613,6 +615,16 @@ pub fn parse_str(text: &str) -> Result<ProblemFile> {
                 value: other.into(),
                 allowed: "\"graded\", \"graded-blocks\", \"uniform\"".into(),
             });
+        }
+    };
+    let scheme = match get_str(tm, "time", "scheme")? {
+        None => crate::solve::Scheme::L1,
+        Some(name) => {
+            crate::solve::Scheme::from_name(name).ok_or_else(|| FfpeError::UnknownKind {
+                key: "time.scheme".into(),
+                value: name.into(),
+                allowed: "\"l1\", \"l2-1sigma\"".into(),
+            })?
         }
     };
     let tolerance = get_f64(tm, "time", "tolerance")?;
@@ -660,6 +672,7 @@ pub fn parse_str(text: &str) -> Result<ProblemFile> {
         t_end,
         steps,
         mesh,
+        scheme,
         history,
         output_times,
         snapshots,
@@ -667,7 +680,8 @@ pub fn parse_str(text: &str) -> Result<ProblemFile> {
         backend,
     };
     // Validate the mesh now so errors come at parse time.
-    crate::solve::build_mesh(
+    crate::solve::build_scheme_mesh(
+        scheme,
         problem.alpha(),
         t_end,
         steps,
@@ -704,6 +718,12 @@ pub fn parse_str(text: &str) -> Result<ProblemFile> {
                         "grid.min_level",
                         min_level,
                         &format!("1 <= min_level <= level = {level}"),
+                    ));
+                }
+                if scheme != crate::solve::Scheme::L1 {
+                    return Err(FfpeError::invalid(
+                        "time.scheme",
+                        "the sparse-grid solver ([grid] kind = \"sparse\") supports scheme = \"l1\" only",
                     ));
                 }
                 let mut extra = g.clone();

@@ -36,6 +36,7 @@ use crate::grid::TensorGrid;
 use crate::observables::{ObservableContext, Observables};
 use crate::operator::FokkerPlanckOperator;
 use crate::problem::Problem;
+pub use ffpe_solvers::caputo::Scheme;
 use ffpe_solvers::caputo::TimeMesh;
 use ffpe_solvers::fode::LinearL1Stepper;
 pub use ffpe_solvers::fode::StopReason;
@@ -112,8 +113,11 @@ fn symmetriser(problem: &Problem) -> Option<Vec<f64>> {
 pub enum MeshKind {
     /// Uniform steps (error O(tau^alpha) for the weakly singular solutions of the FFPE).
     Uniform,
-    /// Graded `t_j = T (j / N)^r`; `r = None` uses `r = (2 - alpha) / alpha` (optimal,
-    /// restores O(N^-(2 - alpha)), Stynes-O'Riordan-Gracia 2017), capped at 8.
+    /// Graded `t_j = T (j / N)^r`; `r = None` uses the scheme's optimal grading
+    /// ([`Scheme::optimal_grading`]: `(2 - alpha) / alpha` for L1, which restores
+    /// O(N^-(2 - alpha)), Stynes-O'Riordan-Gracia 2017; `2 / alpha` for L2-1sigma, order 2),
+    /// capped at 8. Refactorises at every step (use [`MeshKind::GradedBlocks`], the
+    /// default, for implicit solves in 2-D and 3-D).
     Graded {
         /// Grading exponent `r >= 1`, or `None` for the optimal value.
         r: Option<f64>,
@@ -128,7 +132,7 @@ pub enum MeshKind {
     /// instead of one per step: the fast choice in 2-D and 3-D. Takes up to 2x the steps
     /// of the graded mesh (about 1.4x typically).
     GradedBlocks {
-        /// Grading exponent `r >= 1`, or `None` for `(2 - alpha) / alpha`.
+        /// Grading exponent `r >= 1`, or `None` for the scheme's optimal grading.
         r: Option<f64>,
     },
 }
@@ -161,9 +165,12 @@ pub fn graded_block_times(t_end: f64, steps: usize, r: f64) -> Vec<f64> {
     times
 }
 
+/// The default is [`MeshKind::GradedBlocks`] with the optimal grading: the same order as
+/// the graded mesh with about `log2(tau_max / tau_min)` factorisations instead of one per
+/// step (BENCHMARKS.md, "Fast defaults").
 impl Default for MeshKind {
     fn default() -> Self {
-        Self::Graded { r: None }
+        Self::GradedBlocks { r: None }
     }
 }
 
@@ -174,8 +181,11 @@ pub struct SolveOptions {
     pub t_end: f64,
     /// Number of base steps `N >= 1` (output times may add a few nodes).
     pub steps: usize,
-    /// Mesh kind (default graded).
+    /// Mesh kind (default graded-blocks: graded order, few factorisations).
     pub mesh: MeshKind,
+    /// Discretisation of the Caputo derivative (default L1; L2-1sigma is second order on
+    /// graded meshes and takes the `Direct` or `Soe` history).
+    pub scheme: Scheme,
     /// History evaluator (default SOE with tolerance 1e-12; Direct is the oracle; FFT
     /// needs a uniform mesh).
     pub history: HistoryKind,
@@ -195,6 +205,7 @@ impl Default for SolveOptions {
             t_end: 1.0,
             steps: 100,
             mesh: MeshKind::default(),
+            scheme: Scheme::L1,
             history: HistoryKind::Soe { tolerance: 1e-12 },
             output_times: vec![],
             snapshots: false,
@@ -301,8 +312,8 @@ impl<F: FnMut(usize, f64, &[f64]) -> bool> Observer for StopWhen<F> {
 }
 
 /// Grading exponent `r` of a graded mesh: the user's value checked to lie in [1, 8], or the
-/// optimal `(2 - alpha) / alpha` clamped to that range.
-fn grading(r: Option<f64>, alpha: f64) -> Result<f64> {
+/// scheme's optimal value clamped to that range.
+fn grading(r: Option<f64>, alpha: f64, scheme: Scheme) -> Result<f64> {
     Ok(match r {
         Some(r) => crate::error::check_range(
             "time.grading",
@@ -311,12 +322,13 @@ fn grading(r: Option<f64>, alpha: f64) -> Result<f64> {
             Some((8.0, false)),
             "1 <= grading <= 8",
         )?,
-        None => ((2.0 - alpha) / alpha).clamp(1.0, 8.0),
+        None => scheme.optimal_grading(alpha).clamp(1.0, 8.0),
     })
 }
 /// Builds the time mesh with the output times as nodes: output times within
 /// `1e-9 t_end` of a node use that node, others are inserted (FFT history needs a uniform
-/// mesh, so there every output time must already be a node).
+/// mesh, so there every output time must already be a node). Default gradings are those
+/// of the L1 scheme; [`build_scheme_mesh`] takes the scheme.
 pub fn build_mesh(
     alpha: f64,
     t_end: f64,
@@ -325,6 +337,25 @@ pub fn build_mesh(
     output_times: &[f64],
     history: HistoryKind,
 ) -> Result<TimeMesh> {
+    build_scheme_mesh(Scheme::L1, alpha, t_end, steps, kind, output_times, history)
+}
+
+/// [`build_mesh`] with the default grading of `scheme` ([`Scheme::optimal_grading`]).
+pub fn build_scheme_mesh(
+    scheme: Scheme,
+    alpha: f64,
+    t_end: f64,
+    steps: usize,
+    kind: MeshKind,
+    output_times: &[f64],
+    history: HistoryKind,
+) -> Result<TimeMesh> {
+    if scheme == Scheme::L21Sigma && matches!(history, HistoryKind::Fft) {
+        return Err(FfpeError::invalid(
+            "time.history",
+            "the L2-1sigma scheme takes history \"soe\" or \"direct\" (FFT is for L1 on uniform meshes)",
+        ));
+    }
     crate::error::check_range(
         "time.t_end",
         t_end,
@@ -342,11 +373,11 @@ pub fn build_mesh(
     let base = match kind {
         MeshKind::Uniform => TimeMesh::uniform(t_end, steps)?,
         MeshKind::Graded { r } => {
-            let r = grading(r, alpha)?;
+            let r = grading(r, alpha, scheme)?;
             TimeMesh::graded(t_end, steps, r)?
         }
         MeshKind::GradedBlocks { r } => {
-            let r = grading(r, alpha)?;
+            let r = grading(r, alpha, scheme)?;
             if steps as f64 > 1e308f64.powf(1.0 / r) {
                 return Err(FfpeError::out_of_range(
                     "time.steps",
@@ -434,7 +465,8 @@ pub fn solve_with_observer(
     } else {
         opts.output_times.clone()
     };
-    let mesh = build_mesh(
+    let mesh = build_scheme_mesh(
+        opts.scheme,
         problem.alpha(),
         opts.t_end,
         opts.steps,
@@ -442,9 +474,10 @@ pub fn solve_with_observer(
         &outs,
         opts.history,
     )?;
-    solve_mesh_with(
+    solve_scheme_mesh(
         problem,
         &mesh,
+        opts.scheme,
         opts.history,
         &outs,
         opts.snapshots,
@@ -516,6 +549,32 @@ pub fn solve_mesh_with(
     observer: &mut dyn Observer,
     backend: LinearBackend,
 ) -> Result<Solution> {
+    solve_scheme_mesh(
+        problem,
+        mesh,
+        Scheme::L1,
+        history,
+        output_times,
+        snapshots,
+        max_steps,
+        observer,
+        backend,
+    )
+}
+
+/// [`solve_mesh_with`] with a chosen discretisation of the Caputo derivative.
+#[allow(clippy::too_many_arguments)]
+pub fn solve_scheme_mesh(
+    problem: &Problem,
+    mesh: &TimeMesh,
+    scheme: Scheme,
+    history: HistoryKind,
+    output_times: &[f64],
+    snapshots: bool,
+    max_steps: Option<usize>,
+    observer: &mut dyn Observer,
+    backend: LinearBackend,
+) -> Result<Solution> {
     let start = Instant::now();
     let out_idx = output_indices(mesh, output_times)?;
     let op = FokkerPlanckOperator::assemble(problem)?;
@@ -536,13 +595,15 @@ pub fn solve_mesh_with(
         Some(sp) => Stepper::Cholesky(Box::new(SymmetricL1Stepper::new(
             op.matrix(),
             sp,
+            scheme,
             problem.alpha(),
             mesh.clone(),
             history,
             &u0,
         )?)),
-        None => Stepper::Lu(Box::new(LinearL1Stepper::new(
+        None => Stepper::Lu(Box::new(LinearL1Stepper::new_with_scheme(
             op.into_matrix(),
+            scheme,
             problem.alpha(),
             mesh.clone(),
             history,

@@ -16,7 +16,7 @@ use faer::linalg::solvers::Solve;
 use faer::sparse::linalg::solvers::{Llt, SymbolicLlt};
 use faer::sparse::{SparseColMat, SymbolicSparseColMat};
 use faer::{MatMut, Side};
-use ffpe_solvers::caputo::TimeMesh;
+use ffpe_solvers::caputo::{Scheme, TimeMesh};
 use ffpe_solvers::error::SolverError;
 use ffpe_solvers::fode::{FodeStats, L1Stepper, ShiftedFactors, ShiftedSolve};
 use ffpe_solvers::history::HistoryKind;
@@ -44,6 +44,10 @@ impl ShiftedSolve for SymmetricCholesky {
         Ok(())
     }
 
+    fn apply(&self, x: &[f64], out: &mut [f64]) {
+        self.shifted.apply_m_symmetric_lower(x, out);
+    }
+
     fn dim(&self) -> usize {
         self.dim
     }
@@ -66,6 +70,7 @@ impl SymmetricL1Stepper {
     pub(crate) fn new(
         a: &SparseColMat<usize, f64>,
         sqrt_pi: Vec<f64>,
+        scheme: Scheme,
         alpha: f64,
         mesh: TimeMesh,
         history: HistoryKind,
@@ -130,7 +135,7 @@ impl SymmetricL1Stepper {
             symbolic,
         };
         let v: Vec<f64> = u0.iter().zip(&sqrt_pi).map(|(u, s)| u / s).collect();
-        let inner = L1Stepper::with_solver(solver, alpha, mesh, history, &v)?;
+        let inner = L1Stepper::with_solver_and_scheme(solver, scheme, alpha, mesh, history, &v)?;
         Ok(Self {
             inner,
             sqrt_pi,

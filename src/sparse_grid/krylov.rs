@@ -294,6 +294,12 @@ impl ShiftedSolve for Bicgstab {
         Ok(())
     }
 
+    fn apply(&self, x: &[f64], out: &mut [f64]) {
+        // (0 I - A) x, negated
+        self.matrix.apply_shifted(0.0, x, out);
+        out.iter_mut().for_each(|v| *v = -*v);
+    }
+
     fn dim(&self) -> usize {
         self.n
     }

@@ -7,9 +7,9 @@ use faer::linalg::solvers::Solve;
 use faer::sparse::linalg::solvers::{Lu, SymbolicLu};
 use faer::sparse::{SparseColMat, SymbolicSparseColMat};
 
-use crate::caputo::TimeMesh;
+use crate::caputo::{Scheme, TimeMesh};
 use crate::error::{Result, SolverError, check_order};
-use crate::history::{HistoryEvaluator, HistoryKind, build_history};
+use crate::history::{HistoryEvaluator, HistoryKind, L21SigmaHistory, build_history};
 
 /// Statistics of a fractional ODE solve.
 #[derive(Clone, Debug, Default, serde::Serialize)]
@@ -50,6 +50,9 @@ pub trait ShiftedSolve {
     /// `n >= 1` of the step being taken (for error messages and solvers that keep state
     /// between steps).
     fn solve_shifted(&mut self, c: f64, step: usize, b: &mut [f64]) -> Result<()>;
+    /// Writes `A x` into `out` (used by schemes that evaluate `A u` at an off-step point,
+    /// such as L2-1sigma).
+    fn apply(&self, x: &[f64], out: &mut [f64]);
     /// Number of unknowns (the size of `A`).
     fn dim(&self) -> usize;
     /// Numeric factorizations performed so far (0 for solvers that do not factor).
@@ -123,6 +126,33 @@ impl<F> ShiftedFactors<F> {
     /// Factorizations computed so far.
     pub fn factorizations(&self) -> usize {
         self.built
+    }
+
+    /// `out = M x` from the stored values of `-M` (full pattern).
+    pub fn apply_m(&self, x: &[f64], out: &mut [f64]) {
+        out.fill(0.0);
+        let rows = self.pattern.row_idx();
+        for (j, xj) in x.iter().enumerate() {
+            for p in self.pattern.col_range(j) {
+                out[rows[p]] -= self.neg_m[p] * xj;
+            }
+        }
+    }
+
+    /// `out = M x` for a symmetric `M` of which the pattern holds the lower triangle.
+    pub fn apply_m_symmetric_lower(&self, x: &[f64], out: &mut [f64]) {
+        out.fill(0.0);
+        let rows = self.pattern.row_idx();
+        for (j, xj) in x.iter().enumerate() {
+            for p in self.pattern.col_range(j) {
+                let i = rows[p];
+                let m = -self.neg_m[p];
+                out[i] += m * xj;
+                if i != j {
+                    out[j] += m * x[i];
+                }
+            }
+        }
     }
 }
 
@@ -246,6 +276,17 @@ impl ShiftedSolve for SparseLu {
         Ok(())
     }
 
+    fn apply(&self, x: &[f64], out: &mut [f64]) {
+        match &self.diagonal {
+            Some(d) => {
+                for ((o, a), xi) in out.iter_mut().zip(d).zip(x) {
+                    *o = a * xi;
+                }
+            }
+            None => self.shifted.apply_m(x, out),
+        }
+    }
+
     fn dim(&self) -> usize {
         self.dim
     }
@@ -255,24 +296,43 @@ impl ShiftedSolve for SparseLu {
     }
 }
 
-/// Implicit L1 stepper for `D^a u = A u + f(t)`, generic over the linear solve.
+/// Implicit stepper for `D^a u = A u + f(t)`, generic over the linear solve, with the L1
+/// (default) or the L2-1sigma discretisation of the Caputo derivative ([`Scheme`]).
 ///
-/// Step `n` solves `(c_n I - A) u^n = c_n u^{n-1} - h_n + f(t_n)` with
-/// `c_n = tau_n^(-a)/Gamma(2-a)` and the history `h_n` from the chosen evaluator; the
-/// backend `S` ([`ShiftedSolve`]) does the solve. [`LinearL1Stepper`] is this stepper with
-/// the sparse LU backend.
+/// * L1: step `n` solves `(c_n I - A) u^n = c_n u^{n-1} - h_n + f(t_n)` with
+///   `c_n = tau_n^(-a)/Gamma(2-a)` and the history `h_n` from the chosen evaluator.
+/// * L2-1sigma: the equation is taken at `t_* = t_{n-1} + sigma tau_n`, `sigma = 1 - a/2`,
+///   with `u(t_*) ~= sigma u^n + (1 - sigma) u^{n-1}`; with `D^a u(t_*) ~= c_n (u^n - u^{n-1})
+///   + h_n` ([`L21SigmaHistory`]) step `n` solves
+///   `(c I - A) u^n = c u^{n-1} + (1 - sigma)/sigma A u^{n-1} + (f(t_*) - h_n)/sigma`,
+///   `c = c_n / sigma`.
+///
+/// The backend `S` ([`ShiftedSolve`]) does the solve. [`LinearL1Stepper`] is this stepper
+/// with the sparse LU backend.
 pub struct L1Stepper<S> {
     alpha: f64,
     mesh: TimeMesh,
     dim: usize,
     solver: S,
-    history: Box<dyn HistoryEvaluator>,
+    kernel: Kernel,
     u: Vec<f64>,
     rhs: Vec<f64>,
     hist: Vec<f64>,
     n: usize,
     stats: FodeStats,
-    inv_gamma: f64,
+}
+
+/// The Caputo discretisation of a stepper and its history.
+enum Kernel {
+    L1 {
+        history: Box<dyn HistoryEvaluator>,
+        inv_gamma: f64,
+    },
+    L21Sigma {
+        history: Box<L21SigmaHistory>,
+        /// Scratch: `A u^{n-1}`.
+        au: Vec<f64>,
+    },
 }
 
 /// Implicit L1 stepper with a sparse matrix `A` and sparse LU solves ([`SparseLu`]).
@@ -320,12 +380,57 @@ impl L1Stepper<SparseLu> {
         let solver = SparseLu::new(&a)?;
         Self::with_solver(solver, alpha, mesh, history, u0)
     }
+
+    /// [`LinearL1Stepper::new`] with a chosen [`Scheme`].
+    ///
+    /// ```
+    /// use faer::sparse::{SparseColMat, Triplet};
+    /// use ffpe_solvers::caputo::{Scheme, TimeMesh};
+    /// use ffpe_solvers::fode::LinearL1Stepper;
+    /// use ffpe_solvers::history::HistoryKind;
+    /// // D^a u = -u, u(0) = 1 on the graded mesh r = 2/a: order 2
+    /// let a = SparseColMat::<usize, f64>::try_new_from_triplets(1, 1, &[Triplet::new(0, 0, -1.0)]).unwrap();
+    /// let mesh = TimeMesh::graded(1.0, 256, 4.0)?;
+    /// let mut st = LinearL1Stepper::new_with_scheme(a, Scheme::L21Sigma, 0.5, mesh, HistoryKind::Direct, &[1.0])?;
+    /// while !st.is_finished() {
+    ///     st.step(None)?;
+    /// }
+    /// let exact = ffpe_solvers::mittag_leffler::mittag_leffler(0.5, 1.0, -1.0)?;
+    /// assert!((st.state()[0] - exact).abs() < 1e-5);
+    /// # Ok::<(), ffpe_solvers::SolverError>(())
+    /// ```
+    pub fn new_with_scheme(
+        a: SparseColMat<usize, f64>,
+        scheme: Scheme,
+        alpha: f64,
+        mesh: TimeMesh,
+        history: HistoryKind,
+        u0: &[f64],
+    ) -> Result<Self> {
+        check_order(alpha)?;
+        let solver = SparseLu::new(&a)?;
+        Self::with_solver_and_scheme(solver, scheme, alpha, mesh, history, u0)
+    }
 }
 
 impl<S: ShiftedSolve> L1Stepper<S> {
-    /// Set up the stepper with any [`ShiftedSolve`] backend; `u0` must have its dimension.
+    /// Set up the L1 stepper with any [`ShiftedSolve`] backend; `u0` must have its
+    /// dimension.
     pub fn with_solver(
         solver: S,
+        alpha: f64,
+        mesh: TimeMesh,
+        history: HistoryKind,
+        u0: &[f64],
+    ) -> Result<Self> {
+        Self::with_solver_and_scheme(solver, Scheme::L1, alpha, mesh, history, u0)
+    }
+
+    /// Set up the stepper with any [`ShiftedSolve`] backend and a [`Scheme`]. L2-1sigma
+    /// takes the `Direct` or `Soe` history (`Fft` is an error).
+    pub fn with_solver_and_scheme(
+        solver: S,
+        scheme: Scheme,
         alpha: f64,
         mesh: TimeMesh,
         history: HistoryKind,
@@ -346,13 +451,21 @@ impl<S: ShiftedSolve> L1Stepper<S> {
                 step: 0,
             });
         }
-        let history = build_history(history, &mesh, alpha, dim)?;
+        let kernel = match scheme {
+            Scheme::L1 => Kernel::L1 {
+                history: build_history(history, &mesh, alpha, dim)?,
+                inv_gamma: 1.0 / crate::caputo::gamma(2.0 - alpha),
+            },
+            Scheme::L21Sigma => Kernel::L21Sigma {
+                history: Box::new(L21SigmaHistory::new(history, &mesh, alpha, dim)?),
+                au: vec![0.0; dim],
+            },
+        };
         Ok(Self {
-            inv_gamma: 1.0 / crate::caputo::gamma(2.0 - alpha),
             alpha,
             dim,
             solver,
-            history,
+            kernel,
             u: u0.to_vec(),
             rhs: vec![0.0; dim],
             hist: vec![0.0; dim],
@@ -362,7 +475,8 @@ impl<S: ShiftedSolve> L1Stepper<S> {
         })
     }
 
-    /// Advance one step; `source` is `f(t_n)` (None = zero). Returns the new time index `n`.
+    /// Advance one step; `source` is `f` at [`L1Stepper::source_time`]`(n)` (`t_n` for L1,
+    /// `t_{n-1} + sigma tau_n` for L2-1sigma; None = zero). Returns the new index `n`.
     pub fn step(&mut self, source: Option<&[f64]>) -> Result<usize> {
         let start = Instant::now();
         if self.is_finished() {
@@ -380,16 +494,36 @@ impl<S: ShiftedSolve> L1Stepper<S> {
             });
         }
         let n = self.n + 1;
-        let c = self.mesh.step_sizes()[n - 1].powf(-self.alpha) * self.inv_gamma;
-        self.history.history_into(n, &mut self.hist);
-        for i in 0..self.dim {
-            self.rhs[i] = c * self.u[i] - self.hist[i];
-        }
-        if let Some(f) = source {
-            for (r, fi) in self.rhs.iter_mut().zip(f) {
-                *r += fi;
+        let c = match &mut self.kernel {
+            Kernel::L1 { history, inv_gamma } => {
+                let c = self.mesh.step_sizes()[n - 1].powf(-self.alpha) * *inv_gamma;
+                history.history_into(n, &mut self.hist);
+                for i in 0..self.dim {
+                    self.rhs[i] = c * self.u[i] - self.hist[i];
+                }
+                if let Some(f) = source {
+                    for (r, fi) in self.rhs.iter_mut().zip(f) {
+                        *r += fi;
+                    }
+                }
+                c
             }
-        }
+            Kernel::L21Sigma { history, au } => {
+                let sigma = history.sigma();
+                let c = history.history_into(n, &mut self.hist) / sigma;
+                self.solver.apply(&self.u, au);
+                let (wa, ws) = ((1.0 - sigma) / sigma, 1.0 / sigma);
+                for i in 0..self.dim {
+                    self.rhs[i] = c * self.u[i] + wa * au[i] - ws * self.hist[i];
+                }
+                if let Some(f) = source {
+                    for (r, fi) in self.rhs.iter_mut().zip(f) {
+                        *r += ws * fi;
+                    }
+                }
+                c
+            }
+        };
         self.solver.solve_shifted(c, n, &mut self.rhs)?;
         if self.rhs.iter().any(|x| !x.is_finite()) {
             return Err(SolverError::NonFinite {
@@ -401,7 +535,10 @@ impl<S: ShiftedSolve> L1Stepper<S> {
         for (u, r) in self.u.iter_mut().zip(&self.rhs) {
             *u = r - *u;
         }
-        self.history.push_increment(n, &self.u);
+        match &mut self.kernel {
+            Kernel::L1 { history, .. } => history.push_increment(n, &self.u),
+            Kernel::L21Sigma { history, .. } => history.push_increment(n, &self.u),
+        }
         self.u.copy_from_slice(&self.rhs);
         self.n = n;
         self.stats.steps += 1;
@@ -409,8 +546,27 @@ impl<S: ShiftedSolve> L1Stepper<S> {
         Ok(n)
     }
 
+    /// The time at which step `n` takes the source: `t_n` (L1) or `t_{n-1} + sigma tau_n`
+    /// (L2-1sigma).
+    pub fn source_time(&self, n: usize) -> f64 {
+        match &self.kernel {
+            Kernel::L1 { .. } => self.mesh.times()[n],
+            Kernel::L21Sigma { history, .. } => {
+                self.mesh.times()[n - 1] + history.sigma() * self.mesh.step_sizes()[n - 1]
+            }
+        }
+    }
+
+    /// The discretisation of the Caputo derivative.
+    pub fn scheme(&self) -> Scheme {
+        match &self.kernel {
+            Kernel::L1 { .. } => Scheme::L1,
+            Kernel::L21Sigma { .. } => Scheme::L21Sigma,
+        }
+    }
+
     /// Drive the stepper to the end of the mesh (or `max_steps` more steps). `source(t, f)`
-    /// writes `f(t)` into `f` (zeroed before each call); `observer(n, t_n, u^n)` is called
+    /// writes `f(t)` into `f` (zeroed before each call; `t` is [`L1Stepper::source_time`]); `observer(n, t_n, u^n)` is called
     /// after every step (and once for the initial state) and may stop the run.
     ///
     /// ```
@@ -448,7 +604,7 @@ impl<S: ShiftedSolve> L1Stepper<S> {
                 return Ok(StopReason::MaxSteps);
             }
             f.fill(0.0);
-            source(self.mesh.times()[self.n + 1], &mut f);
+            source(self.source_time(self.n + 1), &mut f);
             let n = self.step(Some(&f))?;
             taken += 1;
             if observer(n, self.mesh.times()[n], &self.u).is_break() {
@@ -480,7 +636,7 @@ impl<S: ShiftedSolve> L1Stepper<S> {
 
     /// Statistics so far.
     pub fn stats(&self) -> FodeStats {
-        let h = self.history.stats();
+        let h = self.history_stats();
         FodeStats {
             factorizations: self.solver.factorizations(),
             history_terms: h.terms,
@@ -491,7 +647,14 @@ impl<S: ShiftedSolve> L1Stepper<S> {
 
     /// Bytes held by the history evaluator.
     pub fn history_bytes(&self) -> usize {
-        self.history.stats().bytes
+        self.history_stats().bytes
+    }
+
+    fn history_stats(&self) -> crate::history::HistoryStats {
+        match &self.kernel {
+            Kernel::L1 { history, .. } => history.stats(),
+            Kernel::L21Sigma { history, .. } => history.stats(),
+        }
     }
 
     /// The linear-solve backend.

@@ -15,15 +15,20 @@
 //! | [`Soe`] | any | `O(N_exp dim)` | `O(N_exp dim)` | user tolerance (relative to the kernel) |
 //! | [`Fft`] | uniform | `O(dim log^2 n)` amortised | `O(N dim)` | round-off |
 //!
+//! The L2-1sigma scheme ([`crate::caputo::Scheme::L21Sigma`]) has its own history,
+//! [`L21SigmaHistory`] (direct or SOE, built from the same [`HistoryKind`]).
+//!
 //! Protocol: for each step `n = 1..N`, call [`HistoryEvaluator::history_into`]`(n, out)`
 //! (any number of times), solve for `u^n`, then [`HistoryEvaluator::push_increment`]`(n, delta)`.
 
 mod direct;
 mod fft;
+mod l21sigma;
 mod soe;
 
 pub use direct::Direct;
 pub use fft::Fft;
+pub use l21sigma::L21SigmaHistory;
 pub use soe::Soe;
 
 use crate::caputo::TimeMesh;

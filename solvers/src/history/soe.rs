@@ -115,6 +115,53 @@ fn merge_small(s: Vec<f64>, w: Vec<f64>, t_end: f64, tol: f64) -> (Vec<f64>, Vec
     (s2, w2)
 }
 
+/// Exponents `s_i` and weights `w_i` (divided by `Gamma(1-a)`) with
+/// `sum_i w_i e^(-s_i t) ~= t^(-a) / Gamma(1-a)` to relative error `tolerance` on
+/// `[delta, t_end]`: the trapezoid rule of the module docs, `h` refined until the sampled
+/// error is below `tolerance / 2`. Empty for `alpha >= 1` (no memory). Shared by the L1
+/// ([`Soe`]) and L2-1sigma ([`super::L21SigmaHistory`]) fast histories.
+pub(crate) fn soe_kernel(
+    alpha: f64,
+    delta: f64,
+    t_end: f64,
+    tolerance: f64,
+) -> (Vec<f64>, Vec<f64>) {
+    if alpha >= 1.0 {
+        return (Vec::new(), Vec::new());
+    }
+    // Target a bit below the tolerance; refine h until the sampled error meets it.
+    let target = 0.5 * tolerance;
+    let mut h = std::f64::consts::PI.powi(2) / (2.0 / target).ln();
+    let mut best;
+    let mut tries = 0;
+    loop {
+        let (s, w) = nodes(alpha, delta, t_end, target, h);
+        let (s, w) = merge_small(s, w, t_end, target);
+        let err = max_rel_error(alpha, delta, t_end, &s, &w);
+        best = (s, w);
+        tries += 1;
+        if err <= target || tries >= 12 {
+            break;
+        }
+        h *= 0.85;
+    }
+    let inv_g = 1.0 / gamma(1.0 - alpha);
+    let w = best.1.iter().map(|x| x * inv_g).collect();
+    (best.0, w)
+}
+
+/// Checks the SOE tolerance range `[1e-15, 1e-2]`.
+pub(crate) fn check_tolerance(tolerance: f64) -> Result<()> {
+    if !(tolerance.is_finite() && (1e-15..=1e-2).contains(&tolerance)) {
+        return Err(SolverError::InvalidParameter {
+            name: "tolerance",
+            value: tolerance,
+            reason: "the SOE tolerance must lie in [1e-15, 1e-2]",
+        });
+    }
+    Ok(())
+}
+
 impl Soe {
     /// SOE evaluator with relative kernel tolerance `tolerance` in `[1e-15, 1e-2]`.
     ///
@@ -128,38 +175,10 @@ impl Soe {
     /// ```
     pub fn new(mesh: &TimeMesh, alpha: f64, dim: usize, tolerance: f64) -> Result<Self> {
         check_common(alpha, dim)?;
-        if !(tolerance.is_finite() && (1e-15..=1e-2).contains(&tolerance)) {
-            return Err(SolverError::InvalidParameter {
-                name: "tolerance",
-                value: tolerance,
-                reason: "the SOE tolerance must lie in [1e-15, 1e-2]",
-            });
-        }
+        check_tolerance(tolerance)?;
         let t_end = mesh.t_end();
         let delta = mesh.min_step().min(t_end);
-        let (s, w) = if alpha >= 1.0 {
-            (Vec::new(), Vec::new())
-        } else {
-            // Target a bit below the tolerance; refine h until the sampled error meets it.
-            let target = 0.5 * tolerance;
-            let mut h = std::f64::consts::PI.powi(2) / (2.0 / target).ln();
-            let mut best;
-            let mut tries = 0;
-            loop {
-                let (s, w) = nodes(alpha, delta, t_end, target, h);
-                let (s, w) = merge_small(s, w, t_end, target);
-                let err = max_rel_error(alpha, delta, t_end, &s, &w);
-                best = (s, w);
-                tries += 1;
-                if err <= target || tries >= 12 {
-                    break;
-                }
-                h *= 0.85;
-            }
-            let inv_g = 1.0 / gamma(1.0 - alpha);
-            let w = best.1.iter().map(|x| x * inv_g).collect();
-            (best.0, w)
-        };
+        let (s, w) = soe_kernel(alpha, delta, t_end, tolerance);
         let nexp = s.len();
         Ok(Self {
             uniform: mesh.is_uniform(),
@@ -194,7 +213,7 @@ impl Soe {
 }
 
 #[inline]
-fn expm1_neg(s: f64, tau: f64) -> f64 {
+pub(crate) fn expm1_neg(s: f64, tau: f64) -> f64 {
     let x = s * tau;
     if x > 40.0 {
         -1.0
