@@ -361,38 +361,67 @@ pub fn l21sigma_sigma(alpha: f64) -> f64 {
 /// assert!(a.abs() < 1e-15 && i.abs() < 1e-15);
 /// ```
 pub fn l21sigma_step_weights(d: f64, tau: f64, alpha: f64) -> (f64, f64) {
-    if alpha >= 1.0 {
-        return (0.0, 0.0);
-    }
-    let g2 = gamma(2.0 - alpha);
-    let a = power_difference(d, tau, 1.0 - alpha) / g2;
-    let c = d + 0.5 * tau;
-    let i = if d <= 2.0 * tau {
-        let pd2 = if d > 0.0 {
-            d.powf(2.0 - alpha) * ((2.0 - alpha) * (tau / d).ln_1p()).exp_m1()
-        } else {
-            tau.powf(2.0 - alpha)
-        };
-        c * a - pd2 * (1.0 - alpha) / gamma(3.0 - alpha)
-    } else {
-        let q = tau / (2.0 * c);
-        let q2 = q * q;
-        // m = 1: (a)_1 / 1! = a; then (a)_{m+2}/(m+2)! = (a)_m/m! (a+m)(a+m+1)/((m+1)(m+2))
-        let mut coef = alpha;
-        let mut qp = q2 * q; // q^(m+2)
-        let mut sum = 0.0;
-        let mut m = 1.0;
-        loop {
-            let term = coef * qp / (m + 2.0);
-            sum += term;
-            if term <= 1e-17 * sum || m > 80.0 {
-                break;
-            }
-            coef *= (alpha + m) * (alpha + m + 1.0) / ((m + 1.0) * (m + 2.0));
-            qp *= q2;
-            m += 2.0;
+    StepWeights::new(alpha).eval(d, tau)
+}
+
+/// The Gamma-function constants of [`l21sigma_step_weights`], computed once per stepper.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct StepWeights {
+    alpha: f64,
+    inv_g1: f64,
+    inv_g2: f64,
+    g3c: f64,
+}
+
+impl StepWeights {
+    pub(crate) fn new(alpha: f64) -> Self {
+        Self {
+            alpha,
+            inv_g1: if alpha >= 1.0 {
+                0.0
+            } else {
+                1.0 / gamma(1.0 - alpha)
+            },
+            inv_g2: 1.0 / gamma(2.0 - alpha),
+            g3c: (1.0 - alpha) / gamma(3.0 - alpha),
         }
-        2.0 * c.powf(2.0 - alpha) * sum / gamma(1.0 - alpha)
-    };
-    (a, i)
+    }
+
+    /// `(A, I)` of [`l21sigma_step_weights`].
+    pub(crate) fn eval(&self, d: f64, tau: f64) -> (f64, f64) {
+        let alpha = self.alpha;
+        if alpha >= 1.0 {
+            return (0.0, 0.0);
+        }
+        let a = power_difference(d, tau, 1.0 - alpha) * self.inv_g2;
+        let c = d + 0.5 * tau;
+        let i = if d <= 2.0 * tau {
+            let pd2 = if d > 0.0 {
+                d.powf(2.0 - alpha) * ((2.0 - alpha) * (tau / d).ln_1p()).exp_m1()
+            } else {
+                tau.powf(2.0 - alpha)
+            };
+            c * a - pd2 * self.g3c
+        } else {
+            let q = tau / (2.0 * c);
+            let q2 = q * q;
+            // m = 1: (a)_1 / 1! = a; then (a)_{m+2}/(m+2)! = (a)_m/m! (a+m)(a+m+1)/((m+1)(m+2))
+            let mut coef = alpha;
+            let mut qp = q2 * q; // q^(m+2)
+            let mut sum = 0.0;
+            let mut m = 1.0;
+            loop {
+                let term = coef * qp / (m + 2.0);
+                sum += term;
+                if term <= 1e-17 * sum || m > 80.0 {
+                    break;
+                }
+                coef *= (alpha + m) * (alpha + m + 1.0) / ((m + 1.0) * (m + 2.0));
+                qp *= q2;
+                m += 2.0;
+            }
+            2.0 * c.powf(2.0 - alpha) * sum * self.inv_g1
+        };
+        (a, i)
+    }
 }
