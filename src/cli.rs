@@ -204,7 +204,7 @@ pub fn run(cli: Cli) -> Result<()> {
             window,
             json,
         } => {
-            let mut file = read_file(&problem)?;
+            let file = read_file(&problem)?;
             let w: Vec<f64> = window
                 .split(',')
                 .map(|x| x.trim().parse::<f64>())
@@ -213,28 +213,14 @@ pub fn run(cli: Cli) -> Result<()> {
                     key: "--window".into(),
                     expected: "T0,T1 (two numbers)".into(),
                 })?;
-            if w.len() != 2 || !(w[0] > 0.0 && w[1] > w[0] && w[1] <= file.options.t_end) {
+            if w.len() != 2 {
                 return Err(FfpeError::out_of_range(
                     "--window",
                     &window,
                     &format!("T0,T1 with 0 < T0 < T1 <= t_end = {}", file.options.t_end),
                 ));
             }
-            let n = 24;
-            let mut times: Vec<f64> = (0..n)
-                .map(|i| (w[0].ln() + (w[1].ln() - w[0].ln()) * i as f64 / (n - 1) as f64).exp())
-                .collect();
-            times[n - 1] = w[1];
-            if matches!(
-                file.options.history,
-                crate::solvers::history::HistoryKind::Fft
-            ) {
-                file.options.history =
-                    crate::solvers::history::HistoryKind::Soe { tolerance: 1e-12 };
-            }
-            file.options.output_times = times;
-            let sol = run_file(&file)?;
-            let fit = crate::predict::displacement_exponent(&sol.observables, (w[0], w[1]))?;
+            let fit = exponent_of_file(file.clone(), (w[0], w[1]), "--window")?;
             if json {
                 writeln!(
                     out,
@@ -291,6 +277,39 @@ pub fn run(cli: Cli) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// `ffpe exponent`: the displacement exponent `s` of `R(t) ~ t^s` over `window = (T0, T1)`
+/// (OLS of `log R` on `log t` at 24 log-spaced output times; an FFT history becomes SOE
+/// with tolerance 1e-12, since the added output times leave the uniform mesh). `key` names
+/// the window in errors (`--window` on the command line). Also used by the Python package.
+pub fn exponent_of_file(
+    mut file: crate::config::ProblemFile,
+    window: (f64, f64),
+    key: &str,
+) -> Result<crate::predict::exponent::PowerLawFit> {
+    let (t0, t1) = window;
+    if !(t0 > 0.0 && t1 > t0 && t1 <= file.options.t_end) {
+        return Err(FfpeError::out_of_range(
+            key,
+            format!("{t0},{t1}"),
+            &format!("T0,T1 with 0 < T0 < T1 <= t_end = {}", file.options.t_end),
+        ));
+    }
+    let n = 24;
+    let mut times: Vec<f64> = (0..n)
+        .map(|i| (t0.ln() + (t1.ln() - t0.ln()) * i as f64 / (n - 1) as f64).exp())
+        .collect();
+    times[n - 1] = t1;
+    if matches!(
+        file.options.history,
+        crate::solvers::history::HistoryKind::Fft
+    ) {
+        file.options.history = crate::solvers::history::HistoryKind::Soe { tolerance: 1e-12 };
+    }
+    file.options.output_times = times;
+    let sol = run_file(&file)?;
+    crate::predict::displacement_exponent(&sol.observables, (t0, t1))
 }
 
 /// The `--json` object of `ffpe solve`.

@@ -1,0 +1,517 @@
+"""ffpe: time-fractional Fokker-Planck equations, Mittag-Leffler functions, fractional
+relaxation and SGLD estimates of the local learning coefficient (LLC), from Python.
+
+Thin bindings (PyO3) over the Rust crates ``ffpe-solvers``, ``ffpe`` and
+``ffpe-validation``: every number is computed by them, exactly as by the ``ffpe`` and
+``ffpe-validate`` commands. This module only converts arguments (numpy arrays, dicts,
+devinterp's option names) and reshapes the results.
+
+Functions
+---------
+mittag_leffler(alpha, beta, z)
+    E_{alpha,beta}(z), vectorised over real or complex numpy arrays.
+relax(alpha, c, t, *, steps, mesh, history, ...)
+    D^alpha y = -c y, y(0) = y0 by the implicit L1 scheme (exact: y0 E_alpha(-c t^alpha)).
+solve(problem, *, snapshots, progress)
+    A Fokker-Planck problem (TOML path or dict with the CLI's keys): times, moments,
+    densities and solver statistics as numpy arrays.
+steady(problem)
+    Steady state (null-space solve) against the Boltzmann closed form.
+exponent(problem, window)
+    Displacement exponent s of R(t) ~ t^s over a window (as ``ffpe exponent``).
+llc(weights, data=None, arch=None, **devinterp_options)
+    LLC of a PyTorch MLP (state_dict or safetensors file), devinterp's option names and
+    result keys; the same number as ``ffpe-validate llc`` with the same seed.
+
+Bad input raises ``ValueError`` naming the field and its allowed range (``OSError`` for
+files). Long computations release the GIL, stop on Ctrl-C, and call ``progress(done,
+total)`` about 100 times when given (``progress=True`` shows a tqdm bar if tqdm is
+installed).
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any, Callable, Mapping
+
+import numpy as np
+
+from . import _native
+
+__all__ = [
+    "mittag_leffler",
+    "relax",
+    "solve",
+    "steady",
+    "exponent",
+    "llc",
+    "problem_toml",
+    "__version__",
+]
+
+__version__: str = _native.__version__
+
+
+def _progress(progress: Any, desc: str) -> tuple[Callable[[float, float], None] | None, Any]:
+    """A callback from ``progress``: None, a callable ``(done, total)``, or True (tqdm)."""
+    if progress is None or progress is False:
+        return None, None
+    if progress is True:
+        try:
+            from tqdm.auto import tqdm
+        except ImportError:
+            return None, None
+        bar = tqdm(total=1.0, desc=desc, bar_format="{l_bar}{bar}| {elapsed}<{remaining}")
+
+        def cb(done: float, total: float) -> None:
+            bar.update(max(0.0, done / total - bar.n) if total > 0 else 0.0)
+
+        return cb, bar
+    if not callable(progress):
+        raise ValueError("`progress`: expected None, True (tqdm) or a callable (done, total)")
+    return progress, None
+
+
+def _count(name: str, v: Any, minimum: int = 0) -> int:
+    """``v`` as an int ``>= minimum``, or a ValueError naming the field."""
+    try:
+        i = int(v)
+    except (TypeError, ValueError):
+        raise ValueError(f"`{name}` = {v!r}: allowed an integer >= {minimum}") from None
+    if i != v or i < minimum:
+        raise ValueError(f"`{name}` = {v!r} is out of range: allowed an integer >= {minimum}")
+    return i
+
+
+def mittag_leffler(alpha: float, beta: float, z: Any) -> Any:
+    """Mittag-Leffler function ``E_{alpha,beta}(z) = sum_k z^k / Gamma(alpha k + beta)``.
+
+    Parameters
+    ----------
+    alpha : float
+        ``0 < alpha <= 1``.
+    beta : float
+        Real, ``|beta| <= 100``.
+    z : float, complex or array_like
+        Arguments (real or complex, any shape); every value must be finite.
+
+    Returns
+    -------
+    float, complex or numpy.ndarray
+        Same shape as ``z``: float64 for real input, complex128 for complex input
+        (a Python scalar for scalar input).
+
+    Raises
+    ------
+    ValueError
+        ``alpha``, ``beta`` out of range or a non-finite ``z``.
+
+    Examples
+    --------
+    >>> import ffpe, numpy as np
+    >>> float(ffpe.mittag_leffler(0.5, 1.0, -1.0))  # e erfc(1)
+    0.427583576155807
+    """
+    arr = np.asarray(z)
+    scalar = arr.ndim == 0
+    try:
+        if np.iscomplexobj(arr):
+            flat = np.ascontiguousarray(arr, dtype=np.complex128).ravel()
+            fun = _native.mittag_leffler_complex
+        else:
+            flat = np.ascontiguousarray(arr, dtype=np.float64).ravel()
+            fun = _native.mittag_leffler_real
+    except (TypeError, ValueError) as e:
+        raise ValueError(f"`z`: expected real or complex numbers ({e})") from None
+    try:
+        out = fun(float(alpha), float(beta), flat)
+    except ValueError as e:
+        # the Rust kernel calls the parameters a and b
+        msg = str(e).replace("input a =", "input alpha =").replace("input b =", "input beta =")
+        raise ValueError(msg) from None
+    out = out.reshape(arr.shape)
+    return out[()] if scalar else out
+
+
+def relax(
+    alpha: float,
+    c: float,
+    t: float | None = None,
+    *,
+    steps: int = 1000,
+    mesh: str | Any = "graded",
+    grading: float | None = None,
+    history: str = "soe",
+    tolerance: float = 1e-12,
+    y0: float = 1.0,
+    progress: Any = None,
+) -> dict[str, Any]:
+    """Fractional relaxation ``D^alpha y = -c y``, ``y(0) = y0``, by the implicit L1 scheme.
+
+    The exact solution is ``y0 * E_alpha(-c t^alpha)`` (:func:`mittag_leffler`).
+
+    Parameters
+    ----------
+    alpha : float
+        Caputo order, ``0 < alpha <= 1``.
+    c : float
+        Rate (finite).
+    t : float
+        Final time ``> 0`` (optional when ``mesh`` is an array: its last node).
+    steps : int
+        Number of steps ``N >= 1`` of a "graded" or "uniform" mesh.
+    mesh : "graded", "uniform" or array_like
+        Graded ``t_j = t (j/N)^r`` (``r = grading``, default ``(2 - alpha)/alpha``, which
+        restores the order ``2 - alpha``), uniform ``t_j = t j/N``, or the mesh nodes
+        ``0 = t_0 < t_1 < ... < t_N`` themselves (e.g. another code's mesh).
+    grading : float, optional
+        ``1 <= r <= 100`` (graded meshes only).
+    history : "direct", "soe" or "fft"
+        History sum: the O(N^2) direct sum, the sum-of-exponentials fast L1 (any mesh), or
+        FFT convolution (uniform meshes only).
+    tolerance : float
+        SOE kernel tolerance, ``1e-15 <= tolerance <= 1e-2``.
+    y0 : float
+        Initial value.
+    progress : None, True or callable
+        ``progress(done_steps, total_steps)`` about 100 times; True: a tqdm bar.
+
+    Returns
+    -------
+    dict
+        ``t`` (N+1 mesh times), ``y`` (N+1 values), ``stats`` (steps, factorizations,
+        history_terms, exponentials, seconds).
+    """
+    times = None
+    if not isinstance(mesh, str):
+        times = np.ascontiguousarray(mesh, dtype=np.float64).ravel()
+        if times.size == 0:
+            raise ValueError("`mesh`: an array of times needs at least 2 entries")
+        if t is None:
+            t = float(times[-1])
+        mesh = "given"
+    if t is None:
+        raise ValueError("`t`: the final time is required (a number > 0)")
+    cb, bar = _progress(progress, "relax")
+    try:
+        return _native.relax(
+            float(alpha),
+            float(c),
+            float(t),
+            _count("steps", steps, 1),
+            mesh,
+            grading=None if grading is None else float(grading),
+            times=times,
+            history=history,
+            tolerance=float(tolerance),
+            y0=float(y0),
+            progress=cb,
+        )
+    finally:
+        if bar is not None:
+            bar.close()
+
+
+def _problem(problem: Any) -> Any:
+    if isinstance(problem, Mapping):
+        return dict(problem)
+    if isinstance(problem, (str, os.PathLike)):
+        return os.fspath(problem)
+    raise ValueError(
+        "`problem`: expected a dict with the keys of a problem file, or a path to a TOML file"
+    )
+
+
+def problem_toml(problem: Mapping[str, Any]) -> str:
+    """The TOML text of a problem dict, as :func:`solve` parses it (validated)."""
+    return _native.parse_problem(dict(problem))
+
+
+def _grid(g: dict[str, Any]) -> dict[str, Any]:
+    g = dict(g)
+    g["cells"] = tuple(g["cells"])
+    return g
+
+
+def solve(problem: Any, *, snapshots: bool | None = None, progress: Any = None) -> dict[str, Any]:
+    """Solve a time-fractional Fokker-Planck problem, as ``ffpe solve --json`` does.
+
+    Parameters
+    ----------
+    problem : str, os.PathLike or dict
+        A TOML problem file, or a dict with the same sections and keys
+        (``{"equation": {"alpha": 0.5}, "domain": {...}, "time": {...}, ...}``; lists or
+        numpy arrays for per-axis values; ``None`` values take the default).
+    snapshots : bool, optional
+        Keep the densities at the output times (default: ``[output] snapshots``).
+    progress : None, True or callable
+        ``progress(t, t_end)`` about 100 times (full grids; sparse grids report at the end);
+        True: a tqdm bar.
+
+    Returns
+    -------
+    dict
+        ``times`` (n,), ``mass`` (n,), ``mean`` (n, d), ``second_moment`` (n, d),
+        ``covariance`` (n, d, d), ``msd``, ``r``, ``min_density``, ``free_energy``,
+        ``kl_to_steady``, ``l1_to_steady`` (n,; NaN where not defined), ``densities``
+        (k, *cells; axis i of a density is axis i of the domain), ``snapshot_times`` (k,),
+        ``grid`` (lower, upper, cells, centres per axis), ``stats`` (steps, history_terms,
+        exponentials, factorizations, seconds, step_seconds, unknowns), ``stop_reason``,
+        ``sparse`` (the sparse-grid report, or None).
+    """
+    cb, bar = _progress(progress, "solve")
+    try:
+        r = _native.solve(_problem(problem), snapshots=snapshots, progress=cb)
+    finally:
+        if bar is not None:
+            bar.close()
+    d = r.pop("dim")
+    n = r["times"].size
+    for k in ("mean", "second_moment"):
+        r[k] = r[k].reshape(n, d)
+    r["covariance"] = r["covariance"].reshape(n, d, d)
+    r["grid"] = _grid(r["grid"])
+    cells = r["grid"]["cells"]
+    k = r["snapshot_times"].size
+    # Rust stores densities with axis 0 fastest (Fortran order).
+    r["densities"] = r["densities"].reshape((k,) + cells[::-1]).transpose(
+        (0,) + tuple(range(len(cells), 0, -1))
+    )
+    return r
+
+
+def steady(problem: Any) -> dict[str, Any]:
+    """Steady state of a problem (null-space solve), as ``ffpe steady --json``.
+
+    Returns
+    -------
+    dict
+        ``density`` (*cells), ``boltzmann`` (*cells, or None without a closed form),
+        ``l1_vs_boltzmann`` (float or None), ``residual`` (max ``|A p|``), ``mean`` and
+        ``second_moment`` (per axis), ``free_energy``, ``grid``.
+    """
+    r = _native.steady(_problem(problem))
+    r.pop("dim")
+    r["grid"] = _grid(r["grid"])
+    cells = r["grid"]["cells"]
+    for k in ("density", "boltzmann"):
+        if r[k] is not None:
+            r[k] = r[k].reshape(cells, order="F")
+    return r
+
+
+def exponent(problem: Any, window: tuple[float, float]) -> dict[str, Any]:
+    """Displacement exponent ``s`` of ``R(t) ~ t^s`` over ``window = (t0, t1)``.
+
+    The problem is solved with 24 log-spaced output times in the window and ``log R`` is
+    fitted on ``log t`` by least squares, as ``ffpe exponent --window t0,t1 --json``
+    (``0 < t0 < t1 <= t_end``; an FFT history is replaced by SOE).
+
+    Returns
+    -------
+    dict
+        ``displacement_exponent``, ``intercept``, ``r2``, ``stderr``, ``ci95`` (tuple),
+        ``points``, ``caputo_alpha`` (free subdiffusion predicts ``s = alpha / 2``).
+    """
+    try:
+        t0, t1 = (float(x) for x in window)
+    except (TypeError, ValueError):
+        raise ValueError("`window`: expected (t0, t1), two numbers") from None
+    return _native.exponent(_problem(problem), (t0, t1))
+
+
+def _state_dict(weights: Any) -> Any:
+    if isinstance(weights, (str, os.PathLike)):
+        return os.fspath(weights)
+    if isinstance(weights, Mapping):
+        out = []
+        for name, v in weights.items():
+            if hasattr(v, "detach"):  # a torch tensor
+                v = v.detach().cpu().numpy()
+            out.append((str(name), np.ascontiguousarray(v, dtype=np.float32)))
+        return out
+    raise ValueError(
+        "`weights`: expected a path to a safetensors file or a state_dict (names -> arrays)"
+    )
+
+
+def _data(data: Any) -> Any:
+    if data is None or isinstance(data, (str, os.PathLike)):
+        return None if data is None else os.fspath(data)
+    try:
+        x, y = data
+    except (TypeError, ValueError):
+        raise ValueError(
+            "`data`: expected None (bundled MNIST), a directory of IDX files, or (images, labels)"
+        ) from None
+    if hasattr(x, "detach"):
+        x = x.detach().cpu().numpy()
+    if hasattr(y, "detach"):
+        y = y.detach().cpu().numpy()
+    x = np.asarray(x, dtype=np.float32)
+    x = np.ascontiguousarray(x.reshape(x.shape[0], -1) if x.ndim != 2 else x)
+    y = np.asarray(y)
+    if not np.issubdtype(y.dtype, np.integer):
+        raise ValueError("`data` labels: expected integers 0 <= label <= 255")
+    return (x, np.ascontiguousarray(y, dtype=np.int64).ravel())
+
+
+# Field names of the Rust estimator's errors -> devinterp's option names.
+_LLC_FIELDS = {
+    "epsilon": "lr",
+    "gamma": "localization",
+    "noise-level": "noise_level",
+    "chains": "num_chains",
+    "draws": "num_draws",
+    "steps-between-draws": "num_steps_bw_draws",
+    "batch-size": "batch_size",
+    "init-loss": "init_loss",
+}
+
+
+def _llc_native(weights, data, arch, batchnorm, opts, nb, num_chains, num_draws,
+                num_burnin_steps, num_steps_bw_draws, batch_size, seed, shuffle,
+                init_loss, cores, device, n_train, n_test, split_seed):
+    return _native.llc(
+        _state_dict(weights),
+        data=_data(data),
+        arch=arch,
+        batchnorm=bool(batchnorm),
+        epsilon=float(opts.get("lr", 1e-4)),
+        gamma=float(opts.get("localization", 100.0)),
+        nbeta=str(nb),
+        chains=_count("num_chains", num_chains, 1),
+        draws=_count("num_draws", num_draws, 1),
+        burnin=_count("num_burnin_steps", num_burnin_steps, 0),
+        steps_between_draws=_count("num_steps_bw_draws", num_steps_bw_draws, 1),
+        batch_size=_count("batch_size", batch_size, 1),
+        seed=_count("seed", seed, 0),
+        noise_level=float(opts.get("noise_level", 1.0)),
+        shuffle=bool(shuffle),
+        init_loss=init_loss,
+        threads=_count("cores", cores, 1),
+        device=str(device),
+        n_train=_count("n_train", n_train, 1),
+        n_test=_count("n_test", n_test, 0),
+        split_seed=_count("split_seed", split_seed, 0),
+    )
+
+
+def llc(
+    weights: Any,
+    data: Any = None,
+    arch: str | None = None,
+    *,
+    optimizer_kwargs: Mapping[str, Any] | None = None,
+    num_chains: int = 4,
+    num_draws: int = 1000,
+    num_burnin_steps: int = 0,
+    num_steps_bw_draws: int = 1,
+    batch_size: int = 256,
+    seed: int = 0,
+    init_loss: str | None = None,
+    shuffle: bool = True,
+    cores: int = 1,
+    device: str = "cpu",
+    batchnorm: bool = False,
+    n_train: int = 8000,
+    n_test: int = 2000,
+    split_seed: int = 0,
+    lr: float | None = None,
+    localization: float | None = None,
+    nbeta: float | str | None = None,
+    noise_level: float | None = None,
+) -> dict[str, Any]:
+    """Local learning coefficient of an MLP by SGLD (Lau et al.; devinterp's estimator).
+
+    The same computation as ``ffpe-validate llc`` (same seed, same number): each chain
+    starts at ``w*`` and steps ``w <- w - (lr/2) (nbeta grad L_B(w) + localization (w - w*))
+    + sqrt(lr) noise_level N(0, I)``; ``llc = nbeta (mean draw loss - L(w*))``.
+
+    Parameters
+    ----------
+    weights : str, os.PathLike or Mapping
+        A safetensors file, or a PyTorch state_dict (``fc1.weight`` ``[out, in]``,
+        ``fc1.bias``, ..., optional ``bn1.*``) of numpy arrays or torch tensors.
+    data : None, str, os.PathLike or (images, labels)
+        None: the bundled 10,000 MNIST digits (the seeded 8,000-image training split);
+        a directory of IDX files; or arrays ``images`` ``[n, d]`` (pixels, e.g. in [0, 1])
+        and integer ``labels`` ``[n]``.
+    arch : str, optional
+        Expected architecture, e.g. ``"784-128-10"`` (checked against the weights).
+    optimizer_kwargs : dict, optional
+        devinterp's SGLD options: ``lr`` (1e-4), ``localization`` (100), ``nbeta``
+        ("batch" = B / ln B, "dataset" = n / ln n, or a number), ``noise_level`` (1).
+        The same names are also accepted as keyword arguments.
+    num_chains, num_draws, num_burnin_steps, num_steps_bw_draws : int
+        Chains (4), draws per chain (1000), burn-in steps (0), steps between draws (1).
+    batch_size : int
+        Minibatch size (256).
+    seed : int
+        Seed of the minibatch order and the noise.
+    init_loss : str, optional
+        ``L(w*)``: "full" (default: the full training loss) or "batches:K" (the mean over
+        the first K minibatches). A number (devinterp's given value) is not supported.
+    shuffle : bool
+        Shuffled minibatches (default) or dataset order.
+    cores : int
+        Threads: chain groups run in parallel (results do not depend on it).
+    device : str
+        "cpu" (or "cuda" in a CUDA build).
+
+    Returns
+    -------
+    dict
+        devinterp's keys: ``llc/mean``, ``llc/std`` (over chains, n-1), ``llc-chain/i``,
+        ``loss/trace`` (chains x draws; NaN after a divergence), ``llc/means`` (running
+        estimate after each draw, chains pooled); and ``init_loss``, ``nbeta``,
+        ``warnings``, ``draws_per_second``, ``loss/trace_all_steps`` (every step, burn-in
+        included).
+    """
+    opts = dict(optimizer_kwargs or {})
+    for k, v in (("lr", lr), ("localization", localization), ("nbeta", nbeta), ("noise_level", noise_level)):
+        if v is not None:
+            opts[k] = v
+    unknown = set(opts) - {"lr", "localization", "nbeta", "noise_level"}
+    if unknown:
+        raise ValueError(
+            f"`optimizer_kwargs`: unknown keys {sorted(unknown)}; allowed lr, localization, nbeta, noise_level"
+        )
+    nb = opts.get("nbeta", "batch")
+    if nb is None:
+        nb = "batch"
+    if init_loss is None:
+        init_loss = "full"
+    if not isinstance(init_loss, str):
+        raise ValueError(
+            f"`init_loss` = {init_loss!r}: allowed \"full\" or \"batches:K\" (a given number is not supported)"
+        )
+    try:
+        r = _llc_native(weights, data, arch, batchnorm, opts, nb, num_chains, num_draws,
+                        num_burnin_steps, num_steps_bw_draws, batch_size, seed, shuffle,
+                        init_loss, cores, device, n_train, n_test, split_seed)
+    except ValueError as e:
+        msg = str(e)
+        for rust, ours in _LLC_FIELDS.items():
+            if msg.startswith(f"invalid {rust} ="):
+                msg = f"invalid {ours} =" + msg[len(f"invalid {rust} ="):]
+                break
+        raise ValueError(msg) from None
+    steps = num_burnin_steps + num_draws * num_steps_bw_draws
+    full = np.full((len(r["trace"]), steps), np.nan)
+    for i, tr in enumerate(r["trace"]):
+        full[i, : len(tr)] = tr
+    out: dict[str, Any] = {
+        "llc/mean": r["llc_mean"],
+        "llc/std": r["llc_std"],
+        **{f"llc-chain/{i}": v for i, v in enumerate(r["llc_per_chain"])},
+        # the draws: steps burnin, burnin + k, burnin + 2k, ... (as the Rust estimator)
+        "loss/trace": full[:, num_burnin_steps::num_steps_bw_draws],
+        "loss/trace_all_steps": full,
+        "llc/means": np.asarray(r["llc_running"]),
+        "init_loss": r["init_loss"],
+        "nbeta": r["nbeta"],
+        "warnings": r["warnings"],
+        "draws_per_second": r["draws_per_second"],
+    }
+    return out

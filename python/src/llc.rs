@@ -1,0 +1,156 @@
+//! `ffpe.llc`: the SGLD estimate of the local learning coefficient of an MLP
+//! ([`ffpe_validation::llc::estimate`]), from a safetensors file or a state_dict.
+
+use crate::convert::{to_py, validation_error, value_error};
+use ffpe_validation::checkpoint::NamedTensor;
+use ffpe_validation::data::{self, DataConfig, Dataset};
+use ffpe_validation::device::DeviceKind;
+use ffpe_validation::llc::{InitLoss, LlcConfig, NBeta, estimate};
+use ffpe_validation::model::{Arch, Network};
+use numpy::{PyReadonlyArray1, PyReadonlyArray2, PyReadonlyArrayDyn, PyUntypedArrayMethods};
+use pyo3::prelude::*;
+use pyo3::types::PyAny;
+use std::path::{Path, PathBuf};
+
+/// The network: a path to a safetensors file, or a list of `(name, float32 array)` pairs.
+fn network(weights: &Bound<'_, PyAny>, device: &candle_core::Device) -> PyResult<Network> {
+    if let Ok(path) = weights.extract::<PathBuf>() {
+        return Network::load(&path, device).map_err(validation_error);
+    }
+    let pairs: Vec<(String, PyReadonlyArrayDyn<'_, f32>)> = weights.extract().map_err(|_| {
+        value_error(
+            "`weights`: expected a path to a safetensors file or a state_dict (names -> float32 arrays)",
+        )
+    })?;
+    let tensors = pairs
+        .into_iter()
+        .map(|(name, a)| NamedTensor {
+            shape: a.shape().to_vec(),
+            data: a.as_array().iter().copied().collect(),
+            name,
+        })
+        .collect::<Vec<_>>();
+    Network::from_named(&tensors, Path::new("<state_dict>"), device).map_err(validation_error)
+}
+
+/// The training set: the bundled MNIST split, an IDX directory, or `(images, labels)`.
+fn dataset(
+    data: Option<&Bound<'_, PyAny>>,
+    n_train: usize,
+    n_test: usize,
+    split_seed: u64,
+) -> PyResult<Dataset> {
+    let from_config = |dir: Option<PathBuf>| {
+        data::load(&DataConfig {
+            dir,
+            n_train,
+            n_test,
+            split_seed,
+        })
+        .map(|d| d.train)
+        .map_err(validation_error)
+    };
+    let Some(data) = data else {
+        return from_config(None);
+    };
+    if let Ok(dir) = data.extract::<PathBuf>() {
+        return from_config(Some(dir));
+    }
+    let (x, y): (PyReadonlyArray2<'_, f32>, PyReadonlyArray1<'_, i64>) =
+        data.extract().map_err(|_| {
+            value_error(
+                "`data`: expected None (bundled MNIST), a directory of IDX files, or (images [n, d] float32, labels [n] int)",
+            )
+        })?;
+    let (n, dim) = (x.shape()[0], x.shape()[1]);
+    if y.len() != n || n == 0 || dim == 0 {
+        return Err(value_error(format!(
+            "`data`: {n} images of {dim} pixels and {} labels: allowed n >= 1 images with one label each",
+            y.len()
+        )));
+    }
+    let labels = y
+        .as_array()
+        .iter()
+        .map(|&l| u8::try_from(l))
+        .collect::<Result<Vec<u8>, _>>()
+        .map_err(|_| value_error("`data` labels: allowed integers 0 <= label <= 255"))?;
+    Ok(Dataset {
+        images: x.as_array().iter().copied().collect(),
+        labels,
+        dim,
+    })
+}
+
+/// LLC estimate with the options of `ffpe-validate llc` (the Python wrapper maps devinterp's
+/// names onto them); returns the fields of [`ffpe_validation::llc::LlcResult`].
+#[pyfunction]
+#[pyo3(signature = (weights, data=None, arch=None, batchnorm=false, epsilon=1e-4, gamma=100.0, nbeta="batch", chains=4, draws=1000, burnin=0, steps_between_draws=1, batch_size=256, seed=0, noise_level=1.0, shuffle=true, init_loss="full", threads=1, device="cpu", n_train=8000, n_test=2000, split_seed=0))]
+#[allow(clippy::too_many_arguments)]
+pub fn llc<'py>(
+    py: Python<'py>,
+    weights: &Bound<'py, PyAny>,
+    data: Option<&Bound<'py, PyAny>>,
+    arch: Option<&str>,
+    batchnorm: bool,
+    epsilon: f64,
+    gamma: f64,
+    nbeta: &str,
+    chains: usize,
+    draws: usize,
+    burnin: usize,
+    steps_between_draws: usize,
+    batch_size: usize,
+    seed: u64,
+    noise_level: f64,
+    shuffle: bool,
+    init_loss: &str,
+    threads: usize,
+    device: &str,
+    n_train: usize,
+    n_test: usize,
+    split_seed: u64,
+) -> PyResult<Bound<'py, PyAny>> {
+    let dev = device
+        .parse::<DeviceKind>()
+        .and_then(|d| d.device())
+        .map_err(validation_error)?;
+    let net = network(weights, &dev)?;
+    if let Some(s) = arch {
+        let mut want: Arch = s.parse().map_err(validation_error)?;
+        want.batchnorm |= batchnorm;
+        if &want != net.arch() {
+            return Err(value_error(format!(
+                "`arch` = {want} does not match the weights ({})",
+                net.arch()
+            )));
+        }
+    } else if batchnorm && !net.arch().batchnorm {
+        return Err(value_error(
+            "`batchnorm` = True, but the weights have no BatchNorm layers",
+        ));
+    }
+    if threads == 0 {
+        return Err(value_error("`cores` = 0 is out of range: allowed >= 1"));
+    }
+    let train = dataset(data, n_train, n_test, split_seed)?;
+    let cfg = LlcConfig {
+        epsilon,
+        gamma,
+        nbeta: nbeta.parse::<NBeta>().map_err(validation_error)?,
+        chains,
+        draws,
+        burnin,
+        steps_between_draws,
+        batch_size,
+        seed,
+        noise_level,
+        shuffle,
+        init_loss: init_loss.parse::<InitLoss>().map_err(validation_error)?,
+        threads,
+    };
+    let r = py
+        .detach(|| estimate(&net, &train, &cfg))
+        .map_err(validation_error)?;
+    to_py(py, &r)
+}
