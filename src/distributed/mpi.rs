@@ -70,6 +70,12 @@ impl Ranks for MpiRanks {
 
     fn gather(&self, bytes: &[u8]) -> Vec<Vec<u8>> {
         let root = self.world.process_at_rank(0);
+        // one leading byte: an empty message would pass a dangling pointer, which
+        // OpenMPI's MPI_Gatherv rejects (MPI_ERR_ARG)
+        let mut framed = Vec::with_capacity(bytes.len() + 1);
+        framed.push(1u8);
+        framed.extend_from_slice(bytes);
+        let bytes = &framed[..];
         // MPI counts are C ints: a rank's piece must stay below 2 GiB (the reductions
         // of a sparse-grid solve are kilobytes to megabytes)
         let n = Count::try_from(bytes.len()).expect("a rank's message is below 2 GiB");
@@ -97,7 +103,7 @@ impl Ranks for MpiRanks {
         counts
             .iter()
             .zip(&displs)
-            .map(|(&c, &d)| buf[d as usize..(d + c) as usize].to_vec())
+            .map(|(&c, &d)| buf[(d as usize + 1).min((d + c) as usize)..(d + c) as usize].to_vec())
             .collect()
     }
 }
