@@ -90,7 +90,9 @@ impl Ranks for MpiRanks {
             .iter()
             .scan(0 as Count, |acc, &c| {
                 let d = *acc;
-                *acc = acc.checked_add(c).expect("gathered messages below 2 GiB in all");
+                *acc = acc
+                    .checked_add(c)
+                    .expect("gathered messages below 2 GiB in all");
                 Some(d)
             })
             .collect();

@@ -164,7 +164,11 @@ mod tests {
         assert_eq!(r.u64().unwrap(), u64::MAX);
         assert_eq!(r.u128().unwrap(), u128::MAX - 5);
         let back = r.f64s().unwrap();
-        assert!(back.iter().zip(&specials).all(|(a, b)| a.to_bits() == b.to_bits()));
+        assert!(
+            back.iter()
+                .zip(&specials)
+                .all(|(a, b)| a.to_bits() == b.to_bits())
+        );
         assert_eq!(r.u32s().unwrap(), vec![3, 4]);
         assert_eq!(r.str().unwrap(), "rank 1: singular matrix");
         assert!(r.is_done());

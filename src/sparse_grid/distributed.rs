@@ -11,8 +11,8 @@
 use std::time::Instant;
 
 use super::combine::{
-    ComponentResult, ComponentSolver, ComponentStats, ComponentWork, CombineRequest,
-    CombinedSolution, RankStats, Reduced, SparseGridConfig, combine_results, component_costs,
+    CombineRequest, CombinedSolution, ComponentResult, ComponentSolver, ComponentStats,
+    ComponentWork, RankStats, Reduced, SparseGridConfig, combine_results, component_costs,
     peak_rss_bytes, prepare, run_components,
 };
 use super::error::{Result, SparseGridError};
@@ -62,8 +62,7 @@ pub fn solve_combination_on<S: ComponentSolver + ?Sized>(
     let rank = ranks.rank();
     let mine = assignment.units_of(rank);
     let local_start = Instant::now();
-    let (outcomes, threads) = match run_components(scheme, solver, request, config, &mine, rank)
-    {
+    let (outcomes, threads) = match run_components(scheme, solver, request, config, &mine, rank) {
         Ok(x) => x,
         // a thread pool that cannot be built fails this rank's components alike
         Err(e) => (mine.iter().map(|&i| (i, Err(e.clone()))).collect(), 1),
@@ -266,7 +265,11 @@ mod tests {
     fn request(dim: usize) -> CombineRequest {
         CombineRequest {
             points: (0..7)
-                .map(|k| (0..dim).map(|a| ((k * 3 + a) as f64 * 0.37).sin()).collect())
+                .map(|k| {
+                    (0..dim)
+                        .map(|a| ((k * 3 + a) as f64 * 0.37).sin())
+                        .collect()
+                })
                 .collect(),
             marginals: vec![vec![0], vec![1, dim - 1]],
             steady_state: false,
@@ -294,7 +297,9 @@ mod tests {
             };
             let one = super::super::solve_combination(&scheme, &solver, &req, &cfg).unwrap();
             for size in [2, 3, 5] {
-                let out = run_local(size, |r| solve_combination_on(&scheme, &solver, &req, &cfg, r));
+                let out = run_local(size, |r| {
+                    solve_combination_on(&scheme, &solver, &req, &cfg, r)
+                });
                 assert!(out[1..].iter().all(|o| matches!(o, Ok(None))));
                 let root = out[0].as_ref().unwrap().as_ref().unwrap();
                 // same components, combined in scheme order: equal bit for bit

@@ -49,8 +49,8 @@ pub use distributed::solve_combination_on;
 pub use error::{Result, SparseGridError};
 pub use file::{SparseReport, run_sparse_file, run_sparse_file_on};
 pub use fokker_planck::{
-    ComponentLinearSolver, FokkerPlanckComponents, MIN_SOLVER_LEVEL, solve_sparse,
-    solve_sparse_on, solve_sparse_with,
+    ComponentLinearSolver, FokkerPlanckComponents, MIN_SOLVER_LEVEL, solve_sparse, solve_sparse_on,
+    solve_sparse_with,
 };
 pub use geometry::{BoxGrid, Extrapolation, Layout, RawMoments};
 pub use krylov::{KrylovSettings, KrylovStats};

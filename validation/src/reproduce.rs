@@ -595,7 +595,15 @@ pub fn reproduce(opts: &ReproduceOptions) -> Result<Results, ReproduceError> {
     if let Some(counts) = opts.shard_counts {
         (trained, reused) = counts;
     }
-    analyse_and_report(opts, start, &specs, &summaries, &data, &multi, (trained, reused))
+    analyse_and_report(
+        opts,
+        start,
+        &specs,
+        &summaries,
+        &data,
+        &multi,
+        (trained, reused),
+    )
 }
 
 /// True when the run of `s` is finished in `opts.out` with the configuration of the preset.

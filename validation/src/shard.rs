@@ -190,7 +190,10 @@ fn copy_tree(from: &Path, to: &Path) -> Result<(), ReproduceError> {
 /// atomically: copied beside and renamed); then the report is written from those runs
 /// alone. `meta.runs_trained` / `runs_reused` come from the shards' manifests when there
 /// are any. Runs finished nowhere are an error ([`ReproduceError::MissingRuns`]).
-pub fn merge(dirs: &[PathBuf], opts: &ReproduceOptions) -> Result<crate::report::results::Results, ReproduceError> {
+pub fn merge(
+    dirs: &[PathBuf],
+    opts: &ReproduceOptions,
+) -> Result<crate::report::results::Results, ReproduceError> {
     let p = &opts.preset;
     std::fs::create_dir_all(opts.out.join("runs")).map_err(io(&opts.out))?;
     let mut missing = Vec::new();
@@ -210,10 +213,10 @@ pub fn merge(dirs: &[PathBuf], opts: &ReproduceOptions) -> Result<crate::report:
             continue;
         };
         let target = opts.out.join("runs").join(&s.id);
-        let partial = opts
-            .out
-            .join("runs")
-            .join(format!(".{}.merging-{}", s.id, std::process::id()));
+        let partial =
+            opts.out
+                .join("runs")
+                .join(format!(".{}.merging-{}", s.id, std::process::id()));
         if partial.exists() {
             std::fs::remove_dir_all(&partial).map_err(io(&partial))?;
         }

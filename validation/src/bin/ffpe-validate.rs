@@ -357,7 +357,11 @@ fn reproduce_mpi(
     }
     for (rank, s) in all.iter().enumerate() {
         if !s.is_empty() {
-            bail!("rank {rank} (shard {rank}/{}): {}", ranks.size(), String::from_utf8_lossy(s));
+            bail!(
+                "rank {rank} (shard {rank}/{}): {}",
+                ranks.size(),
+                String::from_utf8_lossy(s)
+            );
         }
     }
     let res = ffpe_validation::shard::merge(&[out.to_path_buf()], &opts)
