@@ -83,12 +83,31 @@ pub enum Command {
 }
 
 /// Parses and runs; returns the process exit code.
+///
+/// Built with the cargo feature `mpi` and started by an MPI launcher (`mpirun -np N`,
+/// `srun`), it joins MPI: `solve` of a `[grid] kind = "sparse"` file spreads the
+/// components over the ranks ([`crate::sparse_grid::solve_combination_on`]); every other
+/// command runs on rank 0 alone. Only rank 0 prints, writes files and reports errors.
 pub fn main() -> i32 {
     let cli = Cli::parse();
-    match run(cli) {
+    #[cfg(feature = "mpi")]
+    if crate::distributed::mpi::MpiRanks::launched() {
+        let Some(ranks) = crate::distributed::mpi::MpiRanks::init() else {
+            eprintln!("error: MPI could not be initialised");
+            return 2;
+        };
+        return exit_code(run_on(cli, &ranks), &ranks);
+    }
+    exit_code(run(cli), &crate::distributed::SingleProcess)
+}
+
+fn exit_code(result: Result<()>, ranks: &dyn crate::distributed::Ranks) -> i32 {
+    match result {
         Ok(()) => 0,
         Err(e) => {
-            eprintln!("error: {e}");
+            if ranks.is_root() {
+                eprintln!("error: {e}");
+            }
             2
         }
     }
@@ -149,6 +168,16 @@ fn parse_z(s: &str) -> Result<Complex64> {
 
 /// Runs a parsed command line.
 pub fn run(cli: Cli) -> Result<()> {
+    run_on(cli, &crate::distributed::SingleProcess)
+}
+
+/// Runs a parsed command line as one of `ranks` (collective): sparse-grid solves are
+/// spread over the ranks, everything else runs on rank 0; only rank 0 prints or writes.
+pub fn run_on(cli: Cli, ranks: &dyn crate::distributed::Ranks) -> Result<()> {
+    let sparse_solve = matches!(cli.command, Command::Solve { .. });
+    if !ranks.is_root() && !sparse_solve {
+        return Ok(());
+    }
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
     match cli.command {
@@ -162,7 +191,22 @@ pub fn run(cli: Cli) -> Result<()> {
             if let Some(name) = scheme {
                 file = with_scheme(file, &name)?;
             }
-            let sol = run_file(&file)?;
+            let sol = match &file.grid {
+                crate::config::GridSpec::Sparse {
+                    level,
+                    min_level,
+                    extra,
+                } => {
+                    match crate::sparse_grid::run_sparse_file_on(
+                        &file, *level, *min_level, extra, ranks,
+                    )? {
+                        Some(sol) => sol,
+                        None => return Ok(()), // not rank 0: rank 0 prints
+                    }
+                }
+                _ if !ranks.is_root() => return Ok(()),
+                _ => run_file(&file)?,
+            };
             if let Some(dir) = dir {
                 write_outputs(&dir, &sol)?;
             }

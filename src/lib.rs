@@ -27,7 +27,9 @@
 //! 5. [`predict`]: steady states (null-space solve vs Boltzmann), displacement exponents
 //!    (OLS with `r^2` and CI), theory relations, the LLC by volume scaling.
 //! 6. [`config`]: TOML problem files (the `ffpe` command's input).
-//! 7. [`reference`](mod@reference): exact solutions (free subdiffusion, fractional OU, semi-discrete
+//! 7. [`distributed`]: spreading independent work over MPI ranks or shards (a
+//!    deterministic cost-balanced assignment, a gather to rank 0; feature `mpi`).
+//! 8. [`reference`](mod@reference): exact solutions (free subdiffusion, fractional OU, semi-discrete
 //!    eigen-solution) used by tests and benchmarks.
 //!
 //! ```
@@ -48,6 +50,7 @@
 
 pub mod cli;
 pub mod config;
+pub mod distributed;
 pub mod error;
 pub mod grid;
 pub mod observables;

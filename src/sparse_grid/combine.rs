@@ -59,6 +59,11 @@ pub trait ComponentSolver: Sync {
         cells: &[usize],
         observe: &mut dyn FnMut(usize, f64, Snapshot<'_>),
     ) -> std::result::Result<ComponentWork, ComponentError>;
+    /// Time steps of every component solve, for the predicted cost `unknowns x steps`
+    /// of the static assignment of components to ranks (default 1: unknowns alone).
+    fn steps(&self) -> usize {
+        1
+    }
     /// The steady-state density on the grid with `cells` cells per axis, if this
     /// solver knows it (default: not available).
     fn steady_state(
@@ -109,12 +114,12 @@ impl Default for SparseGridConfig {
 
 /// Outputs of one component at one time, before combination.
 #[derive(Clone, Debug)]
-struct Reduced {
-    moments: RawMoments,
-    points: Vec<f64>,
+pub(super) struct Reduced {
+    pub(super) moments: RawMoments,
+    pub(super) points: Vec<f64>,
     /// Marginal values on the component's own sub-grid (cells `2^l_a` [x `2^l_b`]).
-    marginals: Vec<Vec<f64>>,
-    min_density: f64,
+    pub(super) marginals: Vec<Vec<f64>>,
+    pub(super) min_density: f64,
 }
 
 /// Combined outputs at one time (or at the steady state).
@@ -145,6 +150,28 @@ pub struct ComponentStats {
     pub work: ComponentWork,
     /// Smallest density value seen on this component (any time).
     pub min_density: f64,
+    /// The rank that solved it (0 in a single process).
+    pub rank: usize,
+}
+
+/// What one rank of a distributed combination did.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct RankStats {
+    /// The rank.
+    pub rank: usize,
+    /// Components it solved.
+    pub components: usize,
+    /// Predicted cost of its components, `sum unknowns x steps`.
+    pub predicted_cost: u128,
+    /// Wall time of its component solves, seconds.
+    pub wall_seconds: f64,
+    /// Sum of its components' wall times, seconds.
+    pub component_seconds: f64,
+    /// Estimated peak working memory of its components (the `threads` largest at once)
+    /// plus, on rank 0, the stored reductions of all components, bytes.
+    pub estimated_peak_bytes: usize,
+    /// Peak resident set size of its process (Linux `VmHWM`), bytes.
+    pub peak_rss_bytes: Option<u64>,
 }
 
 /// Statistics of a whole combination solve.
@@ -164,8 +191,15 @@ pub struct SparseGridStats {
     pub total_unknowns: u128,
     /// Unknowns of the equivalent full grid (`None` if it overflows).
     pub full_grid_unknowns: Option<u128>,
-    /// Threads used.
+    /// Threads used (per rank).
     pub threads: usize,
+    /// Ranks (processes) the components were spread over (1: one process).
+    pub ranks: usize,
+    /// Load balance of the static assignment of components to ranks: mean / largest
+    /// predicted cost per rank (1 for one rank).
+    pub assignment_balance: f64,
+    /// Per-rank statistics, in rank order (one entry for a single process).
+    pub rank_stats: Vec<RankStats>,
     /// Wall time of the whole combination, seconds.
     pub wall_seconds: f64,
     /// Sum of the components' wall times (CPU-seconds spent in components).
@@ -176,7 +210,8 @@ pub struct SparseGridStats {
     /// the stored reductions, bytes.
     pub estimated_peak_bytes: usize,
     /// Peak resident set size of the process after the solve (Linux `VmHWM`), bytes;
-    /// `None` where not available. Process-wide: includes everything run before.
+    /// `None` where not available. Process-wide: includes everything run before. With
+    /// several ranks: rank 0's process (the others are in `rank_stats`).
     pub peak_rss_bytes: Option<u64>,
 }
 
@@ -365,10 +400,10 @@ fn reduce(snapshot: Snapshot<'_>, request: &CombineRequest) -> Reduced {
     }
 }
 
-struct ComponentResult {
-    snapshots: Vec<Reduced>,
-    steady: Option<Reduced>,
-    stats: ComponentStats,
+pub(super) struct ComponentResult {
+    pub(super) snapshots: Vec<Reduced>,
+    pub(super) steady: Option<Reduced>,
+    pub(super) stats: ComponentStats,
 }
 
 fn run_component<S: ComponentSolver + ?Sized>(
@@ -472,6 +507,7 @@ fn run_component<S: ComponentSolver + ?Sized>(
             seconds: start.elapsed().as_secs_f64(),
             work,
             min_density,
+            rank: 0,
         },
     })
 }
@@ -596,22 +632,91 @@ pub fn solve_combination<S: ComponentSolver + ?Sized>(
     config: &SparseGridConfig,
 ) -> Result<CombinedSolution> {
     let start = Instant::now();
-    let lower = solver.lower().to_vec();
-    let upper = solver.upper().to_vec();
-    let targets = check_request(scheme, &lower, &upper, request)?;
-    scheme.check_size(config.max_component_unknowns)?;
+    let targets = prepare(scheme, solver, request, config)?;
+    let all: Vec<usize> = (0..scheme.components().len()).collect();
+    let (outcomes, threads) = run_components(scheme, solver, request, config, &all, 0)?;
+    let mut slots: Vec<Option<ComponentResult>> = (0..all.len()).map(|_| None).collect();
+    for (i, outcome) in outcomes {
+        slots[i] = Some(outcome?);
+    }
+    let results: Vec<ComponentResult> = slots
+        .into_iter()
+        .map(|r| r.expect("every component ran"))
+        .collect();
+    let local = RankStats {
+        rank: 0,
+        components: results.len(),
+        predicted_cost: component_costs(scheme, solver.steps()).iter().sum(),
+        wall_seconds: start.elapsed().as_secs_f64(),
+        component_seconds: results.iter().map(|r| r.stats.seconds).sum(),
+        estimated_peak_bytes: 0,
+        peak_rss_bytes: None,
+    };
+    Ok(combine_results(
+        scheme,
+        solver,
+        request,
+        &targets,
+        results,
+        threads,
+        vec![local],
+        1.0,
+        start,
+    ))
+}
 
-    // largest components first, for load balance
-    let mut order: Vec<usize> = (0..scheme.components().len()).collect();
+/// The predicted cost of each component of `scheme` (scheme order): unknowns x `steps`.
+pub fn component_costs(scheme: &CombinationScheme, steps: usize) -> Vec<u128> {
+    scheme
+        .components()
+        .iter()
+        .map(|c| c.unknowns() * steps.max(1) as u128)
+        .collect()
+}
+
+/// Checks shared by every rank: the request, the box and the component size; returns
+/// the target grids of the marginals.
+pub(super) fn prepare<S: ComponentSolver + ?Sized>(
+    scheme: &CombinationScheme,
+    solver: &S,
+    request: &CombineRequest,
+    config: &SparseGridConfig,
+) -> Result<Vec<BoxGrid>> {
+    let targets = check_request(scheme, solver.lower(), solver.upper(), request)?;
+    scheme.check_size(config.max_component_unknowns)?;
+    Ok(targets)
+}
+
+/// Outcomes of the components `indices` (scheme indices) solved on this process, each
+/// with its scheme index, and the thread count.
+pub(super) type Outcomes = Vec<(usize, Result<ComponentResult>)>;
+
+/// Solves the components `indices` of `scheme` on the configured threads (largest
+/// first, for load balance); `rank` is recorded in their statistics.
+pub(super) fn run_components<S: ComponentSolver + ?Sized>(
+    scheme: &CombinationScheme,
+    solver: &S,
+    request: &CombineRequest,
+    config: &SparseGridConfig,
+    indices: &[usize],
+    rank: usize,
+) -> Result<(Outcomes, usize)> {
+    let mut order: Vec<usize> = indices.to_vec();
     order.sort_by_key(|&i| std::cmp::Reverse(scheme.components()[i].unknowns()));
-    let run_all = || -> Vec<(usize, Result<ComponentResult>)> {
+    let run_all = || -> Outcomes {
         order
             .par_iter()
             .with_max_len(1)
-            .map(|&i| (i, run_component(solver, &scheme.components()[i], request)))
+            .map(|&i| {
+                let r = run_component(solver, &scheme.components()[i], request).map(|mut r| {
+                    r.stats.rank = rank;
+                    r
+                });
+                (i, r)
+            })
             .collect()
     };
-    let (outcomes, threads) = match config.threads {
+    Ok(match config.threads {
         Some(threads) => {
             let pool = rayon::ThreadPoolBuilder::new()
                 .num_threads(threads)
@@ -623,16 +728,32 @@ pub fn solve_combination<S: ComponentSolver + ?Sized>(
             (pool.install(run_all), threads)
         }
         None => (run_all(), rayon::current_num_threads()),
-    };
-    let mut slots: Vec<Option<ComponentResult>> = (0..order.len()).map(|_| None).collect();
-    for (i, outcome) in outcomes {
-        slots[i] = Some(outcome?);
-    }
-    let results: Vec<ComponentResult> = slots
-        .into_iter()
-        .map(|r| r.expect("every component ran"))
-        .collect();
+    })
+}
 
+/// Estimated peak working memory of the components `stats` run `threads` at a time.
+pub(super) fn components_peak_bytes(stats: &[&ComponentStats], threads: usize) -> usize {
+    let mut bytes: Vec<usize> = stats.iter().map(|c| c.work.bytes).collect();
+    bytes.sort_unstable_by(|a, b| b.cmp(a));
+    bytes.iter().take(threads.max(1)).sum()
+}
+
+/// Combines the results of every component (in scheme order) into the solution: the
+/// one code path of one process and of rank 0 of many, so both give the same bits.
+#[allow(clippy::too_many_arguments)]
+pub(super) fn combine_results<S: ComponentSolver + ?Sized>(
+    scheme: &CombinationScheme,
+    solver: &S,
+    request: &CombineRequest,
+    targets: &[BoxGrid],
+    results: Vec<ComponentResult>,
+    threads: usize,
+    mut rank_stats: Vec<RankStats>,
+    assignment_balance: f64,
+    start: Instant,
+) -> CombinedSolution {
+    let lower = solver.lower().to_vec();
+    let upper = solver.upper().to_vec();
     let mut negativity = NegativityReport {
         component_min_density: results
             .iter()
@@ -648,7 +769,7 @@ pub fn solve_combination<S: ComponentSolver + ?Sized>(
                 &results,
                 |r| &r.snapshots[t],
                 request,
-                &targets,
+                targets,
                 &lower,
                 &upper,
                 &mut negativity,
@@ -676,7 +797,7 @@ pub fn solve_combination<S: ComponentSolver + ?Sized>(
             &results,
             |r| r.steady.as_ref().expect("checked"),
             request,
-            &targets,
+            targets,
             &lower,
             &upper,
             &mut negativity,
@@ -686,8 +807,6 @@ pub fn solve_combination<S: ComponentSolver + ?Sized>(
     };
 
     let components: Vec<ComponentStats> = results.into_iter().map(|r| r.stats).collect();
-    let mut bytes: Vec<usize> = components.iter().map(|c| c.work.bytes).collect();
-    bytes.sort_unstable_by(|a, b| b.cmp(a));
     let reduction_bytes = components.len()
         * (times.len() + 1)
         * 8
@@ -704,6 +823,20 @@ pub fn solve_combination<S: ComponentSolver + ?Sized>(
         .sum::<usize>()
         * (times.len() + 1)
         * 8;
+    // per rank: its largest components at once; rank 0 also holds every reduction
+    for rs in rank_stats.iter_mut() {
+        let mine: Vec<&ComponentStats> = components.iter().filter(|c| c.rank == rs.rank).collect();
+        rs.estimated_peak_bytes = components_peak_bytes(&mine, threads)
+            + if rs.rank == 0 {
+                reduction_bytes + marginal_bytes
+            } else {
+                0
+            };
+    }
+    let peak_rss = peak_rss_bytes();
+    if let Some(r0) = rank_stats.first_mut() {
+        r0.peak_rss_bytes = peak_rss;
+    }
     let stats = SparseGridStats {
         dim: scheme.dim(),
         level: scheme.level(),
@@ -712,24 +845,29 @@ pub fn solve_combination<S: ComponentSolver + ?Sized>(
         total_unknowns: scheme.total_unknowns(),
         full_grid_unknowns: scheme.full_grid_unknowns(),
         threads,
+        ranks: rank_stats.len(),
+        assignment_balance,
         wall_seconds: start.elapsed().as_secs_f64(),
         component_seconds: components.iter().map(|c| c.seconds).sum(),
-        total_component_bytes: bytes.iter().sum(),
-        estimated_peak_bytes: bytes.iter().take(threads.max(1)).sum::<usize>()
-            + reduction_bytes
-            + marginal_bytes,
-        peak_rss_bytes: peak_rss_bytes(),
+        total_component_bytes: components.iter().map(|c| c.work.bytes).sum(),
+        estimated_peak_bytes: rank_stats
+            .iter()
+            .map(|r| r.estimated_peak_bytes)
+            .max()
+            .unwrap_or(0),
+        peak_rss_bytes: peak_rss,
+        rank_stats,
         components,
     };
-    Ok(CombinedSolution {
+    CombinedSolution {
         times,
         snapshots,
         steady_state,
         plain_moments,
-        marginal_grids: targets,
+        marginal_grids: targets.to_vec(),
         stats,
         negativity,
-    })
+    }
 }
 
 /// A [`ComponentSolver`] that samples a known function `f(t, x)` at the cell centres

@@ -163,6 +163,14 @@ pub enum SparseGridError {
         /// The time.
         time: f64,
     },
+    /// Another rank of a distributed solve failed or sent a malformed message.
+    #[error("sparse grid: rank {rank}: {message}")]
+    Rank {
+        /// The rank.
+        rank: usize,
+        /// What went wrong there, as text.
+        message: String,
+    },
     /// The thread pool could not be built.
     #[error("sparse grid: cannot build a thread pool with {threads} threads: {message}")]
     ThreadPool {

@@ -17,10 +17,11 @@ use serde::Serialize;
 use toml::{Table, Value};
 
 use super::combine::{CombineRequest, CombinedSolution, NegativityReport, SparseGridConfig};
-use super::fokker_planck::{ComponentLinearSolver, solve_sparse_with};
+use super::fokker_planck::{ComponentLinearSolver, solve_sparse_on};
 use super::krylov::KrylovSettings;
 use super::scheme::CombinationScheme;
 use crate::config::{FileSolution, ProblemFile};
+use crate::distributed::{Ranks, SingleProcess};
 use crate::error::{FfpeError, Result};
 use crate::observables::Observables;
 use crate::solve::{SolveStats, StopReason, build_mesh};
@@ -46,8 +47,15 @@ pub struct SparseReport {
     pub total_unknowns: u128,
     /// Unknowns of the equivalent full grid, `2^(level d)` (None if it overflows).
     pub full_grid_unknowns: Option<u128>,
-    /// Worker threads.
+    /// Worker threads (per rank).
     pub threads: usize,
+    /// MPI ranks the components were spread over (1: one process).
+    pub ranks: usize,
+    /// Load balance of the assignment of components to ranks (mean / largest predicted
+    /// cost, unknowns x steps).
+    pub assignment_balance: f64,
+    /// Per-rank components, predicted cost, wall time and peak memory.
+    pub rank_stats: Vec<super::combine::RankStats>,
     /// Wall time, seconds.
     pub wall_seconds: f64,
     /// Sum of the components' wall times, seconds.
@@ -76,6 +84,9 @@ impl SparseReport {
             total_unknowns: s.total_unknowns,
             full_grid_unknowns: s.full_grid_unknowns,
             threads: s.threads,
+            ranks: s.ranks,
+            assignment_balance: s.assignment_balance,
+            rank_stats: s.rank_stats.clone(),
             wall_seconds: s.wall_seconds,
             component_seconds: s.component_seconds,
             estimated_peak_bytes: s.estimated_peak_bytes,
@@ -107,9 +118,25 @@ impl SparseReport {
             ),
             None => String::new(),
         };
+        let threads = if self.ranks > 1 {
+            let max_rss = self
+                .rank_stats
+                .iter()
+                .filter_map(|r| r.peak_rss_bytes)
+                .max()
+                .map_or("n/a".to_string(), |b| {
+                    format!("{:.1} MiB", b as f64 / 1048576.0)
+                });
+            format!(
+                "{} MPI ranks x {} threads (assignment balance {:.3}, largest peak RSS of a rank {})",
+                self.ranks, self.threads, self.assignment_balance, max_rss
+            )
+        } else {
+            format!("{} threads", self.threads)
+        };
         format!(
             "sparse grid (combination technique): d = {}, level {}, min_level {}{}: {} components, \
-             {} unknowns in total; the equivalent full grid has {} unknowns{}; {} threads, \
+             {} unknowns in total; the equivalent full grid has {} unknowns{}; {}, \
              {:.3} s wall, peak RSS {}; negative combined values: {} points, {} marginal cells",
             self.dim,
             self.level,
@@ -119,7 +146,7 @@ impl SparseReport {
             self.total_unknowns,
             full,
             ratio,
-            self.threads,
+            threads,
             self.wall_seconds,
             rss,
             self.negativity.negative_points,
@@ -208,6 +235,20 @@ pub fn run_sparse_file(
     min_level: usize,
     extra: &Table,
 ) -> Result<FileSolution> {
+    run_sparse_file_on(file, level, min_level, extra, &SingleProcess)
+        .map(|s| s.expect("rank 0 of one process"))
+}
+
+/// [`run_sparse_file`] with the components spread over `ranks` (`mpirun -np N ffpe
+/// solve`): collective; `Some` on rank 0, identical bit for bit to the single-process
+/// run, `None` on the other ranks.
+pub fn run_sparse_file_on(
+    file: &ProblemFile,
+    level: usize,
+    min_level: usize,
+    extra: &Table,
+    ranks: &dyn Ranks,
+) -> Result<Option<FileSolution>> {
     let problem = &file.problem;
     let dim = problem.dim();
     let SparseOptions {
@@ -248,7 +289,7 @@ pub fn run_sparse_file(
         &times,
         opts.history,
     )?;
-    let out = solve_sparse_with(
+    let Some(out) = solve_sparse_on(
         problem,
         &scheme,
         mesh,
@@ -257,8 +298,12 @@ pub fn run_sparse_file(
         linear,
         &CombineRequest::default(),
         &config,
+        ranks,
     )
-    .map_err(to_ffpe)?;
+    .map_err(to_ffpe)?
+    else {
+        return Ok(None);
+    };
     let report = SparseReport::new(&out);
     let first = usize::from(prepend);
     let observables = (first..out.times.len())
@@ -289,11 +334,11 @@ pub fn run_sparse_file(
         unknowns: usize::try_from(out.stats.total_unknowns).unwrap_or(usize::MAX),
         ..Default::default()
     };
-    Ok(FileSolution {
+    Ok(Some(FileSolution {
         observables,
         stats,
         stop_reason: StopReason::FinalTime,
         snapshots: vec![],
         sparse: Some(report),
-    })
+    }))
 }

@@ -196,6 +196,10 @@ impl ComponentSolver for FokkerPlanckComponents {
         &self.output_times
     }
 
+    fn steps(&self) -> usize {
+        self.mesh.steps()
+    }
+
     fn solve_component(
         &self,
         cells: &[usize],
@@ -337,4 +341,50 @@ pub fn solve_sparse_with(
     let solver = FokkerPlanckComponents::new(problem, mesh, history, output_times)?
         .with_linear_solver(linear_solver);
     solve_combination(scheme, &solver, request, config)
+}
+
+/// [`solve_sparse_with`] with the components spread over `ranks`
+/// ([`super::solve_combination_on`]): collective; `Some` on rank 0 (bit for bit the
+/// single-process solution), `None` on the others.
+#[allow(clippy::too_many_arguments)]
+pub fn solve_sparse_on(
+    problem: &Problem,
+    scheme: &CombinationScheme,
+    mesh: TimeMesh,
+    history: HistoryKind,
+    output_times: &[f64],
+    linear_solver: ComponentLinearSolver,
+    request: &CombineRequest,
+    config: &SparseGridConfig,
+    ranks: &dyn crate::distributed::Ranks,
+) -> Result<Option<CombinedSolution>> {
+    if ranks.size() <= 1 {
+        return solve_sparse_with(
+            problem,
+            scheme,
+            mesh,
+            history,
+            output_times,
+            linear_solver,
+            request,
+            config,
+        )
+        .map(Some);
+    }
+    if scheme.min_level() < MIN_SOLVER_LEVEL {
+        return Err(SparseGridError::MinLevelTooCoarse {
+            min_level: scheme.min_level(),
+            required: MIN_SOLVER_LEVEL,
+        });
+    }
+    if problem.dim() != scheme.dim() {
+        return Err(SparseGridError::DimensionMismatch {
+            what: "problem domain",
+            got: problem.dim(),
+            expected: scheme.dim(),
+        });
+    }
+    let solver = FokkerPlanckComponents::new(problem, mesh, history, output_times)?
+        .with_linear_solver(linear_solver);
+    super::solve_combination_on(scheme, &solver, request, config, ranks)
 }

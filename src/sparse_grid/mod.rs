@@ -22,11 +22,17 @@
 //!    density at once to moments, point values and marginals (multilinear
 //!    interpolation on each component), and combines them: [`CombinedSolution`].
 //!
+//! Beyond one machine: [`solve_combination_on`] spreads the components over MPI ranks
+//! (static assignment balanced by unknowns x steps, [`crate::distributed`]) and
+//! combines on rank 0 in scheme order, bit for bit the single-process result;
+//! `mpirun -np N ffpe solve problem.toml` (cargo feature `mpi`) runs it.
+//!
 //! Combined moments (mass, mean, covariance, MSD) are linear in the density and
 //! combine exactly like it. Combined densities and marginals may dip below zero where
 //! the density is small: [`NegativityReport`] counts them; nothing is clipped.
 
 mod combine;
+mod distributed;
 mod error;
 mod file;
 mod fokker_planck;
@@ -36,13 +42,14 @@ mod scheme;
 
 pub use combine::{
     AnalyticComponents, CombineRequest, CombinedSnapshot, CombinedSolution, ComponentError,
-    ComponentSolver, ComponentStats, ComponentWork, NegativityReport, Snapshot, SparseGridConfig,
-    SparseGridStats, peak_rss_bytes, solve_combination,
+    ComponentSolver, ComponentStats, ComponentWork, NegativityReport, RankStats, Snapshot,
+    SparseGridConfig, SparseGridStats, component_costs, peak_rss_bytes, solve_combination,
 };
+pub use distributed::solve_combination_on;
 pub use error::{Result, SparseGridError};
-pub use file::{SparseReport, run_sparse_file};
+pub use file::{SparseReport, run_sparse_file, run_sparse_file_on};
 pub use fokker_planck::{
-    ComponentLinearSolver, FokkerPlanckComponents, MIN_SOLVER_LEVEL, solve_sparse,
+    ComponentLinearSolver, FokkerPlanckComponents, MIN_SOLVER_LEVEL, solve_sparse, solve_sparse_on,
     solve_sparse_with,
 };
 pub use geometry::{BoxGrid, Extrapolation, Layout, RawMoments};

@@ -11,7 +11,8 @@
 //! Modules: [`data`] (IDX reader, split), [`model`] (MLP, PyTorch names and init),
 //! [`checkpoint`] (safetensors, atomic writes), [`batches`] (stateless minibatch order),
 //! [`train`] (optimizers, schedule, runs), [`mlp_cpu`] (the CPU SGD fast path), [`llc`]
-//! (SGLD), [`device`] (CPU/CUDA selection), [`rng`] (stable seeded generator), [`error`].
+//! (SGLD), [`device`] (CPU/CUDA selection), [`rng`] (stable seeded generator), [`error`],
+//! [`shard`] (sweeps split into shards or MPI ranks, and merged into one report).
 
 pub mod analysis;
 pub mod batches;
@@ -26,6 +27,7 @@ pub mod model;
 pub mod report;
 pub mod reproduce;
 pub mod rng;
+pub mod shard;
 pub mod train;
 
 pub use error::{Error, Result};

@@ -53,6 +53,14 @@ pub enum ReproduceError {
     /// A preset name is unknown.
     #[error("unknown preset {0:?}: allowed are quick, paper, tiny")]
     UnknownPreset(String),
+    /// Analysing existing runs only (`merge`, rank 0 under MPI), and some runs of the
+    /// sweep are not finished in the output directory.
+    #[error(
+        "{} run(s) of the sweep are not finished in the output directory (train them with \
+         `reproduce --shard i/n` or drop --analyse-only): {}",
+        .0.len(), .0.join(", ")
+    )]
+    MissingRuns(Vec<String>),
     /// File system.
     #[error("{path}: {source}")]
     Io {
@@ -219,6 +227,14 @@ pub struct ReproduceOptions {
     /// `RAYON_NUM_THREADS=1` two jobs use two cores far better than one job with two threads
     /// for these small networks.
     pub jobs: usize,
+    /// Train runs that are not finished (default true). `false`: analyse only the runs
+    /// already finished in `out` and fail with [`ReproduceError::MissingRuns`] otherwise
+    /// (`ffpe-validate merge`, rank 0 under MPI: the shards trained them).
+    pub train_missing: bool,
+    /// Runs trained and reused by the invocations that trained them (the shards), for
+    /// `meta.runs_trained` / `meta.runs_reused` of a merged report; `None`: this
+    /// invocation's own counts.
+    pub shard_counts: Option<(usize, usize)>,
 }
 
 impl ReproduceOptions {
@@ -231,18 +247,20 @@ impl ReproduceOptions {
             data: None,
             progress: true,
             jobs: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            train_missing: true,
+            shard_counts: None,
         }
     }
 }
 
-struct RunSpec {
-    id: String,
-    arch: Vec<usize>,
-    optimizer: String,
-    seed: u64,
+pub(crate) struct RunSpec {
+    pub(crate) id: String,
+    pub(crate) arch: Vec<usize>,
+    pub(crate) optimizer: String,
+    pub(crate) seed: u64,
 }
 
-fn specs(p: &Preset) -> Vec<RunSpec> {
+pub(crate) fn specs(p: &Preset) -> Vec<RunSpec> {
     let mut v = Vec::new();
     for a in &p.architectures {
         for o in &p.optimizers {
@@ -548,12 +566,65 @@ pub fn reproduce(opts: &ReproduceOptions) -> Result<Results, ReproduceError> {
         split_seed: 0,
     })?;
     let specs = specs(p);
+    if !opts.train_missing {
+        let missing: Vec<String> = specs
+            .iter()
+            .filter(|s| !is_finished(opts, s))
+            .map(|s| s.id.clone())
+            .collect();
+        if !missing.is_empty() {
+            return Err(ReproduceError::MissingRuns(missing));
+        }
+    }
     let multi = indicatif::MultiProgress::new();
     if !opts.progress {
         multi.set_draw_target(ProgressDrawTarget::hidden());
     }
+    let trained_runs = train_specs(opts, &specs, &data, &multi);
+    let mut summaries = Vec::new();
+    let (mut trained, mut reused) = (0, 0);
+    for r in trained_runs {
+        let (dir, sum, done_before) = r?;
+        if done_before {
+            reused += 1;
+        } else {
+            trained += 1;
+        }
+        summaries.push((dir, sum));
+    }
+    if let Some(counts) = opts.shard_counts {
+        (trained, reused) = counts;
+    }
+    analyse_and_report(
+        opts,
+        start,
+        &specs,
+        &summaries,
+        &data,
+        &multi,
+        (trained, reused),
+    )
+}
+
+/// True when the run of `s` is finished in `opts.out` with the configuration of the preset.
+pub(crate) fn is_finished(opts: &ReproduceOptions, s: &RunSpec) -> bool {
+    let dir = opts.out.join("runs").join(&s.id);
+    let cfg = train_config(&opts.preset, s, opts.device);
+    crate::train::load_summary(&dir).is_ok_and(|x| x.finished && x.config == cfg)
+}
+
+/// Trains (resumes, or reuses when finished) the runs `specs` in `opts.out/runs/<id>/`
+/// on `opts.jobs` threads; per run: its directory, summary and whether it was finished
+/// before. No analysis (`ffpe-validate reproduce --shard` stops here).
+pub(crate) fn train_specs(
+    opts: &ReproduceOptions,
+    specs: &[RunSpec],
+    data: &Data,
+    multi: &indicatif::MultiProgress,
+) -> Vec<Result<(PathBuf, RunSummary, bool), ReproduceError>> {
+    let p = &opts.preset;
     let overall = multi.add(bar(opts, specs.len() as u64, "training runs"));
-    let trained_runs = parallel_map(&specs, opts.jobs, |s| {
+    let trained_runs = parallel_map(specs, opts.jobs, |s| {
         let dir = opts.out.join("runs").join(&s.id);
         let cfg = train_config(p, s, opts.device);
         let done_before =
@@ -567,19 +638,23 @@ pub fn reproduce(opts: &ReproduceOptions) -> Result<Results, ReproduceError> {
         multi.remove(&pb);
         overall.inc(1);
         sum.map(|x| (dir, x, done_before))
+            .map_err(ReproduceError::from)
     });
     overall.finish_and_clear();
-    let mut summaries = Vec::new();
-    let (mut trained, mut reused) = (0, 0);
-    for r in trained_runs {
-        let (dir, sum, done_before) = r?;
-        if done_before {
-            reused += 1;
-        } else {
-            trained += 1;
-        }
-        summaries.push((dir, sum));
-    }
+    trained_runs
+}
+
+/// The analysis and the report of the finished runs `summaries` (one per spec).
+fn analyse_and_report(
+    opts: &ReproduceOptions,
+    start: Instant,
+    specs: &[RunSpec],
+    summaries: &[(PathBuf, RunSummary)],
+    data: &Data,
+    multi: &indicatif::MultiProgress,
+    (trained, reused): (usize, usize),
+) -> Result<Results, ReproduceError> {
+    let p = &opts.preset;
     let boot = BootstrapConfig {
         resamples: p.bootstrap_resamples,
         level: 0.95,
@@ -591,7 +666,7 @@ pub fn reproduce(opts: &ReproduceOptions) -> Result<Results, ReproduceError> {
     };
     let data_runs: Vec<RunData> = specs
         .iter()
-        .zip(&summaries)
+        .zip(summaries)
         .map(|(s, (_, sum))| run_data(s, sum))
         .collect();
     let pb = multi.add(bar(opts, specs.len() as u64, "analysis + FFPE fits"));
@@ -607,7 +682,7 @@ pub fn reproduce(opts: &ReproduceOptions) -> Result<Results, ReproduceError> {
         let mut a = analyse_run(d, &acfg);
         if let Some(w) = a.windows.clone() {
             let land = if wants_landscape {
-                match landscape(dir, sum, w.late, p.landscape_cells, &data) {
+                match landscape(dir, sum, w.late, p.landscape_cells, data) {
                     Ok(l) => Some(l),
                     Err(e) => {
                         a.notes.push(format!("reduced landscape: {e}"));

@@ -38,6 +38,34 @@ enum Command {
     /// Reproduce the MNIST study: train the sweep, analyse, compare with FFPE predictions, and
     /// write results.json, CSV tables, plots and report.md/report.html (resumable).
     Reproduce(ReproduceArgs),
+    /// Build one report from the run directories of `reproduce --shard` invocations (same
+    /// results as one process); fails if a run of the sweep is finished in none of them.
+    Merge(MergeArgs),
+}
+
+#[derive(Args)]
+struct MergeArgs {
+    /// Output directories of the shards (may include --out itself).
+    #[arg(required = true)]
+    dirs: Vec<PathBuf>,
+    /// The sweep the shards ran (quick, paper, tiny).
+    #[arg(long, default_value = "quick")]
+    preset: String,
+    /// Where the merged runs and the report go.
+    #[arg(long, default_value = "ffpe-report")]
+    out: PathBuf,
+    /// Device recorded in the report (the shards' device: cpu or cuda).
+    #[arg(long, default_value = "cpu")]
+    device: String,
+    /// Directory with IDX files, as given to the shards; default: the bundled MNIST subset.
+    #[arg(long)]
+    data: Option<PathBuf>,
+    /// No progress bars.
+    #[arg(long)]
+    quiet: bool,
+    /// Runs analysed at once (default: number of cores).
+    #[arg(long)]
+    jobs: Option<usize>,
 }
 
 #[derive(Args)]
@@ -58,9 +86,15 @@ struct ReproduceArgs {
     /// No progress bars.
     #[arg(long)]
     quiet: bool,
-    /// Runs trained at once (default: number of cores).
+    /// Runs trained at once (default: number of cores; under MPI, cores / ranks per node).
     #[arg(long)]
     jobs: Option<usize>,
+    /// Train only shard I of N of the sweep (e.g. 0/4; a Slurm job array passes
+    /// $SLURM_ARRAY_TASK_ID/$SLURM_ARRAY_TASK_COUNT) into --out, and write no report; then
+    /// `ffpe-validate merge` the shards' directories. The split is deterministic
+    /// (cost-balanced by parameters x steps).
+    #[arg(long, value_name = "I/N")]
+    shard: Option<ffpe::distributed::Shard>,
 }
 
 #[derive(Args, Clone)]
@@ -232,25 +266,122 @@ fn main() -> Result<()> {
         Command::Train(a) => cmd_train(a, threads),
         Command::Llc(a) => cmd_llc(a, threads),
         Command::Reproduce(a) => cmd_reproduce(a),
+        Command::Merge(a) => cmd_merge(a),
     }
 }
 
-fn cmd_reproduce(a: ReproduceArgs) -> Result<()> {
-    use ffpe_validation::reproduce::{Preset, ReproduceOptions, reproduce};
-    let mut opts = ReproduceOptions::new(Preset::by_name(&a.preset)?, a.out.clone());
-    opts.device = a.device.parse::<DeviceKind>()?;
-    opts.data = a.data;
-    opts.progress = !a.quiet;
-    if let Some(j) = a.jobs {
+fn reproduce_options(
+    preset: &str,
+    out: &std::path::Path,
+    device: &str,
+    data: Option<PathBuf>,
+    quiet: bool,
+    jobs: Option<usize>,
+) -> Result<ffpe_validation::reproduce::ReproduceOptions> {
+    use ffpe_validation::reproduce::{Preset, ReproduceOptions};
+    let mut opts = ReproduceOptions::new(Preset::by_name(preset)?, out.to_path_buf());
+    opts.device = device.parse::<DeviceKind>()?;
+    opts.data = data;
+    opts.progress = !quiet;
+    if let Some(j) = jobs {
         if j == 0 {
             bail!("invalid --jobs 0: at least 1");
         }
         opts.jobs = j;
     }
+    Ok(opts)
+}
+
+fn cmd_reproduce(a: ReproduceArgs) -> Result<()> {
+    use ffpe_validation::reproduce::reproduce;
+    let opts = reproduce_options(&a.preset, &a.out, &a.device, a.data, a.quiet, a.jobs)?;
+    #[cfg(feature = "mpi")]
+    if ffpe::distributed::mpi::MpiRanks::launched() {
+        if a.shard.is_some() {
+            bail!("--shard is for runs without MPI: under mpirun every rank is a shard");
+        }
+        let mut opts = opts;
+        if a.jobs.is_none() {
+            let per_node = ffpe::distributed::mpi::MpiRanks::local_size().unwrap_or(1);
+            opts.jobs = (opts.jobs / per_node.max(1)).max(1);
+        }
+        return reproduce_mpi(&opts, &a.out);
+    }
+    if let Some(shard) = a.shard {
+        let m = ffpe_validation::shard::run_shard(&opts, shard)
+            .with_context(|| format!("reproduce --preset {} --shard {shard}", a.preset))?;
+        println!(
+            "shard {shard}: {} runs trained, {} reused in {} ({:.1} s); merge with \
+             `ffpe-validate merge --preset {} DIRS... --out DIR`",
+            m.trained.len(),
+            m.reused.len(),
+            a.out.display(),
+            m.wall_seconds,
+            a.preset
+        );
+        return Ok(());
+    }
     let res = reproduce(&opts).with_context(|| format!("reproduce --preset {}", a.preset))?;
+    print_results(&res, &a.out);
+    Ok(())
+}
+
+/// `mpirun -np N ffpe-validate reproduce`: rank r trains shard r/N into the shared
+/// output directory; after a gather (every rank done), rank 0 merges and reports.
+#[cfg(feature = "mpi")]
+fn reproduce_mpi(
+    opts: &ffpe_validation::reproduce::ReproduceOptions,
+    out: &std::path::Path,
+) -> Result<()> {
+    use ffpe::distributed::{Ranks, Shard};
+    let Some(ranks) = ffpe::distributed::mpi::MpiRanks::init() else {
+        bail!("MPI could not be initialised");
+    };
+    let shard = Shard {
+        index: ranks.rank(),
+        count: ranks.size(),
+    };
+    let mut opts = opts.clone();
+    // one progress display: rank 0's
+    opts.progress &= ranks.is_root();
+    let status = match ffpe_validation::shard::run_shard(&opts, shard) {
+        Ok(_) => Vec::new(),
+        Err(e) => format!("{e:#}").into_bytes(),
+    };
+    let all = ranks.gather(&status);
+    if !ranks.is_root() {
+        // rank 0 reports this rank's error; MPI is finalised (drop) before the exit
+        let code = if status.is_empty() { 0 } else { 2 };
+        drop(ranks);
+        std::process::exit(code);
+    }
+    for (rank, s) in all.iter().enumerate() {
+        if !s.is_empty() {
+            bail!(
+                "rank {rank} (shard {rank}/{}): {}",
+                ranks.size(),
+                String::from_utf8_lossy(s)
+            );
+        }
+    }
+    let res = ffpe_validation::shard::merge(&[out.to_path_buf()], &opts)
+        .with_context(|| format!("reproduce --preset {} (rank 0: report)", opts.preset.name))?;
+    print_results(&res, out);
+    Ok(())
+}
+
+fn cmd_merge(a: MergeArgs) -> Result<()> {
+    let opts = reproduce_options(&a.preset, &a.out, &a.device, a.data, a.quiet, a.jobs)?;
+    let res = ffpe_validation::shard::merge(&a.dirs, &opts)
+        .with_context(|| format!("merge --preset {}", a.preset))?;
+    print_results(&res, &a.out);
+    Ok(())
+}
+
+fn print_results(res: &ffpe_validation::report::results::Results, out: &std::path::Path) {
     println!(
         "wrote {} ({} runs, {} trained, {} reused, {:.1} s)",
-        a.out.join("report.md").display(),
+        out.join("report.md").display(),
         res.runs.len(),
         res.meta.runs_trained,
         res.meta.runs_reused,
@@ -259,7 +390,6 @@ fn cmd_reproduce(a: ReproduceArgs) -> Result<()> {
     for c in &res.claims {
         println!("{:>13}  {}", c.verdict.words(), c.statement);
     }
-    Ok(())
 }
 
 /// Candle reads RAYON_NUM_THREADS when it sizes its matrix-product parallelism.
