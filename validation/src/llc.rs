@@ -762,6 +762,75 @@ mod tests {
         assert!(e.to_string().contains("output width"), "{e}");
     }
 
+    /// Batched SGLD: every job of `estimate_many` (two checkpoints of one architecture, another
+    /// architecture, other settings, a BatchNorm network on the candle path) gives exactly what
+    /// `estimate` gives for it alone, with 1 and 3 threads.
+    #[test]
+    fn estimate_many_equals_estimate_per_job() {
+        let d = data::load(&DataConfig {
+            n_train: 600,
+            n_test: 10,
+            ..Default::default()
+        })
+        .unwrap();
+        let dev = candle_core::Device::Cpu;
+        let a: Arch = "784-16-10".parse().unwrap();
+        let nets = [
+            Network::init(&a, 1, &dev).unwrap(),
+            Network::init(&a, 2, &dev).unwrap(),
+            Network::init(&"784-12-8-10".parse().unwrap(), 3, &dev).unwrap(),
+            Network::init(&"784-8-10+bn".parse().unwrap(), 4, &dev).unwrap(),
+        ];
+        let base = LlcConfig {
+            chains: 3,
+            draws: 8,
+            batch_size: 64,
+            ..LlcConfig::default()
+        };
+        let cfgs = [
+            base.clone(),
+            LlcConfig {
+                seed: 7,
+                ..base.clone()
+            },
+            LlcConfig {
+                epsilon: 3e-4,
+                gamma: 30.0,
+                chains: 2,
+                burnin: 2,
+                ..base.clone()
+            },
+            base.clone(),
+        ];
+        let mut jobs: Vec<(&Network, &LlcConfig)> = nets.iter().zip(&cfgs).collect();
+        // one checkpoint under a second setting too (a scale scan)
+        jobs.push((&nets[0], &cfgs[2]));
+        let want: Vec<LlcResult> = jobs
+            .iter()
+            .map(|(n, c)| estimate(n, &d.train, c).unwrap())
+            .collect();
+        for threads in [1, 3] {
+            let got = estimate_many(&jobs, &d.train, threads).unwrap();
+            assert_eq!(got.len(), want.len());
+            for (k, (g, w)) in got.iter().zip(&want).enumerate() {
+                assert_eq!(g.trace, w.trace, "job {k}");
+                assert_eq!(g.llc_per_chain, w.llc_per_chain, "job {k}");
+                assert_eq!(g.llc_mean.to_bits(), w.llc_mean.to_bits(), "job {k}");
+                assert_eq!(g.llc_std.to_bits(), w.llc_std.to_bits(), "job {k}");
+                assert_eq!(g.init_loss.to_bits(), w.init_loss.to_bits(), "job {k}");
+                assert_eq!(g.llc_running, w.llc_running, "job {k}");
+                assert_eq!(g.warnings, w.warnings, "job {k}");
+            }
+        }
+        assert!(estimate_many(&jobs, &d.train, 0).is_err());
+        let bad = LlcConfig {
+            draws: 0,
+            ..base.clone()
+        };
+        let e = estimate_many(&[(&nets[0], &bad)], &d.train, 2).unwrap_err();
+        assert!(e.to_string().contains("draws"), "{e}");
+    }
+
     /// The CPU kernels against the chain-batched candle path on a network without BatchNorm:
     /// same minibatches and noise, traces equal up to f32 summation order.
     #[test]
