@@ -13,6 +13,14 @@ Needs validation/scripts/.venv with torch==2.15.0, safetensors, numpy, devinterp
 - SGLD steps/s (chain-steps: 4 chains x draws) on validation/tests/data/mlp-784-128-10.safetensors
   with eps 1e-4, gamma 100, n_beta = 256/ln 256: ffpe-validate llc, devinterp's
   estimate_learning_coeff_with_summary (SGLD), and a hand-written PyTorch loop.
+- with --ensemble S1,S2,...: seed-steps/s (updates summed over the members) of S seeds of one
+  architecture trained together: ffpe-validate `train --seeds S` (the members spread over the
+  threads, each exactly a run of that seed alone), the same S seeds as S separate runs one after
+  the other (each `train --seed k` with the same --threads; its rate is one run's steps/s), and
+  PyTorch with the S networks batched two ways: torch.func (vmap of grad of functional_call over
+  stack_module_state) and a hand-batched loop (weights [S, out, in], torch.baddbmm, one backward
+  of the summed per-member mean losses); every member has its own minibatch order
+  (--ensemble-steps updates per member; --only-ensemble skips the tables above).
 Every rate is a difference quotient between a short and a long run ((N2 - N1) / (t2 - t1)), so
 start-up, data loading and evaluation cancel; both wall-clock and CPU-time rates are reported
 (on a shared machine the CPU-time rate is the fairer one for single-threaded runs). Each
@@ -69,6 +77,14 @@ def main():
     ap.add_argument("--dense-too", action="store_true",
                     help="also time ffpe-validate training with --input-layer dense (MNIST is about "
                          "80 %% zeros, so the default picks the sparse first layer)")
+    ap.add_argument("--ensemble", default="",
+                    help="comma-separated ensemble sizes S (e.g. 10,20): also time S seeds trained "
+                         "together against S separate runs and batched PyTorch")
+    ap.add_argument("--ensemble-steps", type=int, default=450,
+                    help="updates per member in the long ensemble run (the short one has a third; "
+                         "between 300 and 999 both have the same checkpoints)")
+    ap.add_argument("--only-ensemble", action="store_true")
+    ap.add_argument("--archs", default="784-128-10,784-256-256-10")
     a = ap.parse_args()
     import torch
     from llc_reference import MLP, load_bundled, sgld
@@ -148,9 +164,115 @@ def main():
             num_draws=d, init_loss=full, device="cpu", online=False, verbose=False, seed=0,
             cores=1))
 
+    def ours_ensemble(arch, s, n):
+        out = os.path.join(tmp, f"ens-{arch}-{s}-{n}")
+        subprocess.run(["rm", "-rf", out], check=True)
+        return run_ours([a.binary, "--threads", str(a.threads), "train", "--arch", arch, "--steps",
+                         str(n), "--seeds", str(s), "--llc-every", "0", "--checkpoints-per-decade",
+                         "1", "--quiet", "--out", out])
+
+    def member_orders(s, n):
+        """Minibatch indices [n, S, 256]: member k's own shuffled epochs (seed k)."""
+        per = x.shape[0] // 256
+        out = torch.empty(n, s, 256, dtype=torch.long)
+        for k in range(s):
+            g = torch.Generator().manual_seed(k)
+            perm = torch.randperm(x.shape[0], generator=g)
+            for t in range(n):
+                if t % per == 0 and t > 0:
+                    perm = torch.randperm(x.shape[0], generator=g)
+                j = t % per
+                out[t, k] = perm[j * 256:(j + 1) * 256]
+        return out
+
+    def torch_models(widths, s):
+        ms = []
+        for k in range(s):
+            torch.manual_seed(k)
+            layers = []
+            for i, (p, q) in enumerate(zip(widths[:-1], widths[1:])):
+                layers.append(torch.nn.Linear(p, q))
+                if i + 2 < len(widths):
+                    layers.append(torch.nn.ReLU())
+            ms.append(torch.nn.Sequential(*layers))
+        return ms
+
+    def torch_vmap(widths, s, n):
+        import copy
+        from torch.func import functional_call, grad, stack_module_state, vmap
+        ms = torch_models(widths, s)
+        params, _ = stack_module_state(ms)
+        params = {k: v.detach().clone() for k, v in params.items()}
+        base = copy.deepcopy(ms[0]).to("meta")
+
+        def loss(p, xb, yb):
+            return torch.nn.functional.cross_entropy(functional_call(base, (p,), (xb,)), yb)
+        g = vmap(grad(loss))
+        orders = member_orders(s, n)
+
+        def loop():
+            for t in range(n):
+                idx = orders[t]
+                grads = g(params, x[idx], y[idx])
+                with torch.no_grad():
+                    for k in params:
+                        params[k].sub_(grads[k], alpha=1e-3)
+        return timed(loop)
+
+    def torch_bmm(widths, s, n):
+        ms = torch_models(widths, s)
+        nl = len(widths) - 1
+        ws = [torch.stack([m[2 * l].weight.detach() for m in ms]).requires_grad_() for l in range(nl)]
+        bs = [torch.stack([m[2 * l].bias.detach() for m in ms]).unsqueeze(1).requires_grad_()
+              for l in range(nl)]
+        orders = member_orders(s, n)
+
+        def loop():
+            for t in range(n):
+                idx = orders[t]
+                h = x[idx]
+                for l in range(nl):
+                    h = torch.baddbmm(bs[l], h, ws[l].transpose(1, 2))
+                    if l + 1 < nl:
+                        h = torch.relu(h)
+                # the sum over members of each member's mean loss: member k's gradient is its own
+                loss = torch.nn.functional.cross_entropy(
+                    h.reshape(-1, widths[-1]), y[idx].reshape(-1), reduction="sum") / 256
+                loss.backward()
+                with torch.no_grad():
+                    for p in ws + bs:
+                        p.sub_(p.grad, alpha=1e-3)
+                        p.grad = None
+        return timed(loop)
+
+    sizes = [int(v) for v in a.ensemble.split(",") if v.strip()]
+    archs = [(s, [int(w) for w in s.split("-")]) for s in a.archs.split(",")]
+    e1, e2 = a.ensemble_steps // 3, a.ensemble_steps
+    res["ensemble_steps"] = [e1, e2]
     table = {}
     for _ in range(a.reps):
-        for arch, widths in [("784-128-10", [784, 128, 10]), ("784-256-256-10", [784, 256, 256, 10])]:
+        for arch, widths in archs if sizes else []:
+            k0 = f"train {arch}"
+            if a.only_ensemble or k0 not in table:
+                table.setdefault(k0, {})
+                table[k0]["ffpe-validate"] = best(
+                    table[k0].get("ffpe-validate"),
+                    rates(n1, n2, ours_train(arch, n1), ours_train(arch, n2)))
+            for s_ in sizes:
+                k = f"ensemble {arch} S={s_} (seed-steps/s)"
+                table.setdefault(k, {})
+                table[k]["ffpe-validate ensemble"] = best(
+                    table[k].get("ffpe-validate ensemble"),
+                    rates(s_ * e1, s_ * e2, ours_ensemble(arch, s_, e1), ours_ensemble(arch, s_, e2)))
+                table[k]["pytorch vmap"] = best(
+                    table[k].get("pytorch vmap"),
+                    rates(s_ * e1, s_ * e2, torch_vmap(widths, s_, e1), torch_vmap(widths, s_, e2)))
+                table[k]["pytorch bmm"] = best(
+                    table[k].get("pytorch bmm"),
+                    rates(s_ * e1, s_ * e2, torch_bmm(widths, s_, e1), torch_bmm(widths, s_, e2)))
+        if a.only_ensemble:
+            continue
+        for arch, widths in archs:
             k = f"train {arch}"
             table.setdefault(k, {})
             table[k]["ffpe-validate"] = best(table[k].get("ffpe-validate"),
@@ -169,10 +291,26 @@ def main():
                                      rates(4 * d1, 4 * d2, devinterp_sgld(d1), devinterp_sgld(d2)))
         table[k]["pytorch-loop"] = best(table[k].get("pytorch-loop"),
                                         rates(4 * d1, 4 * d2, torch_sgld(d1), torch_sgld(d2)))
+    for k, v in table.items():
+        if k.startswith("ensemble"):
+            # S separate runs one after the other: one run's steps/s, in seed-steps/s
+            v["ffpe-validate separate runs"] = dict(table["train " + k.split()[1]]["ffpe-validate"])
     res["rates"] = table
     print(json.dumps(res, indent=1))
     for k, v in table.items():
+        if k.startswith("ensemble"):
+            ours = v["ffpe-validate ensemble"]
+            print(f"| {k} | " + " | ".join(f"{s}: {r['wall']:.0f} wall, {r['cpu']:.0f} cpu"
+                                           for s, r in v.items())
+                  + " | ensemble / " + ", ".join(
+                      f"{s} {ours['wall'] / v[s]['wall']:.2f} wall, {ours['cpu'] / v[s]['cpu']:.2f} cpu"
+                      for s in v if s != "ffpe-validate ensemble") + " |")
+            continue
         other = v.get("pytorch") or v.get("devinterp")
+        if other is None:
+            print(f"| {k} | " + " | ".join(f"{s}: {r['wall']:.0f} wall, {r['cpu']:.0f} cpu"
+                                           for s, r in v.items()) + " |")
+            continue
         ratios = ", ".join(f"{s} {v[s][m] / other[m]:.2f} {m}" for s in v
                            if s.startswith("ffpe-validate") for m in ("cpu", "wall"))
         print(f"| {k} | " + " | ".join(f"{s}: {r['wall']:.0f} wall, {r['cpu']:.0f} cpu" for s, r in v.items())

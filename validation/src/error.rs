@@ -66,6 +66,14 @@ pub enum Error {
         /// Why it is unavailable.
         what: String,
     },
+    /// An error in one member of an ensemble ([`crate::ensemble::run_ensemble`]).
+    #[error("ensemble member {member}: {source}")]
+    Member {
+        /// Index of the member.
+        member: usize,
+        /// What went wrong in it.
+        source: Box<Error>,
+    },
     /// An error raised by candle.
     #[error("candle: {0}")]
     Candle(#[from] candle_core::Error),

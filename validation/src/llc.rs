@@ -235,44 +235,17 @@ pub struct LlcResult {
 
 /// Estimate the LLC of `net` on `data` (the training set).
 pub fn estimate(net: &Network, data: &Dataset, config: &LlcConfig) -> Result<LlcResult> {
-    config.validate()?;
-    if data.is_empty() {
-        return Err(Error::config("data", 0, "a non-empty training set"));
-    }
-    let arch = net.arch();
-    if data.dim() != arch.widths[0] {
-        return Err(Error::config(
-            "arch",
-            arch,
-            format!("input width {} (pixels per image of the data)", data.dim()),
-        ));
-    }
-    if data.num_classes() > *arch.widths.last().unwrap_or(&0) {
-        return Err(Error::config(
-            "arch",
-            arch,
-            format!(
-                "output width at least {} (classes in the data)",
-                data.num_classes()
-            ),
-        ));
-    }
-    let c = config.chains;
-    let nbeta = config.nbeta_value(data.len());
-    let init_loss = match config.init_loss {
-        InitLoss::Full => net.evaluate(data)?.loss,
-        InitLoss::Batches(k) => {
-            let mut b = chain_batcher(data, config, 0);
-            let mut s = 0.0;
-            for t in 0..k {
-                let idx = b.indices(t as u64).to_vec();
-                s += net.evaluate(&data.subset(&idx))?.loss;
-            }
-            s / k as f64
-        }
-    };
-    let groups = config.threads.clamp(1, c);
+    let (init_loss, nbeta) = prepare(net, data, config)?;
     let start = std::time::Instant::now();
+    let (trace, warnings) = all_chains(net, data, config, nbeta)?;
+    let elapsed = start.elapsed().as_secs_f64();
+    finish(config, init_loss, nbeta, trace, warnings, elapsed)
+}
+
+/// Every chain of `config`, in `config.threads` groups on as many threads.
+fn all_chains(net: &Network, data: &Dataset, config: &LlcConfig, nbeta: f64) -> Result<ChainsOut> {
+    let c = config.chains;
+    let groups = config.threads.clamp(1, c);
     let mut trace = vec![];
     let mut warnings = vec![];
     if groups == 1 {
@@ -308,8 +281,115 @@ pub fn estimate(net: &Network, data: &Dataset, config: &LlcConfig) -> Result<Llc
             warnings.extend(w);
         }
     }
-    let elapsed = start.elapsed().as_secs_f64();
-    finish(config, init_loss, nbeta, trace, warnings, elapsed)
+    Ok((trace, warnings))
+}
+
+/// Check `config` against `net` and `data`; returns `(L(w*), n_beta)`.
+fn prepare(net: &Network, data: &Dataset, config: &LlcConfig) -> Result<(f64, f64)> {
+    config.validate()?;
+    if data.is_empty() {
+        return Err(Error::config("data", 0, "a non-empty training set"));
+    }
+    let arch = net.arch();
+    if data.dim() != arch.widths[0] {
+        return Err(Error::config(
+            "arch",
+            arch,
+            format!("input width {} (pixels per image of the data)", data.dim()),
+        ));
+    }
+    if data.num_classes() > *arch.widths.last().unwrap_or(&0) {
+        return Err(Error::config(
+            "arch",
+            arch,
+            format!(
+                "output width at least {} (classes in the data)",
+                data.num_classes()
+            ),
+        ));
+    }
+    let nbeta = config.nbeta_value(data.len());
+    let init_loss = match config.init_loss {
+        InitLoss::Full => net.evaluate(data)?.loss,
+        InitLoss::Batches(k) => {
+            let mut b = chain_batcher(data, config, 0);
+            let mut s = 0.0;
+            for t in 0..k {
+                let idx = b.indices(t as u64).to_vec();
+                s += net.evaluate(&data.subset(&idx))?.loss;
+            }
+            s / k as f64
+        }
+    };
+    Ok((init_loss, nbeta))
+}
+
+/// Batched SGLD: the LLC of several networks (checkpoints, seeds) or of one network under
+/// several settings, all in one batch. `jobs[k] = (network, settings)`; every chain of every job
+/// is one task, the tasks spread over `threads` threads. Each result equals
+/// `estimate(jobs[k].0, data, jobs[k].1)` exactly: the same chains on the same minibatch and
+/// noise streams with the same arithmetic (only `draws_per_second`, the job's chain-steps over
+/// the whole batch's wall time, differs). Networks with BatchNorm or off the CPU are estimated
+/// as one task each (their chains advance together as in [`estimate`]).
+pub fn estimate_many(
+    jobs: &[(&Network, &LlcConfig)],
+    data: &Dataset,
+    threads: usize,
+) -> Result<Vec<LlcResult>> {
+    if threads == 0 {
+        return Err(Error::config("threads", 0, "at least 1"));
+    }
+    let start = std::time::Instant::now();
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build()
+        .map_err(|e| Error::Device {
+            device: "cpu".into(),
+            what: format!("cannot start {threads} SGLD threads: {e}"),
+        })?;
+    pool.install(|| {
+        use rayon::prelude::*;
+        let prepared: Vec<(f64, f64)> = jobs
+            .par_iter()
+            .with_max_len(1)
+            .map(|(net, cfg)| prepare(net, data, cfg))
+            .collect::<Result<_>>()?;
+        // Tasks: (job, chains); one chain each on the CPU kernels, else the whole job.
+        let mut tasks = vec![];
+        for (k, (net, cfg)) in jobs.iter().enumerate() {
+            if net.device().is_cpu() && !net.arch().batchnorm {
+                tasks.extend((0..cfg.chains).map(|c| (k, c..c + 1)));
+            } else {
+                tasks.push((k, 0..cfg.chains));
+            }
+        }
+        let outs: Vec<ChainsOut> = tasks
+            .par_iter()
+            .with_max_len(1)
+            .map(|(k, ks)| {
+                let (net, cfg) = jobs[*k];
+                if ks.len() == cfg.chains {
+                    all_chains(net, data, cfg, prepared[*k].1)
+                } else {
+                    run_chains(net, data, cfg, prepared[*k].1, ks.clone())
+                }
+            })
+            .collect::<Result<_>>()?;
+        let elapsed = start.elapsed().as_secs_f64();
+        let mut per_job: Vec<ChainsOut> = vec![(vec![], vec![]); jobs.len()];
+        for ((k, _), (t, w)) in tasks.iter().zip(outs) {
+            per_job[*k].0.extend(t);
+            per_job[*k].1.extend(w);
+        }
+        per_job
+            .into_iter()
+            .zip(jobs)
+            .zip(&prepared)
+            .map(|(((trace, warnings), (_, cfg)), (init_loss, nbeta))| {
+                finish(cfg, *init_loss, *nbeta, trace, warnings, elapsed)
+            })
+            .collect()
+    })
 }
 
 /// Traces (one per chain) and warnings of a group of chains.
@@ -680,6 +760,75 @@ mod tests {
             Network::init(&"784-8-5".parse().unwrap(), 1, &candle_core::Device::Cpu).unwrap();
         let e = estimate(&small, &d.train, &cfg).unwrap_err();
         assert!(e.to_string().contains("output width"), "{e}");
+    }
+
+    /// Batched SGLD: every job of `estimate_many` (two checkpoints of one architecture, another
+    /// architecture, other settings, a BatchNorm network on the candle path) gives exactly what
+    /// `estimate` gives for it alone, with 1 and 3 threads.
+    #[test]
+    fn estimate_many_equals_estimate_per_job() {
+        let d = data::load(&DataConfig {
+            n_train: 600,
+            n_test: 10,
+            ..Default::default()
+        })
+        .unwrap();
+        let dev = candle_core::Device::Cpu;
+        let a: Arch = "784-16-10".parse().unwrap();
+        let nets = [
+            Network::init(&a, 1, &dev).unwrap(),
+            Network::init(&a, 2, &dev).unwrap(),
+            Network::init(&"784-12-8-10".parse().unwrap(), 3, &dev).unwrap(),
+            Network::init(&"784-8-10+bn".parse().unwrap(), 4, &dev).unwrap(),
+        ];
+        let base = LlcConfig {
+            chains: 3,
+            draws: 8,
+            batch_size: 64,
+            ..LlcConfig::default()
+        };
+        let cfgs = [
+            base.clone(),
+            LlcConfig {
+                seed: 7,
+                ..base.clone()
+            },
+            LlcConfig {
+                epsilon: 3e-4,
+                gamma: 30.0,
+                chains: 2,
+                burnin: 2,
+                ..base.clone()
+            },
+            base.clone(),
+        ];
+        let mut jobs: Vec<(&Network, &LlcConfig)> = nets.iter().zip(&cfgs).collect();
+        // one checkpoint under a second setting too (a scale scan)
+        jobs.push((&nets[0], &cfgs[2]));
+        let want: Vec<LlcResult> = jobs
+            .iter()
+            .map(|(n, c)| estimate(n, &d.train, c).unwrap())
+            .collect();
+        for threads in [1, 3] {
+            let got = estimate_many(&jobs, &d.train, threads).unwrap();
+            assert_eq!(got.len(), want.len());
+            for (k, (g, w)) in got.iter().zip(&want).enumerate() {
+                assert_eq!(g.trace, w.trace, "job {k}");
+                assert_eq!(g.llc_per_chain, w.llc_per_chain, "job {k}");
+                assert_eq!(g.llc_mean.to_bits(), w.llc_mean.to_bits(), "job {k}");
+                assert_eq!(g.llc_std.to_bits(), w.llc_std.to_bits(), "job {k}");
+                assert_eq!(g.init_loss.to_bits(), w.init_loss.to_bits(), "job {k}");
+                assert_eq!(g.llc_running, w.llc_running, "job {k}");
+                assert_eq!(g.warnings, w.warnings, "job {k}");
+            }
+        }
+        assert!(estimate_many(&jobs, &d.train, 0).is_err());
+        let bad = LlcConfig {
+            draws: 0,
+            ..base.clone()
+        };
+        let e = estimate_many(&[(&nets[0], &bad)], &d.train, 2).unwrap_err();
+        assert!(e.to_string().contains("draws"), "{e}");
     }
 
     /// The CPU kernels against the chain-batched candle path on a network without BatchNorm:

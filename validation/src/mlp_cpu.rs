@@ -139,7 +139,87 @@ pub struct SgdMlp {
     csc: Compressed,
     /// SGLD noise of one weight matrix, PyTorch order.
     noise: Vec<f32>,
+    /// Adam moments and gradient buffers (set up by the first [`SgdMlp::adam_step`] or by
+    /// [`SgdMlp::set_adam_moments`]).
+    adam: Option<AdamBuffers>,
+    /// Weights before the last [`SgdMlp::snapshot`].
+    prev: Option<Layers>,
     pool: Option<rayon::ThreadPool>,
+}
+
+/// Weights and biases of every layer, in the stored layout.
+type Layers = (Vec<Vec<f32>>, Vec<Vec<f32>>);
+
+/// Adam state in the stored layout of each layer (as [`SgdMlp`]'s weights).
+#[derive(Debug)]
+struct AdamBuffers {
+    /// First and second moments of the weights and biases.
+    m: Vec<Vec<f32>>,
+    v: Vec<Vec<f32>>,
+    mb: Vec<Vec<f32>>,
+    vb: Vec<Vec<f32>>,
+    /// Gradient of the weights (stored layout) and biases of the current step.
+    gw: Vec<Vec<f32>>,
+    gb: Vec<Vec<f32>>,
+}
+
+/// One step of Adam as `torch.optim.Adam` takes it (no weight decay, no AMSGrad), on the CPU:
+/// for every parameter `m <- m + (1 - beta1) (g - m)` (PyTorch's `lerp_`),
+/// `v <- beta2 v + (1 - beta2) g g`, `w <- w - (lr / (1 - beta1^t)) m / (sqrt(v) /
+/// sqrt(1 - beta2^t) + eps)`, in f32 with the constants formed in f64 as PyTorch does in Python.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct AdamStep {
+    /// Learning rate.
+    pub lr: f64,
+    /// First-moment decay.
+    pub beta1: f64,
+    /// Second-moment decay.
+    pub beta2: f64,
+    /// Denominator epsilon.
+    pub eps: f64,
+    /// Number of this step, counting from 1 (the bias corrections use it).
+    pub t: u64,
+}
+
+/// The f32 constants of one Adam step.
+#[derive(Clone, Copy, Debug)]
+struct AdamConsts {
+    one_minus_beta1: f32,
+    beta2: f32,
+    one_minus_beta2: f32,
+    bc2_sqrt: f32,
+    eps: f32,
+    neg_step_size: f32,
+}
+
+impl AdamStep {
+    fn consts(&self) -> AdamConsts {
+        let t = self.t.min(i32::MAX as u64) as i32;
+        let bc1 = 1.0 - self.beta1.powi(t);
+        let bc2 = 1.0 - self.beta2.powi(t);
+        AdamConsts {
+            one_minus_beta1: (1.0 - self.beta1) as f32,
+            beta2: self.beta2 as f32,
+            one_minus_beta2: (1.0 - self.beta2) as f32,
+            bc2_sqrt: bc2.sqrt() as f32,
+            eps: self.eps as f32,
+            neg_step_size: (-(self.lr / bc1)) as f32,
+        }
+    }
+}
+
+/// Adam update of one block of parameters `w` with gradient `g` and moments `m`, `v`
+/// (element by element, as PyTorch's single-tensor Adam on the CPU).
+fn adam_update(w: &mut [f32], g: &[f32], m: &mut [f32], v: &mut [f32], c: &AdamConsts) {
+    for (((w, &g), m), v) in w.iter_mut().zip(g).zip(m.iter_mut()).zip(v.iter_mut()) {
+        // lerp_(g, 1 - beta1) with a weight below 1/2: m + weight (g - m)
+        *m += c.one_minus_beta1 * (g - *m);
+        // mul_(beta2).addcmul_(g, g, value = 1 - beta2)
+        *v = *v * c.beta2 + c.one_minus_beta2 * g * g;
+        // denom = sqrt(v) / sqrt(bc2) + eps; addcdiv_(m, denom, value = -lr / bc1)
+        let denom = v.sqrt() / c.bc2_sqrt + c.eps;
+        *w += c.neg_step_size * (*m / denom);
+    }
 }
 
 /// Weights `w*` an SGLD chain is localized at ([`SgdMlp::anchor`]).
@@ -270,6 +350,8 @@ impl SgdMlp {
             csr: Compressed::default(),
             csc: Compressed::default(),
             noise: vec![],
+            adam: None,
+            prev: None,
             pool,
         })
     }
@@ -285,22 +367,170 @@ impl SgdMlp {
 
     /// The flattened weights in PyTorch order (as [`crate::model::Network::flat_params`]).
     pub fn flat_params(&self) -> Vec<f32> {
+        self.flatten(&self.w, &self.bias)
+    }
+
+    /// Per-layer buffers in the stored layout, flattened in PyTorch order.
+    fn flatten(&self, w: &[Vec<f32>], bias: &[Vec<f32>]) -> Vec<f32> {
         let mut v = Vec::with_capacity(
-            self.w.iter().map(|w| w.len()).sum::<usize>()
-                + self.bias.iter().map(|b| b.len()).sum::<usize>(),
+            w.iter().map(|w| w.len()).sum::<usize>() + bias.iter().map(|b| b.len()).sum::<usize>(),
         );
-        for l in 0..self.w.len() {
+        for l in 0..w.len() {
             let (i, o) = (self.widths[l], self.widths[l + 1]);
             if self.transposed(l) {
                 for r in 0..o {
-                    v.extend((0..i).map(|c| self.w[l][c * o + r]));
+                    v.extend((0..i).map(|c| w[l][c * o + r]));
                 }
             } else {
-                v.extend_from_slice(&self.w[l]);
+                v.extend_from_slice(&w[l]);
             }
-            v.extend_from_slice(&self.bias[l]);
+            v.extend_from_slice(&bias[l]);
         }
         v
+    }
+
+    /// Per-layer buffers in the stored layout from a flat vector in PyTorch order (length
+    /// checked by the caller).
+    fn unflatten(&self, flat: &[f32]) -> Layers {
+        let (mut w, mut bias) = (vec![], vec![]);
+        let mut off = 0;
+        for l in 0..self.w.len() {
+            let (i, o) = (self.widths[l], self.widths[l + 1]);
+            let src = &flat[off..off + o * i];
+            w.push(if self.transposed(l) {
+                let mut t = vec![0f32; i * o];
+                for r in 0..o {
+                    for c in 0..i {
+                        t[c * o + r] = src[r * i + c];
+                    }
+                }
+                t
+            } else {
+                src.to_vec()
+            });
+            off += o * i;
+            bias.push(flat[off..off + o].to_vec());
+            off += o;
+        }
+        (w, bias)
+    }
+
+    /// Number of trainable parameters.
+    pub fn num_params(&self) -> usize {
+        self.w.iter().map(|w| w.len()).sum::<usize>()
+            + self.bias.iter().map(|b| b.len()).sum::<usize>()
+    }
+
+    /// Remember the current weights, for [`SgdMlp::distance_from_snapshot`].
+    pub fn snapshot(&mut self) {
+        match &mut self.prev {
+            Some((w, b)) => {
+                for (d, s) in w.iter_mut().zip(&self.w) {
+                    d.copy_from_slice(s);
+                }
+                for (d, s) in b.iter_mut().zip(&self.bias) {
+                    d.copy_from_slice(s);
+                }
+            }
+            None => self.prev = Some((self.w.clone(), self.bias.clone())),
+        }
+    }
+
+    /// `||w - w_snapshot||_2` over all trainable parameters (f64 sum of the squared f32
+    /// differences, layer by layer; `None` before the first [`SgdMlp::snapshot`]). After
+    /// `snapshot(); step(..)` it is the length of the step's jump `||w_{t+1} - w_t||_2`.
+    pub fn distance_from_snapshot(&self) -> Option<f64> {
+        let (w, b) = self.prev.as_ref()?;
+        let mut s = 0f64;
+        for (x, y) in w.iter().chain(b).zip(self.w.iter().chain(&self.bias)) {
+            for (a, c) in x.iter().zip(y) {
+                let d = *c as f64 - *a as f64;
+                s += d * d;
+            }
+        }
+        Some(s.sqrt())
+    }
+
+    /// Set the Adam moments `m`, `v` (flattened in PyTorch order, as the weights), e.g. from a
+    /// resume file; without this call the first [`SgdMlp::adam_step`] starts from zeros.
+    pub fn set_adam_moments(&mut self, m: &[f32], v: &[f32]) -> Result<()> {
+        let n = self.num_params();
+        for (f, x) in [("adam-m", m), ("adam-v", v)] {
+            if x.len() != n {
+                return Err(Error::config(f, x.len(), format!("{n} values")));
+            }
+        }
+        let (mw, mb) = self.unflatten(m);
+        let (vw, vb) = self.unflatten(v);
+        self.adam = Some(AdamBuffers {
+            gw: mw.iter().map(|x| vec![0.0; x.len()]).collect(),
+            gb: mb.iter().map(|x| vec![0.0; x.len()]).collect(),
+            m: mw,
+            v: vw,
+            mb,
+            vb,
+        });
+        Ok(())
+    }
+
+    /// The Adam moments `(m, v)` flattened in PyTorch order (`None` before any Adam step or
+    /// [`SgdMlp::set_adam_moments`]).
+    pub fn adam_moments(&self) -> Option<(Vec<f32>, Vec<f32>)> {
+        let a = self.adam.as_ref()?;
+        Some((self.flatten(&a.m, &a.mb), self.flatten(&a.v, &a.vb)))
+    }
+
+    /// One Adam update ([`AdamStep`]) on the minibatch of images `idx` of `data` (the training
+    /// set given to [`SgdMlp::new`]); returns `L_B(w)` before the update. The gradient is the
+    /// same as [`SgdMlp::step`]'s (two halves of the minibatch, two fixed blocks of rows of
+    /// every weight matrix), so results do not depend on the thread count.
+    pub fn adam_step(&mut self, data: &Dataset, idx: &[usize], adam: &AdamStep) -> Result<f64> {
+        if !(adam.lr.is_finite() && adam.lr > 0.0) {
+            return Err(Error::config("lr", adam.lr, "a positive finite number"));
+        }
+        if !((0.0..1.0).contains(&adam.beta1) && (0.0..1.0).contains(&adam.beta2)) {
+            return Err(Error::config(
+                "beta1/beta2",
+                format!("{}/{}", adam.beta1, adam.beta2),
+                "in [0, 1)",
+            ));
+        }
+        if !(adam.eps.is_finite() && adam.eps > 0.0) {
+            return Err(Error::config(
+                "adam-eps",
+                adam.eps,
+                "a positive finite number",
+            ));
+        }
+        if adam.t == 0 {
+            return Err(Error::config("t", 0, "at least 1 (steps count from 1)"));
+        }
+        if self.adam.is_none() {
+            let z = vec![0f32; self.num_params()];
+            self.set_adam_moments(&z, &z)?;
+        }
+        match self.pool.take() {
+            Some(pool) => {
+                let r = pool.install(|| self.adam_step_inner(data, idx, adam, true));
+                self.pool = Some(pool);
+                r
+            }
+            None => self.adam_step_inner(data, idx, adam, false),
+        }
+    }
+
+    fn adam_step_inner(
+        &mut self,
+        data: &Dataset,
+        idx: &[usize],
+        adam: &AdamStep,
+        par: bool,
+    ) -> Result<f64> {
+        let loss = self.loss_and_backward(data, idx, par)?;
+        if !idx.is_empty() {
+            self.adam_update_all(idx.len(), &adam.consts(), par);
+        }
+        Ok(loss)
     }
 
     /// The current weights, as the centre `w*` of SGLD chains.
@@ -571,6 +801,67 @@ impl SgdMlp {
         );
     }
 
+    /// The gradient of every layer from the `dZ` of the last [`SgdMlp::loss_and_backward`]
+    /// into the Adam gradient buffers, then the Adam update, each weight matrix in the same two
+    /// fixed blocks of rows as [`SgdMlp::add_gradient`] (on two threads when `par`).
+    fn adam_update_all(&mut self, b: usize, c: &AdamConsts, par: bool) {
+        let nl = self.w.len();
+        let sparse = self.images.is_some();
+        let Some(adam) = self.adam.as_mut() else {
+            return;
+        };
+        let (mut blocks_a, mut blocks_b) = (vec![], vec![]);
+        for (l, (((w, g), m), v)) in self
+            .w
+            .iter_mut()
+            .zip(adam.gw.iter_mut())
+            .zip(adam.m.iter_mut())
+            .zip(adam.v.iter_mut())
+            .enumerate()
+        {
+            let (i, o) = (self.widths[l], self.widths[l + 1]);
+            let (rows, cols) = if l == 0 && sparse { (i, o) } else { (o, i) };
+            let split = rows / 2;
+            let (wa, wb) = w.split_at_mut(split * cols);
+            let (ga, gb) = g.split_at_mut(split * cols);
+            let (ma, mb) = m.split_at_mut(split * cols);
+            let (va, vb) = v.split_at_mut(split * cols);
+            blocks_a.push((l, 0..split, wa, ga, ma, va));
+            blocks_b.push((l, split..rows, wb, gb, mb, vb));
+        }
+        let g = Grads {
+            widths: &self.widths,
+            xs: &self.xs[..],
+            z: &self.z,
+            dz: &self.dz,
+            csc: self.images.as_ref().map(|_| &self.csc),
+            b,
+            scale: 1.0,
+        };
+        let (bias, gbias, mbias, vbias) =
+            (&mut self.bias, &mut adam.gb, &mut adam.mb, &mut adam.vb);
+        both(
+            par,
+            || {
+                for (l, r, w, gr, m, v) in blocks_a {
+                    g.store_block(l, r, gr);
+                    adam_update(w, gr, m, v, c);
+                }
+                for l in 0..nl {
+                    let o = g.widths[l + 1];
+                    column_sums(&g.dz[l][..b * o], o, &mut gbias[l]);
+                    adam_update(&mut bias[l], &gbias[l], &mut mbias[l], &mut vbias[l], c);
+                }
+            },
+            || {
+                for (l, r, w, gr, m, v) in blocks_b {
+                    g.store_block(l, r, gr);
+                    adam_update(w, gr, m, v, c);
+                }
+            },
+        );
+    }
+
     fn reserve(&mut self, b: usize) {
         if b <= self.cap {
             return;
@@ -610,7 +901,7 @@ impl Grads<'_> {
         let b = self.b;
         let dz = &self.dz[l][..b * o];
         match (l, self.csc) {
-            (0, Some(csc)) => sparse_update(w, o, csc, rows, dz, self.scale),
+            (0, Some(csc)) => sparse_update(w, o, csc, rows, dz, Some(self.scale)),
             _ => {
                 let act: &[f32] = if l == 0 {
                     &self.xs[..b * i]
@@ -625,6 +916,35 @@ impl Grads<'_> {
                         .subrows(rows.start, rows.len()),
                     MatRef::from_row_major_slice(act, b, i),
                     self.scale,
+                    Par::Seq,
+                );
+            }
+        }
+    }
+}
+
+impl Grads<'_> {
+    /// Rows `rows` of layer `l`'s weight gradient `(dZ^T A)[rows]` (stored layout) into `g`.
+    fn store_block(&self, l: usize, rows: Range<usize>, g: &mut [f32]) {
+        let (i, o) = (self.widths[l], self.widths[l + 1]);
+        let b = self.b;
+        let dz = &self.dz[l][..b * o];
+        match (l, self.csc) {
+            (0, Some(csc)) => sparse_update(g, o, csc, rows, dz, None),
+            _ => {
+                let act: &[f32] = if l == 0 {
+                    &self.xs[..b * i]
+                } else {
+                    &self.z[l - 1][..b * i]
+                };
+                matmul(
+                    MatMut::from_row_major_slice_mut(g, rows.len(), i),
+                    Accum::Replace,
+                    MatRef::from_row_major_slice(dz, b, o)
+                        .transpose()
+                        .subrows(rows.start, rows.len()),
+                    MatRef::from_row_major_slice(act, b, i),
+                    1.0f32,
                     Par::Seq,
                 );
             }
@@ -726,13 +1046,19 @@ fn add_bias(out: &mut [f32], bias: &[f32], relu: bool) {
 /// `bias += scale * (column sums of dz)`, summing rows in order.
 fn bias_update(bias: &mut [f32], dz: &[f32], o: usize, scale: f32) {
     let mut acc = vec![0f32; o];
+    column_sums(dz, o, &mut acc);
+    for (b, a) in bias.iter_mut().zip(&acc) {
+        *b += scale * a;
+    }
+}
+
+/// `acc = column sums of dz` (`o` columns), summing rows in order.
+fn column_sums(dz: &[f32], o: usize, acc: &mut [f32]) {
+    acc.fill(0.0);
     for row in dz.chunks_exact(o) {
         for (a, v) in acc.iter_mut().zip(row) {
             *a += v;
         }
-    }
-    for (b, a) in bias.iter_mut().zip(&acc) {
-        *b += scale * a;
     }
 }
 
@@ -844,14 +1170,15 @@ fn sparse_forward(
 }
 
 /// Sparse first-layer update for the inputs `px` (the rows of `wt`, `[px.len(), o]`):
-/// `W^T[p] += neg_lr * sum_r x[r, p] dZ[r]` over the minibatch rows with `x[r, p] != 0`.
+/// `W^T[p] += neg_lr * sum_r x[r, p] dZ[r]` over the minibatch rows with `x[r, p] != 0`
+/// (`neg_lr: None`: `W^T[p] = sum_r ...`, the gradient itself).
 fn sparse_update(
     wt: &mut [f32],
     o: usize,
     csc: &Compressed,
     px: Range<usize>,
     dz: &[f32],
-    neg_lr: f32,
+    neg_lr: Option<f32>,
 ) {
     pulp::Arch::new().dispatch(SparseUpdate {
         wt,
@@ -869,7 +1196,7 @@ struct SparseUpdate<'a> {
     csc: &'a Compressed,
     px: Range<usize>,
     dz: &'a [f32],
-    neg_lr: f32,
+    neg_lr: Option<f32>,
 }
 
 impl pulp::WithSimd for SparseUpdate<'_> {
@@ -895,11 +1222,14 @@ fn sparse_update_kernel(
     csc: &Compressed,
     px: Range<usize>,
     dz: &[f32],
-    neg_lr: f32,
+    neg_lr: Option<f32>,
 ) {
     for (p, wrow) in px.zip(wt.chunks_exact_mut(o)) {
         let nz = csc.ptr[p]..csc.ptr[p + 1];
         if nz.is_empty() {
+            if neg_lr.is_none() {
+                wrow.fill(0.0);
+            }
             continue;
         }
         let (idx, val) = (&csc.idx[nz.clone()], &csc.val[nz]);
@@ -907,8 +1237,13 @@ fn sparse_update_kernel(
         while c0 < o {
             let w = (o - c0).min(CH);
             let acc = accumulate_block(idx, val, dz, o, c0, w);
-            for (v, a) in wrow[c0..c0 + w].iter_mut().zip(&acc) {
-                *v += neg_lr * a;
+            match neg_lr {
+                Some(neg_lr) => {
+                    for (v, a) in wrow[c0..c0 + w].iter_mut().zip(&acc) {
+                        *v += neg_lr * a;
+                    }
+                }
+                None => wrow[c0..c0 + w].copy_from_slice(&acc[..w]),
             }
             c0 += w;
         }
@@ -1024,6 +1359,135 @@ mod tests {
                         "{arch} {input:?} param {j}: {n} vs {want}"
                     );
                 }
+            }
+        }
+    }
+
+    /// Two Adam steps of the fast path: the gradient it uses against the candle path's, the
+    /// update against Adam's formula in f64 applied to that gradient; one and two threads give
+    /// the same bits; the moments round-trip through `adam_moments` / `set_adam_moments`; the
+    /// jump norm equals the weights' distance.
+    #[test]
+    fn adam_step_matches_candle_gradients_and_formula() {
+        for (arch, input) in [
+            ("50-70-130-10", InputLayer::Sparse),
+            ("50-70-130-10", InputLayer::Dense),
+            ("30-10", InputLayer::Sparse),
+        ] {
+            let arch: Arch = arch.parse().unwrap();
+            let mut rng = Rng::new(6, &[]);
+            let mut flat = vec![0f32; arch.num_params()];
+            rng.fill_normal_f32(&mut flat);
+            flat.iter_mut().for_each(|v| *v *= 0.2);
+            let k = *arch.widths.last().unwrap();
+            let data = dataset(&mut rng, 50, arch.widths[0], k);
+            let batches: [Vec<usize>; 2] = [
+                (0..37).map(|r| (r * 11) % 50).collect(),
+                (0..20).map(|r| (r * 3 + 1) % 50).collect(),
+            ];
+            let (lr, b1, b2, eps) = (0.01f64, 0.9f64, 0.999f64, 1e-8f64);
+            let mut w: Vec<f64> = flat.iter().map(|&v| v as f64).collect();
+            let mut m = vec![0f64; w.len()];
+            let mut v = vec![0f64; w.len()];
+            let mut fast: Vec<SgdMlp> = [1, 2]
+                .iter()
+                .map(|&t| SgdMlp::new(&arch, &flat, &data, input, t).unwrap())
+                .collect();
+            for (t, idx) in batches.iter().enumerate() {
+                let t = t as u64 + 1;
+                let before = fast[0].flat_params();
+                let net = Network::from_flat(&arch, &before, None, &Device::Cpu).unwrap();
+                let (mut xs, mut ys) = (vec![], vec![]);
+                data.gather_into(idx, &mut xs, &mut ys);
+                let x = Tensor::from_slice(&xs, (idx.len(), arch.widths[0]), &Device::Cpu).unwrap();
+                let lg =
+                    grad::loss_and_grads(&arch, &net.param_tensors(), &[], &x, &ys, BnMode::Train)
+                        .unwrap();
+                let step = AdamStep {
+                    lr,
+                    beta1: b1,
+                    beta2: b2,
+                    eps,
+                    t,
+                };
+                let losses: Vec<f64> = fast
+                    .iter_mut()
+                    .map(|f| {
+                        f.snapshot();
+                        f.adam_step(&data, idx, &step).unwrap()
+                    })
+                    .collect();
+                assert_eq!(losses[0].to_bits(), losses[1].to_bits());
+                let want_loss = lg.loss.to_scalar::<f32>().unwrap() as f64;
+                assert!((losses[0] - want_loss).abs() < 1e-5);
+                // the gradient: candle's up to f32 summation order (1e-4 of the largest entry)
+                let a = fast[0].adam.as_ref().unwrap();
+                let g = fast[0].flatten(&a.gw, &a.gb);
+                let want_g: Vec<f32> = lg
+                    .grads
+                    .iter()
+                    .flat_map(|t| t.flatten_all().unwrap().to_vec1::<f32>().unwrap())
+                    .collect();
+                let scale = want_g.iter().fold(1e-3f32, |m, v| m.max(v.abs()));
+                for (j, (x, y)) in g.iter().zip(&want_g).enumerate() {
+                    assert!((x - y).abs() < 1e-4 * scale, "{arch} grad {j}: {x} vs {y}");
+                }
+                // the update: Adam in f64 on the same gradient; f32 evaluation of the step
+                // (a few ulps of a step of size <= lr / (1 - beta1)) and of `w + step` (half
+                // an ulp of |w|), over two steps
+                let (bc1, bc2) = (1.0 - b1.powi(t as i32), 1.0 - b2.powi(t as i32));
+                for j in 0..w.len() {
+                    let gj = g[j] as f64;
+                    m[j] = b1 * m[j] + (1.0 - b1) * gj;
+                    v[j] = b2 * v[j] + (1.0 - b2) * gj * gj;
+                    w[j] -= lr / bc1 * m[j] / (v[j].sqrt() / bc2.sqrt() + eps);
+                }
+                let (p1, p2) = (fast[0].flat_params(), fast[1].flat_params());
+                assert!(p1.iter().zip(&p2).all(|(a, b)| a.to_bits() == b.to_bits()));
+                for (j, (got, want)) in p1.iter().zip(&w).enumerate() {
+                    assert!(
+                        (*got as f64 - want).abs() < 1e-5 * lr + 2e-7 * want.abs(),
+                        "{arch} {input:?} step {t} param {j}: {got} vs {want}"
+                    );
+                }
+                let jump = fast[0].distance_from_snapshot().unwrap();
+                let want_jump = p1
+                    .iter()
+                    .zip(&before)
+                    .map(|(a, b)| (*a as f64 - *b as f64).powi(2))
+                    .sum::<f64>()
+                    .sqrt();
+                assert!((jump - want_jump).abs() <= 1e-12 * want_jump);
+            }
+            // moments survive a round trip into a fresh network: the next step is identical
+            let (mm, vv) = fast[0].adam_moments().unwrap();
+            let mut again = SgdMlp::new(&arch, &fast[0].flat_params(), &data, input, 1).unwrap();
+            again.set_adam_moments(&mm, &vv).unwrap();
+            let step = AdamStep {
+                lr,
+                beta1: b1,
+                beta2: b2,
+                eps,
+                t: 3,
+            };
+            let la = fast[0].adam_step(&data, &batches[0], &step).unwrap();
+            let lb = again.adam_step(&data, &batches[0], &step).unwrap();
+            assert_eq!(la.to_bits(), lb.to_bits());
+            assert!(
+                fast[0]
+                    .flat_params()
+                    .iter()
+                    .zip(&again.flat_params())
+                    .all(|(a, b)| a.to_bits() == b.to_bits())
+            );
+            assert!(again.set_adam_moments(&mm[1..], &vv).is_err());
+            for bad in [
+                AdamStep { t: 0, ..step },
+                AdamStep { lr: -1.0, ..step },
+                AdamStep { beta2: 1.0, ..step },
+                AdamStep { eps: 0.0, ..step },
+            ] {
+                assert!(again.adam_step(&data, &batches[0], &bad).is_err());
             }
         }
     }

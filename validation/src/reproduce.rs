@@ -295,6 +295,7 @@ fn train_config(p: &Preset, s: &RunSpec, device: DeviceKind) -> TrainConfig {
         checkpoints_per_decade: p.checkpoints_per_decade,
         late_window: None,
         llc_every: p.llc_every,
+        llc_schedule: Default::default(),
         llc: LlcConfig {
             chains: p.llc_chains,
             draws: p.llc_draws,

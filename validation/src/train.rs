@@ -3,17 +3,23 @@
 //!
 //! Conventions. "Step `s`" means "after `s` parameter updates"; checkpoint `s` holds `w_s`.
 //! Update `s + 1` uses minibatch `s` of a stateless, seeded order ([`crate::batches`]); its loss
-//! `L_B(w_s)` is recorded as the minibatch loss of step `s` (in the late window). The LLC at step
-//! `s` (every `llc_every` steps) is estimated at `w_s` with the SGLD seed mixed with `s`.
+//! `L_B(w_s)` is recorded as the minibatch loss of step `s` (in the late window), and the length
+//! of the update it made, `||w_{s+1} - w_s||_2`, as the jump of step `s`. The LLC at step `s`
+//! ([`TrainConfig::llc_steps`]: by default on a geometric schedule plus every `llc_every` steps
+//! in the late window, [`LlcSchedule`]) is estimated at `w_s` with the SGLD seed mixed with `s`.
 //! `R(s) = ||w_s - w_0||_2` over the trainable parameters (BatchNorm running statistics excluded).
 //!
 //! Files in the run directory (all written atomically):
 //! `checkpoints/step-NNNNNNNNNN.safetensors` (PyTorch names), `metrics.csv`
 //! (`step,train_loss,train_accuracy,test_loss,test_accuracy,r`), `minibatch_losses.csv`
-//! (`step,loss`), `llc.csv` (`step,llc_mean,llc_std,init_loss`), `summary.json`
-//! ([`RunSummary`]) and `resume.safetensors` (weights, optimizer state, records), written at
-//! every checkpoint, every `resume_every` steps and at the end. A restart with the same
-//! configuration continues from `resume.safetensors`.
+//! (`step,loss,jump`), `llc.csv` (`step,llc_mean,llc_std,init_loss,late`; `late` is 1 for the
+//! estimates in the late window), `summary.json` ([`RunSummary`]) and `resume.safetensors`
+//! (weights, optimizer state, records), written at every checkpoint, every `resume_every` steps
+//! and at the end. A restart with the same configuration continues from `resume.safetensors`.
+//!
+//! Networks without BatchNorm on the CPU train with the kernels of [`crate::mlp_cpu`] (SGD and
+//! Adam); BatchNorm and CUDA use candle. Several runs can be advanced side by side, each with
+//! exactly the records and files of [`run`], by [`crate::ensemble::run_ensemble`].
 //!
 //! ```
 //! use ffpe_validation::{data, train::{self, TrainConfig}};
@@ -33,7 +39,7 @@ use crate::device::DeviceKind;
 use crate::error::{Error, Result};
 use crate::grad;
 use crate::llc::{self, LlcConfig};
-use crate::mlp_cpu::{InputLayer, SgdMlp};
+use crate::mlp_cpu::{AdamStep, InputLayer, SgdMlp};
 use crate::model::{Arch, BnMode, Network};
 use candle_core::{Device, Tensor, Var};
 use std::collections::{BTreeMap, BTreeSet};
@@ -99,8 +105,17 @@ pub struct TrainConfig {
     /// Record every minibatch loss for steps `>= steps - late_window`
     /// (`None`: the last 10 % of the run).
     pub late_window: Option<u64>,
-    /// Estimate the LLC every this many steps (0: never; default 100).
+    /// Estimate the LLC every this many steps (0: never; default 100); where, see
+    /// `llc_schedule`.
     pub llc_every: u64,
+    /// Which steps get an LLC estimate (default: [`LlcSchedule::Geometric`] with 10 per
+    /// decade, plus every `llc_every` steps in the late window). Configurations written before
+    /// this field existed read as [`LlcSchedule::Uniform`], the schedule they were run with.
+    #[serde(
+        default = "LlcSchedule::uniform",
+        skip_serializing_if = "LlcSchedule::is_uniform"
+    )]
+    pub llc_schedule: LlcSchedule,
     /// SGLD settings of those estimates (default: 2 chains, 100 draws, else [`LlcConfig`]).
     pub llc: LlcConfig,
     /// Also save the resume state every this many steps (default 1000).
@@ -122,6 +137,38 @@ fn one_thread() -> usize {
     1
 }
 
+/// When the LLC is estimated during a run (never when `llc_every` is 0).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LlcSchedule {
+    /// Every `llc_every` steps from the start (the schedule before issue 10).
+    Uniform,
+    /// At the geometric steps `checkpoint_schedule(steps, per_decade)` (step 0 excluded: so
+    /// `log t` is evenly sampled, as the checkpoints; with `per_decade` a divisor of
+    /// `checkpoints_per_decade` they are checkpoint steps) and every `llc_every` steps in the late
+    /// window, so that the late-window mean ([`RunSummary::late_llc_mean`]) averages
+    /// `late window / llc_every` estimates.
+    Geometric {
+        /// Geometric estimates per decade of steps (at least 1).
+        per_decade: u32,
+    },
+}
+
+impl LlcSchedule {
+    fn uniform() -> Self {
+        LlcSchedule::Uniform
+    }
+    fn is_uniform(&self) -> bool {
+        *self == LlcSchedule::Uniform
+    }
+}
+
+impl Default for LlcSchedule {
+    fn default() -> Self {
+        LlcSchedule::Geometric { per_decade: 10 }
+    }
+}
+
 impl Default for TrainConfig {
     fn default() -> Self {
         TrainConfig {
@@ -136,6 +183,7 @@ impl Default for TrainConfig {
             checkpoints_per_decade: 20,
             late_window: None,
             llc_every: 100,
+            llc_schedule: LlcSchedule::default(),
             llc: LlcConfig {
                 chains: 2,
                 draws: 100,
@@ -181,8 +229,35 @@ impl TrainConfig {
         }
         if self.llc_every > 0 {
             self.llc.validate()?;
+            if let LlcSchedule::Geometric { per_decade: 0 } = self.llc_schedule {
+                return Err(Error::config("llc-per-decade", 0, "at least 1"));
+            }
         }
         Ok(())
+    }
+
+    /// The steps whose weights get an LLC estimate, ascending (empty when `llc_every` is 0).
+    pub fn llc_steps(&self) -> Vec<u64> {
+        if self.llc_every == 0 {
+            return vec![];
+        }
+        let mut v: BTreeSet<u64> = match self.llc_schedule {
+            LlcSchedule::Uniform => (1..=self.steps / self.llc_every)
+                .map(|k| k * self.llc_every)
+                .collect(),
+            LlcSchedule::Geometric { per_decade } => {
+                let late = self.late_window_start();
+                checkpoint_schedule(self.steps, per_decade)
+                    .into_iter()
+                    .chain(
+                        (late.div_ceil(self.llc_every)..=self.steps / self.llc_every)
+                            .map(|k| k * self.llc_every),
+                    )
+                    .collect()
+            }
+        };
+        v.remove(&0);
+        v.into_iter().collect()
     }
 
     /// First step whose minibatch loss is recorded.
@@ -247,6 +322,9 @@ pub struct LlcRecord {
     pub init_loss: f64,
     /// Per-chain values.
     pub llc_per_chain: Vec<f64>,
+    /// The step is in the late window (`step >= late_window_start()`).
+    #[serde(default)]
+    pub late: bool,
 }
 
 /// What a run produced (also `summary.json` in the run directory).
@@ -264,10 +342,22 @@ pub struct RunSummary {
     pub checkpoints: Vec<CheckpointRecord>,
     /// `(step, minibatch loss)` in the late window.
     pub minibatch_losses: Vec<(u64, f64)>,
+    /// `(step s, ||w_{s+1} - w_s||_2)` in the late window (the same steps as
+    /// `minibatch_losses`): the length of the update that minibatch `s` made, over the
+    /// trainable parameters, from the f32 weights (summed in f64).
+    #[serde(default)]
+    pub jumps: Vec<(u64, f64)>,
     /// LLC estimates.
     pub llc: Vec<LlcRecord>,
     /// Mean of the last 10 LLC estimates.
     pub final_llc: Option<f64>,
+    /// Mean of the LLC estimates in the late window (those with `late`): the run's LLC for the
+    /// analysis ([`LlcSchedule::Geometric`] makes them `late window / llc_every`).
+    #[serde(default)]
+    pub late_llc_mean: Option<f64>,
+    /// Number of late-window LLC estimates in `late_llc_mean`.
+    #[serde(default)]
+    pub late_llc_count: usize,
     /// Training-step throughput of the last session (updates per second, excluding evaluation,
     /// LLC and saving).
     pub steps_per_second: f64,
@@ -276,6 +366,21 @@ pub struct RunSummary {
 }
 
 impl RunSummary {
+    /// Recompute `final_llc`, `late_llc_mean` and `late_llc_count` from `llc`.
+    fn update_llc_means(&mut self) {
+        let tail: Vec<f64> = self.llc.iter().rev().take(10).map(|l| l.llc_mean).collect();
+        self.final_llc = (!tail.is_empty()).then(|| tail.iter().sum::<f64>() / tail.len() as f64);
+        let late: Vec<f64> = self
+            .llc
+            .iter()
+            .filter(|l| l.late)
+            .map(|l| l.llc_mean)
+            .collect();
+        self.late_llc_count = late.len();
+        self.late_llc_mean =
+            (!late.is_empty()).then(|| late.iter().sum::<f64>() / late.len() as f64);
+    }
+
     /// `R(t)` at the checkpoints: `(step, R)`.
     pub fn r_of_t(&self) -> Vec<(u64, f64)> {
         self.checkpoints.iter().map(|c| (c.step, c.r)).collect()
@@ -459,169 +564,342 @@ pub fn run(
     out_dir: &Path,
     progress: &mut dyn FnMut(u64, u64) -> bool,
 ) -> Result<RunSummary> {
-    config.validate()?;
-    let dev = config.device.device()?;
-    let arch = &config.arch;
-    if data.train.dim() != arch.widths[0] {
-        return Err(Error::config(
-            "arch",
-            arch,
-            format!(
-                "input width {} (pixels per image of the data)",
-                data.train.dim()
-            ),
-        ));
-    }
-    let classes = data.train.num_classes().max(data.test.num_classes());
-    if classes > *arch.widths.last().unwrap_or(&0) {
-        return Err(Error::config(
-            "arch",
-            arch,
-            format!("output width at least {classes} (classes in the data)"),
-        ));
-    }
-    let ck_dir = out_dir.join("checkpoints");
-    std::fs::create_dir_all(&ck_dir).map_err(|e| Error::io(&ck_dir, e))?;
-    remove_stale_temporaries(out_dir);
-    remove_stale_temporaries(&ck_dir);
-    let w0 = Network::init(arch, config.seed, &Device::Cpu)?.flat_params()?;
-    let resume_path = out_dir.join("resume.safetensors");
-    let (mut net, mut st, mut summary) = if resume_path.is_file() {
-        load_resume(&resume_path, config, &dev)?
-    } else {
-        let net = Network::init(arch, config.seed, &dev)?;
-        let st = OptState {
-            t: 0,
-            m: vec![],
-            v: vec![],
-        };
-        let summary = RunSummary {
-            config: config.clone(),
-            data_source: data.source.clone(),
-            steps_done: 0,
-            finished: false,
-            checkpoints: vec![],
-            minibatch_losses: vec![],
-            llc: vec![],
-            final_llc: None,
-            steps_per_second: 0.0,
-            resumed_from: None,
-        };
-        (net, st, summary)
-    };
-    if matches!(config.optimizer, Optimizer::Adam { .. }) && st.m.is_empty() {
-        st.m = net
-            .params()
-            .iter()
-            .map(|p| p.as_tensor().zeros_like())
-            .collect::<candle_core::Result<_>>()?;
-        st.v = st.m.clone();
-    }
-    summary.config = config.clone();
-    let start = summary.steps_done;
-    let schedule: BTreeSet<u64> = checkpoint_schedule(config.steps, config.checkpoints_per_decade)
-        .into_iter()
-        .collect();
-    if start == 0 {
-        checkpoint_at(&net, 0, data, &w0, out_dir, &mut summary)?;
-        save_state(&net, &st, &summary, out_dir)?;
-    }
-    let late = config.late_window_start();
-    let mut batcher = Batcher::new(
-        data.train.len(),
-        config.batch_size,
-        true,
-        config.seed,
-        &[0x7a1],
-    );
-    let dim = data.train.dim();
-    let (mut xs, mut ys) = (vec![], vec![]);
-    // Plain SGD without BatchNorm on the CPU: the fast path holds the weights; `net` is brought
-    // up to date (`sync`) only where it is used.
-    let mut fast = match config.optimizer {
-        Optimizer::Sgd { .. } if !arch.batchnorm && dev.is_cpu() => Some(SgdMlp::new(
-            arch,
-            &net.flat_params()?,
-            &data.train,
-            config.input_layer,
-            config.threads,
-        )?),
-        _ => None,
-    };
-    let mut stale = false;
-    let sync = |net: &mut Network, fast: &Option<SgdMlp>, stale: &mut bool| -> Result<()> {
-        if let (true, Some(f)) = (*stale, fast) {
-            net.set_flat_params(&f.flat_params())?;
+    let mut r = Runner::open(config, data, out_dir)?;
+    while !r.done() {
+        r.step(data)?;
+        if !progress(r.steps_done(), config.steps) {
+            return Ok(r.summary);
         }
-        *stale = false;
-        Ok(())
-    };
-    let mut train_time = 0.0;
-    let mut trained = 0u64;
-    for s in start..config.steps {
-        let t0 = std::time::Instant::now();
-        let idx = batcher.indices(s);
-        let loss = if let Some(f) = fast.as_mut() {
-            let l = f.step(&data.train, idx, config.optimizer.lr() as f32)?;
-            st.t += 1;
-            stale = true;
-            l
+    }
+    Ok(r.finish())
+}
+
+/// One training run in progress: [`run`] is `open`, then `step` until `done`. The state of a
+/// run lives here so that [`crate::ensemble`] can advance several runs side by side with
+/// exactly the arithmetic, records and files of [`run`].
+pub(crate) struct Runner {
+    config: TrainConfig,
+    out_dir: PathBuf,
+    dev: Device,
+    net: Network,
+    st: OptState,
+    summary: RunSummary,
+    w0: Vec<f32>,
+    schedule: BTreeSet<u64>,
+    llc_steps: BTreeSet<u64>,
+    late: u64,
+    batcher: Batcher,
+    /// Networks without BatchNorm on the CPU (SGD and Adam): the fast path holds the weights
+    /// (and Adam's moments); `net` (and `st`) are brought up to date only where they are used.
+    fast: Option<SgdMlp>,
+    /// `net` is behind `fast`.
+    stale: bool,
+    xs: Vec<f32>,
+    ys: Vec<u32>,
+    train_time: f64,
+    trained: u64,
+}
+
+impl Runner {
+    /// Set up (or resume) the run of `config` in `out_dir`; a fresh run gets its step-0
+    /// checkpoint and resume file here.
+    pub(crate) fn open(config: &TrainConfig, data: &Data, out_dir: &Path) -> Result<Runner> {
+        config.validate()?;
+        let dev = config.device.device()?;
+        let arch = &config.arch;
+        if data.train.dim() != arch.widths[0] {
+            return Err(Error::config(
+                "arch",
+                arch,
+                format!(
+                    "input width {} (pixels per image of the data)",
+                    data.train.dim()
+                ),
+            ));
+        }
+        let classes = data.train.num_classes().max(data.test.num_classes());
+        if classes > *arch.widths.last().unwrap_or(&0) {
+            return Err(Error::config(
+                "arch",
+                arch,
+                format!("output width at least {classes} (classes in the data)"),
+            ));
+        }
+        let ck_dir = out_dir.join("checkpoints");
+        std::fs::create_dir_all(&ck_dir).map_err(|e| Error::io(&ck_dir, e))?;
+        remove_stale_temporaries(out_dir);
+        remove_stale_temporaries(&ck_dir);
+        let w0 = Network::init(arch, config.seed, &Device::Cpu)?.flat_params()?;
+        let resume_path = out_dir.join("resume.safetensors");
+        let (net, mut st, mut summary) = if resume_path.is_file() {
+            load_resume(&resume_path, config, &dev)?
         } else {
-            xs.clear();
-            ys.clear();
-            data.train.gather_into(idx, &mut xs, &mut ys);
-            candle_step(config, &mut net, &mut st, &xs, &ys, dim, &dev)?
-        };
-        if s >= late {
-            summary.minibatch_losses.push((s, loss));
-        }
-        train_time += t0.elapsed().as_secs_f64();
-        trained += 1;
-        let s1 = s + 1;
-        summary.steps_done = s1;
-        if config.llc_every > 0 && s1 % config.llc_every == 0 {
-            sync(&mut net, &fast, &mut stale)?;
-            let cfg = LlcConfig {
-                seed: mix(config.llc.seed, s1),
-                ..config.llc.clone()
+            let net = Network::init(arch, config.seed, &dev)?;
+            let st = OptState {
+                t: 0,
+                m: vec![],
+                v: vec![],
             };
-            let r = llc::estimate(&net, &data.train, &cfg)?;
-            summary.llc.push(LlcRecord {
+            let summary = RunSummary {
+                config: config.clone(),
+                data_source: data.source.clone(),
+                steps_done: 0,
+                finished: false,
+                checkpoints: vec![],
+                minibatch_losses: vec![],
+                jumps: vec![],
+                llc: vec![],
+                final_llc: None,
+                late_llc_mean: None,
+                late_llc_count: 0,
+                steps_per_second: 0.0,
+                resumed_from: None,
+            };
+            (net, st, summary)
+        };
+        if matches!(config.optimizer, Optimizer::Adam { .. }) && st.m.is_empty() {
+            st.m = net
+                .params()
+                .iter()
+                .map(|p| p.as_tensor().zeros_like())
+                .collect::<candle_core::Result<_>>()?;
+            st.v = st.m.clone();
+        }
+        summary.config = config.clone();
+        let schedule: BTreeSet<u64> =
+            checkpoint_schedule(config.steps, config.checkpoints_per_decade)
+                .into_iter()
+                .collect();
+        let llc_steps: BTreeSet<u64> = config.llc_steps().into_iter().collect();
+        let batcher = Batcher::new(
+            data.train.len(),
+            config.batch_size,
+            true,
+            config.seed,
+            &[0x7a1],
+        );
+        let fast = if !arch.batchnorm && dev.is_cpu() {
+            let mut f = SgdMlp::new(
+                arch,
+                &net.flat_params()?,
+                &data.train,
+                config.input_layer,
+                config.threads,
+            )?;
+            if let Optimizer::Adam { .. } = config.optimizer {
+                let flat = |t: &[Tensor]| -> Result<Vec<f32>> {
+                    let mut v = vec![];
+                    for x in t {
+                        v.extend(x.flatten_all()?.to_vec1::<f32>()?);
+                    }
+                    Ok(v)
+                };
+                f.set_adam_moments(&flat(&st.m)?, &flat(&st.v)?)?;
+            }
+            Some(f)
+        } else {
+            None
+        };
+        let mut r = Runner {
+            late: config.late_window_start(),
+            config: config.clone(),
+            out_dir: out_dir.to_path_buf(),
+            dev,
+            net,
+            st,
+            summary,
+            w0,
+            schedule,
+            llc_steps,
+            batcher,
+            fast,
+            stale: false,
+            xs: vec![],
+            ys: vec![],
+            train_time: 0.0,
+            trained: 0,
+        };
+        if r.summary.steps_done == 0 {
+            checkpoint_at(&r.net, 0, data, &r.w0, out_dir, &mut r.summary)?;
+            save_state(&r.net, &r.st, &r.summary, out_dir)?;
+        }
+        Ok(r)
+    }
+
+    /// Updates done.
+    pub(crate) fn steps_done(&self) -> u64 {
+        self.summary.steps_done
+    }
+
+    /// All `config.steps` updates done.
+    pub(crate) fn done(&self) -> bool {
+        self.summary.steps_done >= self.config.steps
+    }
+
+    /// The summary of a run that has stopped.
+    pub(crate) fn finish(mut self) -> RunSummary {
+        self.summary.finished = self.summary.steps_done == self.config.steps;
+        self.summary
+    }
+
+    /// The summary so far.
+    pub(crate) fn summary(&self) -> &RunSummary {
+        &self.summary
+    }
+
+    /// Bring `net` up to date with the fast path.
+    fn sync(&mut self) -> Result<()> {
+        if let (true, Some(f)) = (self.stale, &self.fast) {
+            self.net.set_flat_params(&f.flat_params())?;
+        }
+        self.stale = false;
+        Ok(())
+    }
+
+    /// Bring `net` and the optimizer state up to date and write the resume file.
+    fn save(&mut self) -> Result<()> {
+        self.sync()?;
+        if let Some((m, v)) = self.fast.as_ref().and_then(|f| f.adam_moments()) {
+            self.st.m = tensors_like(&self.config.arch, &m, &self.dev)?;
+            self.st.v = tensors_like(&self.config.arch, &v, &self.dev)?;
+        }
+        save_state(&self.net, &self.st, &self.summary, &self.out_dir)
+    }
+
+    /// Update `s = steps_done` (minibatch `s`), then what the schedule asks at step `s + 1`:
+    /// an LLC estimate, a checkpoint, the resume file.
+    pub(crate) fn step(&mut self, data: &Data) -> Result<()> {
+        let config = &self.config;
+        let s = self.summary.steps_done;
+        if s >= config.steps {
+            return Ok(());
+        }
+        let t0 = std::time::Instant::now();
+        let late = s >= self.late;
+        let idx = self.batcher.indices(s);
+        let (loss, jump) = if let Some(f) = self.fast.as_mut() {
+            if late {
+                f.snapshot();
+            }
+            let l = match config.optimizer {
+                Optimizer::Sgd { lr } => f.step(&data.train, idx, lr as f32)?,
+                Optimizer::Adam {
+                    lr,
+                    beta1,
+                    beta2,
+                    eps,
+                } => f.adam_step(
+                    &data.train,
+                    idx,
+                    &AdamStep {
+                        lr,
+                        beta1,
+                        beta2,
+                        eps,
+                        t: self.st.t + 1,
+                    },
+                )?,
+            };
+            self.st.t += 1;
+            self.stale = true;
+            (
+                l,
+                if late {
+                    f.distance_from_snapshot()
+                } else {
+                    None
+                },
+            )
+        } else {
+            self.xs.clear();
+            self.ys.clear();
+            data.train.gather_into(idx, &mut self.xs, &mut self.ys);
+            let before = if late {
+                Some(self.net.flat_params()?)
+            } else {
+                None
+            };
+            let dim = data.train.dim();
+            let l = candle_step(
+                config,
+                &mut self.net,
+                &mut self.st,
+                &self.xs,
+                &self.ys,
+                dim,
+                &self.dev,
+            )?;
+            let jump = match before {
+                Some(b) => Some(l2_dist(&self.net.flat_params()?, &b)),
+                None => None,
+            };
+            (l, jump)
+        };
+        if late {
+            self.summary.minibatch_losses.push((s, loss));
+            self.summary.jumps.push((s, jump.unwrap_or(f64::NAN)));
+        }
+        self.train_time += t0.elapsed().as_secs_f64();
+        self.trained += 1;
+        let s1 = s + 1;
+        self.summary.steps_done = s1;
+        if self.llc_steps.contains(&s1) {
+            self.sync()?;
+            let cfg = LlcConfig {
+                seed: mix(self.config.llc.seed, s1),
+                ..self.config.llc.clone()
+            };
+            let r = llc::estimate(&self.net, &data.train, &cfg)?;
+            self.summary.llc.push(LlcRecord {
                 step: s1,
                 llc_mean: r.llc_mean,
                 llc_std: r.llc_std,
                 init_loss: r.init_loss,
                 llc_per_chain: r.llc_per_chain,
+                late: s1 >= self.late,
             });
-            let tail: Vec<f64> = summary
-                .llc
-                .iter()
-                .rev()
-                .take(10)
-                .map(|l| l.llc_mean)
-                .collect();
-            summary.final_llc = Some(tail.iter().sum::<f64>() / tail.len() as f64);
+            self.summary.update_llc_means();
         }
-        if schedule.contains(&s1) {
-            sync(&mut net, &fast, &mut stale)?;
-            checkpoint_at(&net, s1, data, &w0, out_dir, &mut summary)?;
+        let at_checkpoint = self.schedule.contains(&s1);
+        if at_checkpoint {
+            self.sync()?;
+            checkpoint_at(
+                &self.net,
+                s1,
+                data,
+                &self.w0,
+                &self.out_dir,
+                &mut self.summary,
+            )?;
         }
-        summary.finished = s1 == config.steps;
-        summary.steps_per_second = if train_time > 0.0 {
-            trained as f64 / train_time
+        let steps = self.config.steps;
+        self.summary.finished = s1 == steps;
+        self.summary.steps_per_second = if self.train_time > 0.0 {
+            self.trained as f64 / self.train_time
         } else {
             0.0
         };
-        if schedule.contains(&s1) || s1 % config.resume_every == 0 || s1 == config.steps {
-            sync(&mut net, &fast, &mut stale)?;
-            save_state(&net, &st, &summary, out_dir)?;
+        if at_checkpoint || s1.is_multiple_of(self.config.resume_every) || s1 == steps {
+            self.save()?;
         }
-        if !progress(s1, config.steps) {
-            return Ok(summary);
-        }
+        Ok(())
     }
-    summary.finished = summary.steps_done == config.steps;
-    Ok(summary)
+}
+
+/// Per-parameter tensors (shapes of `arch`'s parameters) from a flat vector in PyTorch order.
+fn tensors_like(arch: &Arch, flat: &[f32], dev: &Device) -> Result<Vec<Tensor>> {
+    let mut out = vec![];
+    let mut off = 0;
+    for (_, shape) in arch.param_specs() {
+        let n: usize = shape.iter().product();
+        out.push(Tensor::from_slice(
+            &flat[off..off + n],
+            shape.as_slice(),
+            dev,
+        )?);
+        off += n;
+    }
+    Ok(out)
 }
 
 /// One update on the candle path (Adam, BatchNorm, or a device other than the CPU); returns
@@ -707,16 +985,21 @@ fn write_outputs(summary: &RunSummary, out_dir: &Path) -> Result<()> {
         );
     }
     checkpoint::write_atomic(&out_dir.join("metrics.csv"), m.as_bytes())?;
-    let mut l = String::from("step,loss\n");
-    for (s, v) in &summary.minibatch_losses {
-        l += &format!("{s},{v:e}\n");
+    let mut l = String::from("step,loss,jump\n");
+    for (k, (s, v)) in summary.minibatch_losses.iter().enumerate() {
+        let j = summary
+            .jumps
+            .get(k)
+            .filter(|j| j.0 == *s)
+            .map_or(f64::NAN, |j| j.1);
+        l += &format!("{s},{v:e},{j:e}\n");
     }
     checkpoint::write_atomic(&out_dir.join("minibatch_losses.csv"), l.as_bytes())?;
-    let mut c = String::from("step,llc_mean,llc_std,init_loss\n");
+    let mut c = String::from("step,llc_mean,llc_std,init_loss,late\n");
     for r in &summary.llc {
         c += &format!(
-            "{},{:e},{:e},{:e}\n",
-            r.step, r.llc_mean, r.llc_std, r.init_loss
+            "{},{:e},{:e},{:e},{}\n",
+            r.step, r.llc_mean, r.llc_std, r.init_loss, r.late as u8
         );
     }
     checkpoint::write_atomic(&out_dir.join("llc.csv"), c.as_bytes())?;

@@ -4,7 +4,7 @@
 use ffpe_validation::data::{self, DataConfig};
 use ffpe_validation::llc::LlcConfig;
 use ffpe_validation::model::Network;
-use ffpe_validation::train::{self, Optimizer, TrainConfig};
+use ffpe_validation::train::{self, LlcSchedule, Optimizer, TrainConfig};
 use std::path::Path;
 use std::process::Command;
 
@@ -16,6 +16,7 @@ fn small(arch: &str, optimizer: Optimizer, steps: u64) -> TrainConfig {
         checkpoints_per_decade: 10,
         late_window: Some(15),
         llc_every: 20,
+        llc_schedule: LlcSchedule::Uniform,
         llc: LlcConfig {
             chains: 2,
             draws: 5,
@@ -130,6 +131,97 @@ fn same_seed_same_bits_and_resume_is_exact() {
         let eval = net.evaluate(&d.test).unwrap();
         assert!((eval.loss - last.test_loss).abs() < 1e-12);
     }
+}
+
+/// The default LLC schedule (geometric, plus every `llc_every` steps in the late window) with
+/// its late flags and late-window mean, and the jump norms `||w_{s+1} - w_s||` against the
+/// checkpoints' weights, on the CPU kernels (SGD, Adam) and on candle (BatchNorm).
+#[test]
+fn llc_schedule_late_mean_and_jumps() {
+    let d = data::load(&DataConfig::default()).unwrap();
+    for cfg in [
+        small("784-16-10", Optimizer::sgd(0.01), 80),
+        small("784-16-10", Optimizer::adam(1e-3), 80),
+        small("784-12-10+bn", Optimizer::sgd(0.01), 80),
+    ] {
+        let cfg = TrainConfig {
+            llc_schedule: LlcSchedule::Geometric { per_decade: 5 },
+            llc_every: 10,
+            late_window: Some(80),
+            ..cfg
+        };
+        let dir = tempfile::tempdir().unwrap();
+        let s = train::run(&cfg, &d, dir.path(), &mut |_, _| true).unwrap();
+        // round(10^(k/5)) = 1, 2, 3, 4, 6, 10, 16, 25, 40, 63 and the end 80, with every 10th
+        // step (the whole run is the late window here)
+        let steps: Vec<u64> = s.llc.iter().map(|l| l.step).collect();
+        assert_eq!(
+            steps,
+            [1, 2, 3, 4, 6, 10, 16, 20, 25, 30, 40, 50, 60, 63, 70, 80]
+        );
+        assert_eq!(steps, cfg.llc_steps());
+        assert!(s.llc.iter().all(|l| l.late));
+        assert_eq!(s.late_llc_count, steps.len());
+        let mean = s.llc.iter().map(|l| l.llc_mean).sum::<f64>() / steps.len() as f64;
+        assert!((s.late_llc_mean.unwrap() - mean).abs() < 1e-12);
+        // every step's jump; where steps s and s + 1 are both checkpoints, it is the distance
+        // of their weights (f64 sums of the same squared f32 differences in another order:
+        // 1e-12 relative)
+        assert_eq!(s.jumps.len(), 80);
+        let w = |step: u64| {
+            let c = s.checkpoints.iter().find(|c| c.step == step).unwrap();
+            Network::load(&dir.path().join(&c.file), &candle_core::Device::Cpu)
+                .unwrap()
+                .flat_params()
+                .unwrap()
+        };
+        let mut compared = 0;
+        for (step, jump) in &s.jumps {
+            let has = |t: u64| s.checkpoints.iter().any(|c| c.step == t);
+            if has(*step) && has(step + 1) {
+                let want = w(*step)
+                    .iter()
+                    .zip(w(step + 1))
+                    .map(|(a, b)| (b as f64 - *a as f64).powi(2))
+                    .sum::<f64>()
+                    .sqrt();
+                assert!(
+                    (jump - want).abs() <= 1e-12 * want,
+                    "{} step {step}: {jump} vs {want}",
+                    cfg.arch
+                );
+                compared += 1;
+            }
+        }
+        assert!(compared >= 5, "{compared}");
+        let csv = std::fs::read_to_string(dir.path().join("minibatch_losses.csv")).unwrap();
+        assert!(csv.starts_with("step,loss,jump\n"));
+        let llc_csv = std::fs::read_to_string(dir.path().join("llc.csv")).unwrap();
+        assert!(llc_csv.starts_with("step,llc_mean,llc_std,init_loss,late\n"));
+        assert!(llc_csv.lines().nth(1).unwrap().ends_with(",1"));
+    }
+    // late flags split the run: a 40-step late window of 100 steps
+    let cfg = TrainConfig {
+        llc_schedule: LlcSchedule::Geometric { per_decade: 2 },
+        llc_every: 10,
+        late_window: Some(40),
+        checkpoints_per_decade: 2,
+        ..small("784-16-10", Optimizer::sgd(0.01), 100)
+    };
+    assert_eq!(cfg.llc_steps(), [1, 3, 10, 32, 60, 70, 80, 90, 100]);
+    let dir = tempfile::tempdir().unwrap();
+    let s = train::run(&cfg, &d, dir.path(), &mut |_, _| true).unwrap();
+    let late: Vec<u64> = s.llc.iter().filter(|l| l.late).map(|l| l.step).collect();
+    assert_eq!(late, [60, 70, 80, 90, 100]);
+    assert_eq!(s.late_llc_count, 5);
+    assert_eq!(s.jumps.first().unwrap().0, 60);
+    assert_eq!(s.jumps.len(), s.minibatch_losses.len());
+    let bad = TrainConfig {
+        llc_schedule: LlcSchedule::Geometric { per_decade: 0 },
+        ..cfg
+    };
+    let e = train::run(&bad, &d, dir.path(), &mut |_, _| true).unwrap_err();
+    assert!(e.to_string().contains("llc-per-decade"), "{e}");
 }
 
 #[test]

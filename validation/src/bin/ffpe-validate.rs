@@ -11,7 +11,7 @@ use ffpe_validation::data::{self, DataConfig};
 use ffpe_validation::device::DeviceKind;
 use ffpe_validation::llc::{self, InitLoss, LlcConfig, NBeta};
 use ffpe_validation::model::{Arch, Network};
-use ffpe_validation::train::{self, Optimizer, TrainConfig};
+use ffpe_validation::train::{self, LlcSchedule, Optimizer, TrainConfig};
 use std::path::PathBuf;
 
 #[derive(Parser)]
@@ -149,15 +149,25 @@ struct TrainArgs {
     /// Seed of initialisation and minibatch order.
     #[arg(long, default_value_t = 0)]
     seed: u64,
+    /// Train this many seeds (`--seed`, `--seed` + 1, ...) as one ensemble, spread over the
+    /// `--threads` threads, into OUT/seed-N; each run directory is exactly what
+    /// `train --seed N --threads 1 --out OUT/seed-N` writes.
+    #[arg(long, default_value_t = 1)]
+    seeds: u64,
     /// Checkpoints per decade of steps.
     #[arg(long, default_value_t = 20)]
     checkpoints_per_decade: u32,
     /// Record every minibatch loss in the last N steps (default: last 10 %).
     #[arg(long)]
     late_window: Option<u64>,
-    /// Estimate the LLC every K steps (0: never).
+    /// Estimate the LLC every K steps in the late window (0: never); with
+    /// `--llc-per-decade 0`, every K steps from the start.
     #[arg(long, default_value_t = 100)]
     llc_every: u64,
+    /// LLC estimates per decade of steps on the geometric schedule (0: none; then every
+    /// `--llc-every` steps from the start instead, the schedule before issue 10).
+    #[arg(long, default_value_t = 10)]
+    llc_per_decade: u32,
     /// SGLD chains per LLC estimate during training.
     #[arg(long, default_value_t = 2)]
     llc_chains: usize,
@@ -420,6 +430,10 @@ fn cmd_train(a: TrainArgs, threads: usize) -> Result<()> {
         checkpoints_per_decade: a.checkpoints_per_decade,
         late_window: a.late_window,
         llc_every: a.llc_every,
+        llc_schedule: match a.llc_per_decade {
+            0 => LlcSchedule::Uniform,
+            per_decade => LlcSchedule::Geometric { per_decade },
+        },
         llc: LlcConfig {
             chains: a.llc_chains,
             draws: a.llc_draws,
@@ -436,6 +450,12 @@ fn cmd_train(a: TrainArgs, threads: usize) -> Result<()> {
         input_layer: a.input_layer.parse()?,
     };
     let d = data::load(&a.data.config())?;
+    if a.seeds == 0 {
+        bail!("invalid --seeds 0: at least 1");
+    }
+    if a.seeds > 1 {
+        return train_ensemble(&a, config, &d, threads);
+    }
     let bar = if a.quiet {
         indicatif::ProgressBar::hidden()
     } else {
@@ -467,6 +487,68 @@ fn cmd_train(a: TrainArgs, threads: usize) -> Result<()> {
                 .map_or("-".to_string(), |v| format!("{v:.3}")),
         );
     }
+    Ok(())
+}
+
+/// `train --seeds K`: K seeds as one ensemble, each member on one thread.
+fn train_ensemble(
+    a: &TrainArgs,
+    config: TrainConfig,
+    d: &data::Data,
+    threads: usize,
+) -> Result<()> {
+    let cfgs: Vec<TrainConfig> = (0..a.seeds)
+        .map(|k| TrainConfig {
+            seed: a.seed + k,
+            threads: 1,
+            llc: LlcConfig {
+                threads: 1,
+                ..config.llc.clone()
+            },
+            ..config.clone()
+        })
+        .collect();
+    let dirs: Vec<PathBuf> = cfgs
+        .iter()
+        .map(|c| a.out.join(format!("seed-{}", c.seed)))
+        .collect();
+    let total: u64 = cfgs.iter().map(|c| c.steps).sum();
+    let bar = if a.quiet {
+        indicatif::ProgressBar::hidden()
+    } else {
+        indicatif::ProgressBar::new(total)
+    };
+    let t0 = std::time::Instant::now();
+    let runs = ffpe_validation::ensemble::run_ensemble(&cfgs, d, &dirs, threads, &mut |s, _| {
+        bar.set_position(s);
+        true
+    })
+    .with_context(|| format!("training the ensemble into {}", a.out.display()))?;
+    bar.finish_and_clear();
+    let wall = t0.elapsed().as_secs_f64();
+    if a.json {
+        println!("{}", serde_json::to_string(&runs)?);
+        return Ok(());
+    }
+    for (r, dir) in runs.iter().zip(&dirs) {
+        let last = r.checkpoints.last();
+        println!(
+            "{}: {} steps ({:.0} steps/s{}), train loss {:.4}, test accuracy {:.4}, R {:.4}, final LLC {}",
+            dir.display(),
+            r.steps_done,
+            r.steps_per_second,
+            r.resumed_from
+                .map_or(String::new(), |s| format!(", resumed from {s}")),
+            last.map_or(f64::NAN, |c| c.train_loss),
+            last.map_or(f64::NAN, |c| c.test_accuracy),
+            last.map_or(f64::NAN, |c| c.r),
+            r.final_llc.map_or("-".to_string(), |v| format!("{v:.3}")),
+        );
+    }
+    println!(
+        "ensemble: {} seeds on {threads} threads in {wall:.2} s wall",
+        runs.len()
+    );
     Ok(())
 }
 
