@@ -138,6 +138,7 @@ const F_SERIES: [f64; 18] = {
 };
 
 /// `f(z) = int_0^1 (1/2 - y) e^(-z y) dy` for `z >= 0` (see the module docs).
+#[cfg(test)]
 fn first_moment(z: f64) -> f64 {
     first_moment_with(z, (-z).exp_m1())
 }
