@@ -631,7 +631,7 @@ pub(crate) fn train_specs(
         let done_before =
             crate::train::load_summary(&dir).is_ok_and(|x| x.finished && x.config == cfg);
         let pb = multi.add(bar(opts, p.steps, &s.id));
-        let sum = crate::train::run(&cfg, &data, &dir, &mut |step, _| {
+        let sum = crate::train::run(&cfg, data, &dir, &mut |step, _| {
             pb.set_position(step);
             true
         });

@@ -513,8 +513,14 @@ impl<S: ShiftedSolve> L1Stepper<S> {
                 let c = history.history_into(n, &mut self.hist) / sigma;
                 self.solver.apply(&self.u, au);
                 let (wa, ws) = ((1.0 - sigma) / sigma, 1.0 / sigma);
-                for i in 0..self.dim {
-                    self.rhs[i] = c * self.u[i] + wa * au[i] - ws * self.hist[i];
+                let rows = self
+                    .rhs
+                    .iter_mut()
+                    .zip(&self.u)
+                    .zip(au.iter())
+                    .zip(&self.hist);
+                for (((r, &u), &a), &h) in rows.take(self.dim) {
+                    *r = c * u + wa * a - ws * h;
                 }
                 if let Some(f) = source {
                     for (r, fi) in self.rhs.iter_mut().zip(f) {
