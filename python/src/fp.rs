@@ -2,9 +2,9 @@
 //! the same keys) run through the `ffpe` crate, as the `ffpe` command does.
 
 use crate::convert::{Progress, dict_to_table, ffpe_error, to_py, value_error};
-use ffpe::config::{FileSolution, GridSpec, ProblemFile, Snapshot};
+use ffpe::config::{FileSolution, GridSpec, ProblemFile};
 use ffpe::grid::TensorGrid;
-use ffpe::solve::{Observer, solve_with_observer};
+use ffpe::solve::Observer;
 use numpy::PyArray1;
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList};
@@ -57,40 +57,14 @@ impl Observer for ProgressObserver<'_> {
     }
 }
 
-/// The result of [`ffpe::config::run_file`], with a progress hook on full grids.
+/// The result of [`ffpe::config::run_file`], with a progress hook on full grids (sparse
+/// grids report once, at the end).
 fn run(file: &ProblemFile, progress: &mut Progress) -> ffpe::error::Result<FileSolution> {
-    match file.grid {
-        GridSpec::Full => {
-            // The full-grid branch of `run_file`, with the progress observer.
-            let s = solve_with_observer(
-                &file.problem,
-                &file.options,
-                &mut ProgressObserver(progress),
-            )?;
-            let snapshots = s
-                .snapshots
-                .iter()
-                .zip(&s.times)
-                .map(|(d, &t)| Snapshot {
-                    time: t,
-                    grid: s.grid.clone(),
-                    density: d.clone(),
-                })
-                .collect();
-            Ok(FileSolution {
-                observables: s.observables,
-                stats: s.stats,
-                stop_reason: s.stop_reason,
-                snapshots,
-                sparse: None,
-            })
-        }
-        GridSpec::Sparse { .. } => {
-            let r = ffpe::config::run_file(file);
-            progress.tick(file.options.t_end);
-            r
-        }
+    let r = ffpe::config::run_file_with_observer(file, &mut ProgressObserver(progress));
+    if matches!(file.grid, GridSpec::Sparse { .. }) {
+        progress.tick(file.options.t_end);
     }
+    r
 }
 
 fn grid_dict<'py>(py: Python<'py>, g: &TensorGrid) -> PyResult<Bound<'py, PyDict>> {

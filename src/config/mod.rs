@@ -124,9 +124,19 @@ pub struct Snapshot {
 
 /// Runs a parsed problem file on its grid kind.
 pub fn run_file(file: &ProblemFile) -> Result<FileSolution> {
+    run_file_with_observer(file, &mut crate::solve::NoObserver)
+}
+
+/// [`run_file`] with an observer of the full-grid time loop (called after every step, see
+/// [`crate::solve::solve_with_observer`]); sparse grids solve many component grids at once
+/// and do not call it.
+pub fn run_file_with_observer(
+    file: &ProblemFile,
+    observer: &mut dyn crate::solve::Observer,
+) -> Result<FileSolution> {
     match &file.grid {
         GridSpec::Full => {
-            let s = crate::solve::solve(&file.problem, &file.options)?;
+            let s = crate::solve::solve_with_observer(&file.problem, &file.options, observer)?;
             let snapshots = s
                 .snapshots
                 .iter()

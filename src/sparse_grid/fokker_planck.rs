@@ -325,21 +325,7 @@ pub fn solve_sparse_with(
     request: &CombineRequest,
     config: &SparseGridConfig,
 ) -> Result<CombinedSolution> {
-    if scheme.min_level() < MIN_SOLVER_LEVEL {
-        return Err(SparseGridError::MinLevelTooCoarse {
-            min_level: scheme.min_level(),
-            required: MIN_SOLVER_LEVEL,
-        });
-    }
-    if problem.dim() != scheme.dim() {
-        return Err(SparseGridError::DimensionMismatch {
-            what: "problem domain",
-            got: problem.dim(),
-            expected: scheme.dim(),
-        });
-    }
-    let solver = FokkerPlanckComponents::new(problem, mesh, history, output_times)?
-        .with_linear_solver(linear_solver);
+    let solver = components(problem, scheme, mesh, history, output_times, linear_solver)?;
     solve_combination(scheme, &solver, request, config)
 }
 
@@ -371,6 +357,20 @@ pub fn solve_sparse_on(
         )
         .map(Some);
     }
+    let solver = components(problem, scheme, mesh, history, output_times, linear_solver)?;
+    super::solve_combination_on(scheme, &solver, request, config, ranks)
+}
+
+/// The component solver of `problem` for `scheme`, after checking that the scheme's
+/// coarsest level is solvable and its dimension is the problem's.
+fn components(
+    problem: &Problem,
+    scheme: &CombinationScheme,
+    mesh: TimeMesh,
+    history: HistoryKind,
+    output_times: &[f64],
+    linear_solver: ComponentLinearSolver,
+) -> Result<FokkerPlanckComponents> {
     if scheme.min_level() < MIN_SOLVER_LEVEL {
         return Err(SparseGridError::MinLevelTooCoarse {
             min_level: scheme.min_level(),
@@ -384,7 +384,8 @@ pub fn solve_sparse_on(
             expected: scheme.dim(),
         });
     }
-    let solver = FokkerPlanckComponents::new(problem, mesh, history, output_times)?
-        .with_linear_solver(linear_solver);
-    super::solve_combination_on(scheme, &solver, request, config, ranks)
+    Ok(
+        FokkerPlanckComponents::new(problem, mesh, history, output_times)?
+            .with_linear_solver(linear_solver),
+    )
 }

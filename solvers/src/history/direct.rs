@@ -109,16 +109,7 @@ impl HistoryEvaluator for Direct {
     }
 
     fn push_increment(&mut self, n: usize, delta: &[f64]) {
-        assert_eq!(
-            delta.len(),
-            self.dim,
-            "push_increment: delta has wrong length"
-        );
-        assert_eq!(
-            n,
-            self.pushed + 1,
-            "push_increment: steps must be pushed in order"
-        );
+        super::check_push(self.dim, self.pushed, n, delta);
         let tau = self.steps[n - 1];
         self.slopes.extend(delta.iter().map(|x| x / tau));
         self.pushed = n;

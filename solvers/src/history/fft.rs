@@ -215,16 +215,7 @@ impl HistoryEvaluator for Fft {
     }
 
     fn push_increment(&mut self, n: usize, delta: &[f64]) {
-        assert_eq!(
-            delta.len(),
-            self.dim,
-            "push_increment: delta has wrong length"
-        );
-        assert_eq!(
-            n,
-            self.pushed + 1,
-            "push_increment: steps must be pushed in order"
-        );
+        super::check_push(self.dim, self.pushed, n, delta);
         self.x.extend_from_slice(delta);
         self.pushed = n;
         // x index k = n - 1 is now known; block size s = lowbit(k + 1) = lowbit(n).

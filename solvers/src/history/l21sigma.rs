@@ -279,21 +279,7 @@ impl L21SigmaHistory {
                 soe.prepare_eval(tau_p, tau_n, self.sigma);
                 if dim == 1 {
                     // scalar fast path: four independent accumulators
-                    let mut acc = [0.0_f64; 4];
-                    let mut wc = soe.weval.chunks_exact(4);
-                    let mut hc = soe.state.chunks_exact(4);
-                    for (w4, h4) in (&mut wc).zip(&mut hc) {
-                        for j in 0..4 {
-                            acc[j] = w4[j].mul_add(h4[j], acc[j]);
-                        }
-                    }
-                    let tail: f64 = wc
-                        .remainder()
-                        .iter()
-                        .zip(hc.remainder())
-                        .map(|(w, h)| w * h)
-                        .sum();
-                    out[0] += (acc[0] + acc[1]) + (acc[2] + acc[3]) + tail;
+                    out[0] += super::dot4(&soe.weval, &soe.state);
                 } else {
                     for (i, wi) in soe.weval.iter().enumerate() {
                         let row = &soe.state[i * dim..(i + 1) * dim];
@@ -329,16 +315,7 @@ impl L21SigmaHistory {
     /// # Panics
     /// If `delta` has the wrong length or steps are pushed out of order (caller bugs).
     pub fn push_increment(&mut self, n: usize, delta: &[f64]) {
-        assert_eq!(
-            delta.len(),
-            self.dim,
-            "push_increment: delta has wrong length"
-        );
-        assert_eq!(
-            n,
-            self.pushed + 1,
-            "push_increment: steps must be pushed in order"
-        );
+        super::check_push(self.dim, self.pushed, n, delta);
         self.pushed = n;
         let taus = self.mesh.step_sizes();
         let tau_n = taus[n - 1];

@@ -116,3 +116,39 @@ pub(crate) fn check_common(alpha: f64, dim: usize) -> Result<()> {
     }
     Ok(())
 }
+
+/// The caller contract of [`HistoryEvaluator::push_increment`], shared by every evaluator:
+/// `delta` has the state's length and steps arrive in order (`n = pushed + 1`).
+///
+/// # Panics
+/// On a broken contract (a caller bug, never user data).
+pub(crate) fn check_push(dim: usize, pushed: usize, n: usize, delta: &[f64]) {
+    assert_eq!(delta.len(), dim, "push_increment: delta has wrong length");
+    assert_eq!(
+        n,
+        pushed + 1,
+        "push_increment: steps must be pushed in order"
+    );
+}
+
+/// `sum_i w_i h_i` with four independent fused accumulators (the scalar history sums are
+/// latency-bound with one), combined as `(a0 + a1) + (a2 + a3) + tail`; the order of the
+/// operations is fixed, so the bits are too.
+#[inline]
+pub(crate) fn dot4(w: &[f64], h: &[f64]) -> f64 {
+    let mut acc = [0.0_f64; 4];
+    let mut wc = w.chunks_exact(4);
+    let mut hc = h.chunks_exact(4);
+    for (w4, h4) in (&mut wc).zip(&mut hc) {
+        for j in 0..4 {
+            acc[j] = w4[j].mul_add(h4[j], acc[j]);
+        }
+    }
+    let tail: f64 = wc
+        .remainder()
+        .iter()
+        .zip(hc.remainder())
+        .map(|(w, h)| w * h)
+        .sum();
+    (acc[0] + acc[1]) + (acc[2] + acc[3]) + tail
+}

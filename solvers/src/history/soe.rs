@@ -243,21 +243,7 @@ impl HistoryEvaluator for Soe {
         let dim = self.dim;
         if dim == 1 {
             // scalar fast path: four independent accumulators (latency-bound otherwise)
-            let mut acc = [0.0_f64; 4];
-            let mut wc = self.w.chunks_exact(4);
-            let mut hc = self.state.chunks_exact(4);
-            for (w4, h4) in (&mut wc).zip(&mut hc) {
-                for j in 0..4 {
-                    acc[j] = w4[j].mul_add(h4[j], acc[j]);
-                }
-            }
-            let tail: f64 = wc
-                .remainder()
-                .iter()
-                .zip(hc.remainder())
-                .map(|(w, h)| w * h)
-                .sum();
-            out[0] = (acc[0] + acc[1]) + (acc[2] + acc[3]) + tail;
+            out[0] = super::dot4(&self.w, &self.state);
         } else {
             for (i, wi) in self.w.iter().enumerate() {
                 let row = &self.state[i * dim..(i + 1) * dim];
@@ -270,16 +256,7 @@ impl HistoryEvaluator for Soe {
     }
 
     fn push_increment(&mut self, n: usize, delta: &[f64]) {
-        assert_eq!(
-            delta.len(),
-            self.dim,
-            "push_increment: delta has wrong length"
-        );
-        assert_eq!(
-            n,
-            self.pushed + 1,
-            "push_increment: steps must be pushed in order"
-        );
+        super::check_push(self.dim, self.pushed, n, delta);
         self.pushed = n;
         if self.s.is_empty() {
             return;
