@@ -25,6 +25,7 @@ use crate::analysis::ffpe_predict::{
 use crate::analysis::pca::principal_directions;
 use crate::analysis::run::{RunAnalysisConfig, RunData, analyse_run};
 use crate::analysis::stats::BootstrapConfig;
+use crate::analysis::studies::{self, StudyResults};
 use crate::data::{Data, DataConfig};
 use crate::device::DeviceKind;
 use crate::llc::LlcConfig;
@@ -51,7 +52,7 @@ pub enum ReproduceError {
     #[error("analysis: {0}")]
     Analysis(String),
     /// A preset name is unknown.
-    #[error("unknown preset {0:?}: allowed are quick, paper, tiny")]
+    #[error("unknown preset {0:?}: allowed are quick, medium, paper, tiny")]
     UnknownPreset(String),
     /// Analysing existing runs only (`merge`, rank 0 under MPI), and some runs of the
     /// sweep are not finished in the output directory.
@@ -108,6 +109,42 @@ pub struct Preset {
     pub landscape_runs_per_group: usize,
     /// Bootstrap resamples.
     pub bootstrap_resamples: usize,
+    /// Studies beyond the main sweep (Figure 4 seeds, batch-size scan, LLC scale scan).
+    #[serde(default)]
+    pub studies: Studies,
+}
+
+/// The studies of a preset beyond the main sweep (issue 10). Each is off when its size is 0 /
+/// its list is empty. They all use the first architecture with SGD at the preset's settings,
+/// so that their runs with the main sweep's settings *are* main-sweep runs (reused, not
+/// retrained).
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+pub struct Studies {
+    /// Seeds of the first architecture with SGD for the exponent histogram (Figure 4 of the
+    /// paper); seeds beyond the main sweep's are extra runs, analysed but kept out of the main
+    /// sweep's claims so that every group has the same number of runs.
+    pub histogram_seeds: usize,
+    /// Minibatch sizes of the batch-size scan (SGD at the preset's learning rate and steps).
+    pub batch_sizes: Vec<usize>,
+    /// Seeds per batch size.
+    pub batch_seeds: usize,
+    /// Factors applied to the SGLD step size `epsilon` and, separately, to the localisation
+    /// `gamma` in the LLC scale scan (1 is the preset's setting).
+    pub llc_scale_factors: Vec<f64>,
+    /// Main-sweep runs (first architecture, SGD, seeds 0..) whose final weights get the scale
+    /// scan.
+    pub llc_scale_runs: usize,
+}
+
+/// What a run is for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Role {
+    /// The main sweep (architectures x optimizers x seeds): every claim of the main report.
+    Main,
+    /// An extra seed of the exponent histogram.
+    Histogram,
+    /// A run of the batch-size scan with a batch size other than the preset's.
+    BatchScan,
 }
 
 impl Preset {
@@ -133,6 +170,42 @@ impl Preset {
             landscape_cells: 15,
             landscape_runs_per_group: 3,
             bootstrap_resamples: 1000,
+            studies: Studies::default(),
+        }
+    }
+
+    /// The medium preset (issue 10): 3 architectures x 10 seeds x SGD and Adam at the study's
+    /// settings (SGD lr 0.001, batch 256, no momentum or weight decay; Adam lr 0.001),
+    /// MEDIUM_STEPS steps, plus 50 seeds of 784-32-10 with SGD for the exponent histogram, a
+    /// batch-size scan (16, 64, 256, 1024; 5 seeds) and an LLC scale scan. Sized for <= 60
+    /// minutes on a 2-core CPU (the committed report under `validation/results/` states the
+    /// measured wall time and peak memory).
+    pub fn medium() -> Self {
+        Self {
+            name: "medium".into(),
+            architectures: vec![vec![784, 32, 10], vec![784, 64, 32, 10], vec![784, 128, 10]],
+            seeds: 10,
+            optimizers: vec!["sgd".into(), "adam".into()],
+            steps: MEDIUM_STEPS,
+            sgd_lr: 0.001,
+            adam_lr: 0.001,
+            batch_size: 256,
+            checkpoints_per_decade: 20,
+            llc_every: 100,
+            llc_chains: 2,
+            llc_draws: 100,
+            n_train: 8000,
+            n_test: 2000,
+            landscape_cells: 15,
+            landscape_runs_per_group: 2,
+            bootstrap_resamples: 1000,
+            studies: Studies {
+                histogram_seeds: 50,
+                batch_sizes: vec![16, 64, 256, 1024],
+                batch_seeds: 5,
+                llc_scale_factors: vec![0.25, 1.0, 4.0],
+                llc_scale_runs: 3,
+            },
         }
     }
 
@@ -165,6 +238,13 @@ impl Preset {
             landscape_cells: 25,
             landscape_runs_per_group: 2,
             bootstrap_resamples: 2000,
+            studies: Studies {
+                histogram_seeds: 50,
+                batch_sizes: vec![16, 64, 256, 1024],
+                batch_seeds: 10,
+                llc_scale_factors: vec![0.25, 1.0, 4.0],
+                llc_scale_runs: 5,
+            },
         }
     }
 
@@ -189,6 +269,13 @@ impl Preset {
             landscape_cells: 9,
             landscape_runs_per_group: 1,
             bootstrap_resamples: 200,
+            studies: Studies {
+                histogram_seeds: 3,
+                batch_sizes: vec![16, 64],
+                batch_seeds: 1,
+                llc_scale_factors: vec![0.5, 1.0],
+                llc_scale_runs: 1,
+            },
         }
     }
 
@@ -196,6 +283,7 @@ impl Preset {
     pub fn by_name(name: &str) -> Result<Self, ReproduceError> {
         match name {
             "quick" => Ok(Self::quick()),
+            "medium" => Ok(Self::medium()),
             "paper" => Ok(Self::paper()),
             "tiny" => Ok(Self::tiny()),
             other => Err(ReproduceError::UnknownPreset(other.into())),
@@ -258,8 +346,13 @@ pub(crate) struct RunSpec {
     pub(crate) arch: Vec<usize>,
     pub(crate) optimizer: String,
     pub(crate) seed: u64,
+    pub(crate) batch_size: usize,
+    pub(crate) role: Role,
 }
 
+/// Every run of the preset: the main sweep first (architecture, optimizer, seed), then the
+/// histogram's extra seeds, then the batch-size scan's runs at other batch sizes. A study run
+/// with the main sweep's settings is the main-sweep run (not listed twice).
 pub(crate) fn specs(p: &Preset) -> Vec<RunSpec> {
     let mut v = Vec::new();
     for a in &p.architectures {
@@ -270,8 +363,49 @@ pub(crate) fn specs(p: &Preset) -> Vec<RunSpec> {
                     arch: a.clone(),
                     optimizer: o.clone(),
                     seed: s,
+                    batch_size: p.batch_size,
+                    role: Role::Main,
                 });
             }
+        }
+    }
+    let Some(a0) = p.architectures.first() else {
+        return v;
+    };
+    let st = &p.studies;
+    let sgd_main = p.optimizers.iter().any(|o| o == "sgd");
+    for s in 0..st.histogram_seeds as u64 {
+        if sgd_main && (s as usize) < p.seeds {
+            continue;
+        }
+        v.push(RunSpec {
+            id: format!("{}_sgd_s{}", Preset::arch_name(a0), s),
+            arch: a0.clone(),
+            optimizer: "sgd".into(),
+            seed: s,
+            batch_size: p.batch_size,
+            role: Role::Histogram,
+        });
+    }
+    for &b in &st.batch_sizes {
+        for s in 0..st.batch_seeds as u64 {
+            if b == p.batch_size
+                && ((sgd_main && (s as usize) < p.seeds) || (s as usize) < st.histogram_seeds)
+            {
+                continue;
+            }
+            v.push(RunSpec {
+                id: if b == p.batch_size {
+                    format!("{}_sgd_s{}", Preset::arch_name(a0), s)
+                } else {
+                    format!("{}_sgd_b{}_s{}", Preset::arch_name(a0), b, s)
+                },
+                arch: a0.clone(),
+                optimizer: "sgd".into(),
+                seed: s,
+                batch_size: b,
+                role: Role::BatchScan,
+            });
         }
     }
     v
@@ -289,7 +423,7 @@ fn train_config(p: &Preset, s: &RunSpec, device: DeviceKind) -> TrainConfig {
             batchnorm: false,
         },
         optimizer,
-        batch_size: p.batch_size,
+        batch_size: s.batch_size,
         steps: p.steps,
         seed: s.seed,
         checkpoints_per_decade: p.checkpoints_per_decade,
@@ -551,6 +685,9 @@ fn parallel_map<T: Sync, R: Send>(items: &[T], jobs: usize, f: impl Fn(&T) -> R 
         .collect()
 }
 
+/// Steps of every run of the medium preset.
+const MEDIUM_STEPS: u64 = 40_000;
+
 /// Runs the whole reproduction and writes the report into `opts.out`.
 pub fn reproduce(opts: &ReproduceOptions) -> Result<Results, ReproduceError> {
     let start = Instant::now();
@@ -675,7 +812,12 @@ fn analyse_and_report(
     let work: Vec<(usize, bool)> = specs
         .iter()
         .enumerate()
-        .map(|(i, s)| (i, (s.seed as usize) < p.landscape_runs_per_group))
+        .map(|(i, s)| {
+            (
+                i,
+                s.role == Role::Main && (s.seed as usize) < p.landscape_runs_per_group,
+            )
+        })
         .collect();
     let analyses = parallel_map(&work, opts.jobs, |&(i, wants_landscape)| {
         let (dir, sum) = &summaries[i];
@@ -729,7 +871,237 @@ fn analyse_and_report(
         adam_lr: p.adam_lr,
         batch_size: p.batch_size,
     };
-    let mut res = summarize(analyses, meta, &boot);
-    write_report(&mut res, &data_runs, &opts.out)?;
+    // The main sweep's claims use the main runs only (every group the same size); the studies
+    // use every run.
+    let is_main: Vec<bool> = specs.iter().map(|s| s.role == Role::Main).collect();
+    let main_analyses: Vec<RunAnalysis> = analyses
+        .iter()
+        .zip(&is_main)
+        .filter(|(_, m)| **m)
+        .map(|(a, _)| a.clone())
+        .collect();
+    let main_data: Vec<RunData> = data_runs
+        .iter()
+        .zip(&is_main)
+        .filter(|(_, m)| **m)
+        .map(|(d, _)| d.clone())
+        .collect();
+    let mut res = summarize(main_analyses, meta, &boot);
+    res.studies = study_results(opts, specs, summaries, &analyses, data, &boot)?;
+    let extra = crate::report::summary::study_claims(&res.studies);
+    res.claims.extend(extra);
+    write_report(&mut res, &main_data, &opts.out)?;
     Ok(res)
+}
+
+/// The studies of the preset (issue 10) from every run's analysis and summary.
+fn study_results(
+    opts: &ReproduceOptions,
+    specs: &[RunSpec],
+    summaries: &[(PathBuf, RunSummary)],
+    analyses: &[RunAnalysis],
+    data: &Data,
+    boot: &BootstrapConfig,
+) -> Result<StudyResults, ReproduceError> {
+    let p = &opts.preset;
+    let st = &p.studies;
+    let mut out = StudyResults::default();
+    let Some(a0) = p.architectures.first().map(|a| Preset::arch_name(a)) else {
+        return Ok(out);
+    };
+    let late_s = |a: &RunAnalysis| {
+        a.late_fit
+            .as_ref()
+            .map_or(f64::NAN, |f| f.displacement_exponent)
+    };
+    // Figure 4: every seed of the first architecture with SGD at the preset's batch size.
+    if st.histogram_seeds > 0 {
+        let pick: Vec<&RunAnalysis> = specs
+            .iter()
+            .zip(analyses)
+            .filter(|(s, _)| {
+                Preset::arch_name(&s.arch) == a0
+                    && s.optimizer == "sgd"
+                    && s.batch_size == p.batch_size
+                    && (s.seed as usize) < st.histogram_seeds.max(p.seeds)
+                    && s.role != Role::BatchScan
+            })
+            .map(|(_, a)| a)
+            .filter(|a| a.late_fit.is_some())
+            .collect();
+        let sv: Vec<f64> = pick.iter().map(|a| late_s(a)).collect();
+        let dl: Vec<(f64, f64)> = pick
+            .iter()
+            .filter_map(|a| a.theory.as_ref().map(|t| (t.spectral_dimension, a.final_llc)))
+            .collect();
+        out.exponents = Some(studies::exponent_study(&a0, "sgd", &sv, &dl, boot));
+    }
+    // Figure 5a: the main sweep by architecture and optimizer.
+    for o in &p.optimizers {
+        let mut groups = Vec::new();
+        for a in &p.architectures {
+            let name = Preset::arch_name(a);
+            let runs: Vec<&RunAnalysis> = specs
+                .iter()
+                .zip(analyses)
+                .filter(|(s, r)| s.role == Role::Main && r.arch == name && &r.optimizer == o)
+                .map(|(_, r)| r)
+                .collect();
+            if runs.is_empty() {
+                continue;
+            }
+            let llc: Vec<f64> = runs.iter().map(|r| r.final_llc).collect();
+            let err: Vec<f64> = runs.iter().map(|r| 100.0 - r.test_accuracy).collect();
+            let s: Vec<f64> = runs.iter().map(|r| late_s(r)).collect();
+            groups.push(llc.iter().copied().zip(err.iter().copied()).collect::<Vec<_>>());
+            out.architectures.push(studies::ArchitectureRow {
+                arch: name,
+                optimizer: o.clone(),
+                n_params: runs[0].n_params,
+                llc: studies::mean_ci(&llc, boot),
+                test_error: studies::mean_ci(&err, boot),
+                late_s: studies::mean_ci(&s, boot),
+            });
+        }
+        out.architecture_correlation
+            .push((o.clone(), studies::grouped_correlation(&groups, boot)));
+    }
+    // The batch-size scan: SGD on the first architecture, seeds 0..batch_seeds per size.
+    for &b in &st.batch_sizes {
+        let idx: Vec<usize> = specs
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| {
+                Preset::arch_name(&s.arch) == a0
+                    && s.optimizer == "sgd"
+                    && s.batch_size == b
+                    && (s.seed as usize) < st.batch_seeds
+            })
+            .map(|(i, _)| i)
+            .collect();
+        if idx.is_empty() {
+            continue;
+        }
+        let hills: Vec<Option<studies::HillEstimate>> = idx
+            .iter()
+            .map(|&i| {
+                let j: Vec<f64> = summaries[i].1.jumps.iter().map(|x| x.1).collect();
+                studies::hill(&j)
+            })
+            .collect();
+        let alphas: Vec<f64> = hills.iter().flatten().map(|h| h.alpha).collect();
+        let s: Vec<f64> = idx.iter().map(|&i| late_s(&analyses[i])).collect();
+        let sf: Vec<f64> = s.iter().copied().filter(|x| x.is_finite()).collect();
+        out.batch_scan.push(studies::BatchRow {
+            batch_size: b,
+            runs: idx.len(),
+            hill_per_run: hills,
+            hill_alpha: studies::mean_ci(&alphas, boot),
+            late_s: studies::mean_ci(&s, boot),
+            fraction_subdiffusive: (!sf.is_empty())
+                .then(|| crate::analysis::across::fraction_below(&sf, 0.5)),
+            llc: studies::mean_ci(
+                &idx.iter().map(|&i| analyses[i].final_llc).collect::<Vec<_>>(),
+                boot,
+            ),
+            test_error: studies::mean_ci(
+                &idx.iter()
+                    .map(|&i| 100.0 - analyses[i].test_accuracy)
+                    .collect::<Vec<_>>(),
+                boot,
+            ),
+        });
+    }
+    // The LLC scale scan on the final weights of the first main runs of a0 with SGD.
+    if st.llc_scale_runs > 0 && !st.llc_scale_factors.is_empty() && p.llc_chains > 0 {
+        let idx: Vec<usize> = specs
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| {
+                s.role == Role::Main
+                    && Preset::arch_name(&s.arch) == a0
+                    && s.optimizer == "sgd"
+                    && (s.seed as usize) < st.llc_scale_runs
+            })
+            .map(|(i, _)| i)
+            .collect();
+        let mut points = Vec::new();
+        for i in idx {
+            points.extend(scale_scan_run(&specs[i], &summaries[i], st, data, opts)?);
+        }
+        out.scale_scan = Some(studies::scale_scan(points));
+    }
+    Ok(out)
+}
+
+/// The scale-scan estimates of one run (cached in `scale_scan.json` of its directory).
+fn scale_scan_run(
+    s: &RunSpec,
+    (dir, sum): &(PathBuf, RunSummary),
+    st: &Studies,
+    data: &Data,
+    opts: &ReproduceOptions,
+) -> Result<Vec<studies::ScaleScanPoint>, ReproduceError> {
+    let base = sum.config.llc.clone();
+    let mut combos: Vec<(f64, f64)> = Vec::new();
+    for &f in &st.llc_scale_factors {
+        combos.push((f, 1.0));
+    }
+    for &f in &st.llc_scale_factors {
+        if (f - 1.0).abs() > 1e-12 {
+            combos.push((1.0, f));
+        }
+    }
+    if !combos.iter().any(|c| *c == (1.0, 1.0)) {
+        combos.push((1.0, 1.0));
+    }
+    let cache = dir.join("scale_scan.json");
+    let key = (base.clone(), combos.clone(), sum.steps_done);
+    if let Ok(txt) = std::fs::read_to_string(&cache)
+        && let Ok(v) = serde_json::from_str::<(
+            (LlcConfig, Vec<(f64, f64)>, u64),
+            Vec<studies::ScaleScanPoint>,
+        )>(&txt)
+        && v.0 == key
+    {
+        return Ok(v.1);
+    }
+    let net = crate::model::Network::load(
+        &checkpoint_path(dir, sum.steps_done),
+        &candle_core::Device::Cpu,
+    )?;
+    let cfgs: Vec<LlcConfig> = combos
+        .iter()
+        .map(|&(ef, gf)| LlcConfig {
+            epsilon: base.epsilon * ef,
+            gamma: base.gamma * gf,
+            threads: 1,
+            ..base.clone()
+        })
+        .collect();
+    let jobs: Vec<(&crate::model::Network, &LlcConfig)> = cfgs.iter().map(|c| (&net, c)).collect();
+    let res = crate::llc::estimate_many(&jobs, &data.train, opts.jobs.max(1))?;
+    let base_llc = combos
+        .iter()
+        .zip(&res)
+        .find(|(c, _)| **c == (1.0, 1.0))
+        .map_or(f64::NAN, |(_, r)| r.llc_mean);
+    let pts: Vec<studies::ScaleScanPoint> = combos
+        .iter()
+        .zip(&cfgs)
+        .zip(&res)
+        .map(|((&(ef, gf), c), r)| studies::ScaleScanPoint {
+            run: s.id.clone(),
+            epsilon_factor: ef,
+            gamma_factor: gf,
+            epsilon: c.epsilon,
+            gamma: c.gamma,
+            llc: r.llc_mean,
+            llc_std: r.llc_std,
+            ratio_to_base: r.llc_mean / base_llc,
+        })
+        .collect();
+    let json = serde_json::to_string(&(&key, &pts)).map_err(crate::report::ReportError::from)?;
+    write_atomic(&cache, json.as_bytes())?;
+    Ok(pts)
 }

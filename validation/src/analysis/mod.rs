@@ -23,6 +23,7 @@ pub mod gamma_law;
 pub mod pca;
 pub mod run;
 pub mod stats;
+pub mod studies;
 pub mod theory;
 
 /// Errors of the analysis functions. They name the input and the allowed range.

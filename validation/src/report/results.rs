@@ -253,6 +253,9 @@ pub struct Results {
     pub optimizer_table: Vec<OptimizerRow>,
     /// Verdicts.
     pub claims: Vec<Claim>,
+    /// The studies beyond the main sweep (empty for presets without them).
+    #[serde(default)]
+    pub studies: crate::analysis::studies::StudyResults,
     /// Files written, relative to the output directory.
     pub files: Vec<String>,
 }
