@@ -932,7 +932,11 @@ fn study_results(
         let sv: Vec<f64> = pick.iter().map(|a| late_s(a)).collect();
         let dl: Vec<(f64, f64)> = pick
             .iter()
-            .filter_map(|a| a.theory.as_ref().map(|t| (t.spectral_dimension, a.final_llc)))
+            .filter_map(|a| {
+                a.theory
+                    .as_ref()
+                    .map(|t| (t.spectral_dimension, a.final_llc))
+            })
             .collect();
         out.exponents = Some(studies::exponent_study(&a0, "sgd", &sv, &dl, boot));
     }
@@ -953,7 +957,12 @@ fn study_results(
             let llc: Vec<f64> = runs.iter().map(|r| r.final_llc).collect();
             let err: Vec<f64> = runs.iter().map(|r| 100.0 - r.test_accuracy).collect();
             let s: Vec<f64> = runs.iter().map(|r| late_s(r)).collect();
-            groups.push(llc.iter().copied().zip(err.iter().copied()).collect::<Vec<_>>());
+            groups.push(
+                llc.iter()
+                    .copied()
+                    .zip(err.iter().copied())
+                    .collect::<Vec<_>>(),
+            );
             out.architectures.push(studies::ArchitectureRow {
                 arch: name,
                 optimizer: o.clone(),
@@ -1001,7 +1010,9 @@ fn study_results(
             fraction_subdiffusive: (!sf.is_empty())
                 .then(|| crate::analysis::across::fraction_below(&sf, 0.5)),
             llc: studies::mean_ci(
-                &idx.iter().map(|&i| analyses[i].final_llc).collect::<Vec<_>>(),
+                &idx.iter()
+                    .map(|&i| analyses[i].final_llc)
+                    .collect::<Vec<_>>(),
                 boot,
             ),
             test_error: studies::mean_ci(

@@ -103,6 +103,8 @@ fn tiny_preset_end_to_end_and_resume() {
         "gamma_qq",
         "ffpe_prediction_",
         "projected_weights_",
+        "figure4_exponents",
+        "figure5a_llc_test_error",
     ] {
         for ext in ["svg", "png"] {
             assert!(
@@ -126,6 +128,10 @@ fn tiny_preset_end_to_end_and_resume() {
         "## SGD versus Adam",
         "## Steady state",
         "## FFPE predictions against the measurements",
+        "## Figure 4: the exponent histogram",
+        "## Figure 5a: LLC and test error by architecture",
+        "## Batch-size scan",
+        "## LLC scale scan",
         "## Figures",
         "## Files",
     ] {
@@ -137,6 +143,19 @@ fn tiny_preset_end_to_end_and_resume() {
     }
     assert_eq!(res.runs.len(), 4);
     assert!(res.claims.len() >= 10);
+    for id in [
+        "exponent_histogram",
+        "architectures_llc_vs_test_error_sgd",
+        "heavy_tailed_jumps",
+        "small_batch_breaks_subdiffusion",
+        "llc_scale_insensitive",
+    ] {
+        assert!(res.claims.iter().any(|c| c.id == id), "claim {id} missing");
+    }
+    let st = &res.studies;
+    assert_eq!(st.exponents.as_ref().map(|e| e.runs), Some(3));
+    assert_eq!(st.batch_scan.len(), 2);
+    assert_eq!(st.scale_scan.as_ref().map(|s| s.points.len()), Some(3));
     for c in &res.claims {
         assert!(
             md.contains(&format!("| {} | {} |", c.statement, c.verdict.words())),
@@ -177,7 +196,8 @@ fn tiny_preset_end_to_end_and_resume() {
 
     // A rerun reuses every finished run and reproduces the analysis exactly.
     let res2 = reproduce(&opts).unwrap();
-    assert_eq!(res2.meta.runs_reused, 4);
+    // The 4 main runs and the 2 study runs (a histogram seed, a batch-16 run).
+    assert_eq!(res2.meta.runs_reused, 6);
     assert_eq!(res2.meta.runs_trained, 0);
     // Compared as JSON values (NaN is written as null) with a relative tolerance of 1e-9:
     // the reused runs' series come back from summary.json, whose float parsing is not

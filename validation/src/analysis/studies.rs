@@ -262,7 +262,11 @@ pub fn slope(x: &[f64], y: &[f64]) -> f64 {
     let mx = mean(&x[..n]);
     let my = mean(&y[..n]);
     let sxx: f64 = x[..n].iter().map(|a| (a - mx) * (a - mx)).sum();
-    let sxy: f64 = x[..n].iter().zip(&y[..n]).map(|(a, b)| (a - mx) * (b - my)).sum();
+    let sxy: f64 = x[..n]
+        .iter()
+        .zip(&y[..n])
+        .map(|(a, b)| (a - mx) * (b - my))
+        .sum();
     if sxx <= 0.0 { f64::NAN } else { sxy / sxx }
 }
 
@@ -413,9 +417,7 @@ mod tests {
     #[test]
     fn hill_separates_light_from_heavy_tails() {
         let mut rng = SplitMix64::new(3);
-        let e: Vec<f64> = (0..20_000)
-            .map(|_| -(1.0 - rng.uniform()).ln())
-            .collect();
+        let e: Vec<f64> = (0..20_000).map(|_| -(1.0 - rng.uniform()).ln()).collect();
         let h = hill(&e).unwrap();
         assert!(h.alpha > 3.0, "{}", h.alpha);
         assert!(h.alpha_half_k > h.alpha_double_k);
@@ -456,7 +458,11 @@ mod tests {
         let g: Vec<Vec<(f64, f64)>> = (0..4)
             .map(|k| {
                 let c = k as f64;
-                vec![(c, 2.0 * c), (c + 0.01, 2.0 * c - 0.01), (c - 0.01, 2.0 * c)]
+                vec![
+                    (c, 2.0 * c),
+                    (c + 0.01, 2.0 * c - 0.01),
+                    (c - 0.01, 2.0 * c),
+                ]
             })
             .collect();
         let c = grouped_correlation(&g, &boot).unwrap();

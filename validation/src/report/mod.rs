@@ -413,6 +413,7 @@ fn figures(res: &Results, data: &[RunData]) -> Vec<(String, Chart, String)> {
             "histogram of per-run late exponents with the threshold 0.5".into(),
         ));
     }
+    study_figures(res, &mut figs);
     // Gamma QQ (in units of the fitted scale, so every run shares the diagonal).
     let mut series: Vec<Series> = res
         .runs
@@ -757,6 +758,7 @@ fn document(res: &Results, figure_files: &[(String, String)]) -> Document {
             .collect(),
     );
     d.p("The published values come from a configuration the authors did not fully specify; compare orders of magnitude and the direction of the contrast, not decimals.");
+    studies_sections(&mut d, &res.studies);
     d.h(2, "Steady state: loss levels against the Gamma law");
     d.p("Excess losses of the late-window iterates (full training-set loss at the checkpoints) against Gamma(shape = lambda_bar from the LLC, scale T fitted); L* fitted with the shape held fixed. Estimating T and L* makes the KS p-value conservative; serial correlation makes the nominal-n p-value anti-conservative, so the effective-n p-value is the one used in the verdict. A steady state has no trend: runs whose late-window losses still trend with time (|Spearman| at least 0.5) or have fewer than 10 effective points cannot test the claim.");
     d.table(
@@ -908,4 +910,233 @@ pub fn write_report(res: &mut Results, data: &[RunData], dir: &Path) -> Result<(
         doc.to_html("ffpe reproduction report").as_bytes(),
     )?;
     Ok(())
+}
+
+fn mean_ci_text(m: &crate::analysis::studies::MeanCi) -> String {
+    match &m.ci {
+        Some(c) => format!("{} [{}, {}]", num(m.mean), num(c.lo), num(c.hi)),
+        None => format!("{} (n = {})", num(m.mean), m.n),
+    }
+}
+
+/// The report sections of the studies beyond the main sweep (nothing when there are none).
+fn studies_sections(d: &mut Document, st: &crate::analysis::studies::StudyResults) {
+    if let Some(e) = &st.exponents {
+        d.h(
+            2,
+            format!("Figure 4: the exponent histogram over {} seeds", e.runs),
+        );
+        d.p(format!(
+            "{} with {}: the late displacement exponent s of every seed, and nu = d_s / (2 lambda_final) (the final LLC, the mean of the last estimates, in place of the window mean lambda_bar that defines d_s; so nu differs from s only by lambda_bar / lambda_final). Mean s {}; median {}; {} of {} runs in [{}, 0.5) (fraction {}, Wilson 95 % CI [{}, {}]); {} runs with s >= 0.5.",
+            e.arch,
+            e.optimizer,
+            mean_ci_text(&e.s_mean),
+            num(e.s_median),
+            e.fraction_high.k,
+            e.fraction_high.n,
+            num(crate::analysis::studies::HIGH),
+            num(e.fraction_high.fraction),
+            num(e.fraction_high.ci.lo),
+            num(e.fraction_high.ci.hi),
+            e.fraction_above_half.k,
+        ));
+        d.table(
+            &["bin", "runs (s)", "runs (nu)"],
+            e.s_histogram
+                .counts
+                .iter()
+                .enumerate()
+                .filter(|(i, c)| **c > 0 || e.nu_histogram.counts.get(*i).is_some_and(|x| *x > 0))
+                .map(|(i, c)| {
+                    vec![
+                        format!(
+                            "[{}, {})",
+                            num(e.s_histogram.edges[i]),
+                            num(e.s_histogram.edges[i + 1])
+                        ),
+                        c.to_string(),
+                        e.nu_histogram
+                            .counts
+                            .get(i)
+                            .map_or("n/a".into(), |x| x.to_string()),
+                    ]
+                })
+                .collect(),
+        );
+        if e.nu_histogram.edges != e.s_histogram.edges {
+            d.p("The nu histogram spans a different range than the s histogram (its bins are in results.json); the nu column above counts nu's own bin i.");
+        }
+    }
+    if !st.architectures.is_empty() {
+        d.h(2, "Figure 5a: LLC and test error by architecture");
+        d.p("Main sweep, means over the seeds with bootstrap 95 % intervals (seeds resampled).");
+        d.table(
+            &[
+                "arch",
+                "optimizer",
+                "parameters",
+                "final LLC",
+                "test error %",
+                "late s",
+            ],
+            st.architectures
+                .iter()
+                .map(|r| {
+                    vec![
+                        r.arch.clone(),
+                        r.optimizer.clone(),
+                        r.n_params.to_string(),
+                        mean_ci_text(&r.llc),
+                        mean_ci_text(&r.test_error),
+                        mean_ci_text(&r.late_s),
+                    ]
+                })
+                .collect(),
+        );
+    }
+    if !st.batch_scan.is_empty() {
+        d.h(2, "Batch-size scan: heavy-tailed jumps and subdiffusion");
+        d.p("SGD at the preset's learning rate and number of steps, the first architecture, the same seeds at every batch size. Hill tail index of the late-window jumps norm(w_(t+1) - w_t) (largest 5 % of the jumps, at least 10 and at most 1000; below 2 means infinite variance); means over runs with bootstrap intervals.");
+        d.table(
+            &[
+                "batch",
+                "runs",
+                "Hill tail index",
+                "late s",
+                "subdiffusive runs",
+                "final LLC",
+                "test error %",
+            ],
+            st.batch_scan
+                .iter()
+                .map(|b| {
+                    vec![
+                        b.batch_size.to_string(),
+                        b.runs.to_string(),
+                        mean_ci_text(&b.hill_alpha),
+                        mean_ci_text(&b.late_s),
+                        b.fraction_subdiffusive
+                            .as_ref()
+                            .map_or("n/a".into(), |p| format!("{} of {}", p.k, p.n)),
+                        mean_ci_text(&b.llc),
+                        mean_ci_text(&b.test_error),
+                    ]
+                })
+                .collect(),
+        );
+    }
+    if let Some(sc) = &st.scale_scan {
+        d.h(2, "LLC scale scan");
+        d.p(format!(
+            "The LLC of final weights re-estimated with the SGLD step size epsilon and the localisation gamma scaled by the preset's factors (one varied at a time). d ln LLC / d ln epsilon = {}, d ln LLC / d ln gamma = {}; ratios to the preset's setting from {} to {}.",
+            num(sc.d_ln_llc_d_ln_epsilon),
+            num(sc.d_ln_llc_d_ln_gamma),
+            num(sc.ratio_range.1),
+            num(sc.ratio_range.0),
+        ));
+        d.table(
+            &[
+                "run",
+                "epsilon",
+                "gamma",
+                "LLC",
+                "chain std",
+                "ratio to base",
+            ],
+            sc.points
+                .iter()
+                .map(|p| {
+                    vec![
+                        p.run.clone(),
+                        num(p.epsilon),
+                        num(p.gamma),
+                        num(p.llc),
+                        num(p.llc_std),
+                        num(p.ratio_to_base),
+                    ]
+                })
+                .collect(),
+        );
+    }
+}
+
+/// The figures of the studies (Figure 4 and Figure 5a).
+fn study_figures(res: &Results, figs: &mut Vec<(String, Chart, String)>) {
+    let st = &res.studies;
+    if let Some(e) = &st.exponents {
+        let top = e.s_histogram.counts.iter().copied().max().unwrap_or(1) as f64;
+        figs.push((
+            "figure4_exponents".into(),
+            Chart {
+                title: format!(
+                    "late exponents, {} seeds of {} {}",
+                    e.runs, e.arch, e.optimizer
+                ),
+                x_label: "s".into(),
+                y_label: "runs".into(),
+                series: vec![Series {
+                    label: "s = 0.5".into(),
+                    points: vec![(0.5, 0.0), (0.5, top)],
+                    style: Style::Line,
+                    color: 3,
+                }],
+                bars: e
+                    .s_histogram
+                    .counts
+                    .iter()
+                    .enumerate()
+                    .map(|(i, &c)| (e.s_histogram.edges[i], e.s_histogram.edges[i + 1], c as f64))
+                    .collect(),
+            },
+            "Figure 4: histogram of the late exponent over the seeds of one architecture".into(),
+        ));
+    }
+    if !st.architectures.is_empty() {
+        let mut series = Vec::new();
+        for (k, opt) in res.meta.optimizers.iter().enumerate() {
+            let rows: Vec<_> = st
+                .architectures
+                .iter()
+                .filter(|r| &r.optimizer == opt)
+                .collect();
+            series.push(Series {
+                label: opt.clone(),
+                points: rows
+                    .iter()
+                    .map(|r| (r.llc.mean, r.test_error.mean))
+                    .collect(),
+                style: Style::Points,
+                color: k,
+            });
+            for r in rows {
+                if let Some(c) = &r.llc.ci {
+                    series.push(Series {
+                        label: String::new(),
+                        points: vec![(c.lo, r.test_error.mean), (c.hi, r.test_error.mean)],
+                        style: Style::Line,
+                        color: k,
+                    });
+                }
+                if let Some(c) = &r.test_error.ci {
+                    series.push(Series {
+                        label: String::new(),
+                        points: vec![(r.llc.mean, c.lo), (r.llc.mean, c.hi)],
+                        style: Style::Line,
+                        color: k,
+                    });
+                }
+            }
+        }
+        figs.push((
+            "figure5a_llc_test_error".into(),
+            Chart {
+                title: "final LLC and test error by architecture".into(),
+                x_label: "final LLC".into(),
+                y_label: "test error %".into(),
+                series,
+                bars: vec![],
+            },
+            "Figure 5a: mean final LLC against mean test error per architecture, with 95 % intervals over seeds".into(),
+        ));
+    }
 }

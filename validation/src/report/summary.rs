@@ -641,10 +641,7 @@ pub fn study_claims(st: &crate::analysis::studies::StudyResults) -> Vec<Claim> {
                     ci_text(&c.pearson_ci)
                 ),
             ),
-            None => (
-                Verdict::NotTested,
-                "Needs at least 3 architectures.".into(),
-            ),
+            None => (Verdict::NotTested, "Needs at least 3 architectures.".into()),
         };
         out.push(Claim {
             id: format!("architectures_llc_vs_test_error_{opt}"),
@@ -680,7 +677,7 @@ pub fn study_claims(st: &crate::analysis::studies::StudyResults) -> Vec<Claim> {
         out.push(Claim {
             id: "heavy_tailed_jumps".into(),
             statement: format!(
-                "At small batch (here {}) the SGD jumps ||w_(t+1) - w_t|| are heavy-tailed: Hill tail index below 2 (infinite variance).",
+                "At small batch (here {}) the SGD jumps norm(w_(t+1) - w_t) are heavy-tailed: Hill tail index below 2 (infinite variance).",
                 small.batch_size
             ),
             verdict: heavy,
@@ -707,7 +704,9 @@ pub fn study_claims(st: &crate::analysis::studies::StudyResults) -> Vec<Claim> {
                 small.batch_size,
                 mci(&small.late_s),
                 st.batch_scan.last().map_or(0, |b| b.batch_size),
-                st.batch_scan.last().map_or("n/a".into(), |b| mci(&b.late_s)),
+                st.batch_scan
+                    .last()
+                    .map_or("n/a".into(), |b| mci(&b.late_s)),
             ),
         });
     }
