@@ -37,7 +37,8 @@ use std::time::Instant;
 pub struct WorkUnit {
     /// Run ids (directories under `runs/`) of this unit.
     pub runs: Vec<String>,
-    /// Predicted cost: trainable parameters x training steps, summed over the runs.
+    /// Predicted cost: trainable parameters x training steps x minibatch size, summed over the
+    /// runs.
     pub cost: u128,
 }
 
@@ -53,7 +54,7 @@ pub fn work_units(p: &Preset) -> Vec<WorkUnit> {
             .num_params();
             WorkUnit {
                 runs: vec![s.id],
-                cost: params as u128 * u128::from(p.steps.max(1)),
+                cost: params as u128 * u128::from(p.steps.max(1)) * (s.batch_size.max(1) as u128),
             }
         })
         .collect()
@@ -272,8 +273,9 @@ mod tests {
                 assert_eq!(seen, want, "{} / {count}", p.name);
             }
         }
-        // paper: 200 runs on 8 shards, 5 architectures x 2 optimizers x 20 seeds: LPT balances
-        // to within the largest unit over the mean load
+        // paper: 270 runs on 8 shards (5 architectures x 2 optimizers x 20 seeds, 30 more
+        // seeds for the histogram, 30 batch-scan runs): LPT balances to within the largest
+        // unit over the mean load
         let a = assign(&work_units(&Preset::paper()), 8);
         assert!(a.balance() > 0.95, "{}", a.balance());
     }
