@@ -204,7 +204,12 @@ pub struct BatchRow {
     pub batch_size: usize,
     /// Runs.
     pub runs: usize,
-    /// Hill tail index of the late-window jumps `||w_{t+1} - w_t||`, per run.
+    /// Late-window jumps left out of the Hill estimates, summed over the runs: the steps on
+    /// the smaller last minibatch of an epoch when the batch size does not divide the
+    /// training set.
+    #[serde(default)]
+    pub partial_batch_jumps_excluded: usize,
+    /// Hill tail index of the late-window jumps `||w_{t+1} - w_t||` (full minibatches), per run.
     pub hill_per_run: Vec<Option<HillEstimate>>,
     /// Mean Hill tail index over the runs with its bootstrap interval.
     pub hill_alpha: MeanCi,

@@ -996,7 +996,7 @@ fn studies_sections(d: &mut Document, st: &crate::analysis::studies::StudyResult
     }
     if !st.batch_scan.is_empty() {
         d.h(2, "Batch-size scan: heavy-tailed jumps and subdiffusion");
-        d.p("SGD at the preset's learning rate and number of steps, the first architecture, the same seeds at every batch size. Hill tail index of the late-window jumps norm(w_(t+1) - w_t) (largest 5 % of the jumps, at least 10 and at most 1000; below 2 means infinite variance); means over runs with bootstrap intervals.");
+        d.p("SGD at the preset's learning rate and number of steps, the first architecture, the same seeds at every batch size. Hill tail index of the late-window jumps norm(w_(t+1) - w_t) on full minibatches (largest 5 % of the jumps, at least 10 and at most 1000; below 2 means infinite variance; the jumps on the smaller last minibatch of an epoch, when the batch size does not divide the training set, are left out and counted); means over runs with bootstrap intervals.");
         d.table(
             &[
                 "batch",
@@ -1004,6 +1004,7 @@ fn studies_sections(d: &mut Document, st: &crate::analysis::studies::StudyResult
                 "Hill tail index",
                 "late s",
                 "subdiffusive runs",
+                "partial-batch jumps left out",
                 "final LLC",
                 "test error %",
             ],
@@ -1018,6 +1019,7 @@ fn studies_sections(d: &mut Document, st: &crate::analysis::studies::StudyResult
                         b.fraction_subdiffusive
                             .as_ref()
                             .map_or("n/a".into(), |p| format!("{} of {}", p.k, p.n)),
+                        b.partial_batch_jumps_excluded.to_string(),
                         mean_ci_text(&b.llc),
                         mean_ci_text(&b.test_error),
                     ]

@@ -618,8 +618,15 @@ pub fn study_claims(st: &crate::analysis::studies::StudyResults) -> Vec<Claim> {
                 )
             })
             .collect();
+        // With a handful of architectures the Spearman coefficient takes a few values only
+        // (with 3: +-1 and +-0.5) and its interval can collapse to a point, so a verdict needs
+        // the Pearson and the Spearman intervals both to exclude 0, on the same side.
+        let excludes = |c: &crate::analysis::stats::Correlation| {
+            (c.spearman_ci.lo > 0.0 && c.pearson_ci.lo > 0.0)
+                || (c.spearman_ci.hi < 0.0 && c.pearson_ci.hi < 0.0)
+        };
         let (verdict, tail) = match c {
-            Some(c) if c.spearman_ci.lo > 0.0 || c.spearman_ci.hi < 0.0 => (
+            Some(c) if excludes(c) => (
                 Verdict::Supported,
                 format!(
                     "Spearman over the {} architecture means {} (95 % CI {}, seeds resampled within each architecture), Pearson {} (CI {}).",
@@ -633,7 +640,7 @@ pub fn study_claims(st: &crate::analysis::studies::StudyResults) -> Vec<Claim> {
             Some(c) => (
                 Verdict::Inconclusive,
                 format!(
-                    "Spearman over the {} architecture means {} (95 % CI {}, seeds resampled within each architecture) includes 0, Pearson {} (CI {}).",
+                    "Spearman over the {} architecture means {} (95 % CI {}, seeds resampled within each architecture), Pearson {} (CI {}): the two intervals do not both exclude 0 on the same side.",
                     c.n,
                     num(c.spearman),
                     ci_text(&c.spearman_ci),
@@ -682,8 +689,12 @@ pub fn study_claims(st: &crate::analysis::studies::StudyResults) -> Vec<Claim> {
             ),
             verdict: heavy,
             evidence: format!(
-                "{}. Hill estimates use the largest 5 % of the late-window jumps of each run (at least 10, at most 1000); the interval is over runs.",
-                rows.join("; ")
+                "{}. Hill estimates use the largest 5 % of the late-window jumps of each run (at least 10, at most 1000) on full minibatches ({} jumps on the smaller last minibatch of an epoch left out); the interval is over runs.",
+                rows.join("; "),
+                st.batch_scan
+                    .iter()
+                    .map(|b| b.partial_batch_jumps_excluded)
+                    .sum::<usize>()
             ),
         });
         let breaks = match &small.late_s.ci {
