@@ -133,11 +133,20 @@ pub fn dict_to_table(prefix: &str, d: &Bound<'_, PyDict>) -> PyResult<toml::Tabl
 }
 
 /// Progress reports and Ctrl-C checks from inside a GIL-free computation: [`Progress::tick`]
-/// with the work done so far re-acquires the GIL only about 100 times per run.
+/// with the work done so far re-acquires the GIL only about 100 times per run. Ticks may
+/// come from several threads (one at a time, e.g. under a lock); the callback is called at
+/// the 1 % marks from whichever thread reaches them, and Ctrl-C (which Python only sees on
+/// its main thread) is checked about every 1 % of the ticks made on the creating thread, and
+/// with [`Progress::signals_every`] also whenever that interval has passed there.
 pub struct Progress {
     callback: Option<Py<PyAny>>,
     total: f64,
     next: f64,
+    /// The creating thread, and the next `done` at which it checks for Ctrl-C.
+    owner: std::thread::ThreadId,
+    next_signals: f64,
+    /// Optional wall-clock interval of Ctrl-C checks, and when the next one is due.
+    signal_interval: Option<(std::time::Duration, std::time::Instant)>,
     /// The first error raised by the callback or a signal handler (the run stops).
     pub error: Option<PyErr>,
 }
@@ -149,8 +158,19 @@ impl Progress {
             callback,
             total,
             next: 0.0,
+            owner: std::thread::current().id(),
+            next_signals: 0.0,
+            signal_interval: None,
             error: None,
         }
+    }
+
+    /// Also check for Ctrl-C whenever `interval` has passed since the last check (for work
+    /// whose ticks are slow enough, ~1 ms, that reading the clock at each costs nothing), so
+    /// that Ctrl-C stops a long run within about `interval` plus one tick.
+    pub fn signals_every(mut self, interval: std::time::Duration) -> Self {
+        self.signal_interval = Some((interval, std::time::Instant::now() + interval));
+        self
     }
 
     /// Reports `done` when it passed the next 1 % mark (or reached `total`); returns
@@ -159,11 +179,26 @@ impl Progress {
         if self.error.is_some() {
             return false;
         }
-        if done < self.next && done < self.total {
+        let report = done >= self.next || done >= self.total;
+        // the cheap tests first: no clock or thread lookup between the marks without an interval
+        let signals = (done >= self.next_signals
+            || self
+                .signal_interval
+                .is_some_and(|(_, at)| std::time::Instant::now() >= at))
+            && std::thread::current().id() == self.owner;
+        if !report && !signals {
             return true;
         }
-        self.next = done + self.total / 100.0;
-        let (total, cb) = (self.total, self.callback.as_ref());
+        if report {
+            self.next = done + self.total / 100.0;
+        }
+        if signals {
+            self.next_signals = done + self.total / 100.0;
+            if let Some((every, at)) = self.signal_interval.as_mut() {
+                *at = std::time::Instant::now() + *every;
+            }
+        }
+        let (total, cb) = (self.total, self.callback.as_ref().filter(|_| report));
         let r = Python::attach(|py| -> PyResult<()> {
             py.check_signals()?;
             if let Some(cb) = cb {

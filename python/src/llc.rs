@@ -1,15 +1,15 @@
 //! `ffpe.llc`: the SGLD estimate of the local learning coefficient of an MLP
 //! ([`ffpe_validation::llc::estimate`]), from a safetensors file or a state_dict.
 
-use crate::convert::{to_py, validation_error, value_error};
+use crate::convert::{Progress, to_py, validation_error, value_error};
 use ffpe_validation::checkpoint::NamedTensor;
 use ffpe_validation::data::{self, DataConfig, Dataset};
 use ffpe_validation::device::DeviceKind;
-use ffpe_validation::llc::{InitLoss, LlcConfig, NBeta, estimate};
+use ffpe_validation::llc::{InitLoss, LlcConfig, NBeta, estimate_with_progress};
 use ffpe_validation::model::{Arch, Network};
 use numpy::{PyReadonlyArray1, PyReadonlyArray2, PyReadonlyArrayDyn, PyUntypedArrayMethods};
 use pyo3::prelude::*;
-use pyo3::types::PyAny;
+use pyo3::types::{PyAny, PyBool, PyString};
 use std::path::{Path, PathBuf};
 
 /// The network: a path to a safetensors file, or a list of `(name, float32 array)` pairs.
@@ -82,10 +82,35 @@ fn dataset(
     })
 }
 
+/// `init_loss`: "full", "batches:K", or a number (a given `L(w*)`, finite and >= 0).
+fn init_loss_of(v: &Bound<'_, PyAny>) -> PyResult<InitLoss> {
+    if v.is_instance_of::<PyString>() {
+        return v
+            .extract::<String>()?
+            .parse::<InitLoss>()
+            .map_err(validation_error);
+    }
+    let number = if v.is_instance_of::<PyBool>() {
+        None
+    } else {
+        v.extract::<f64>().ok()
+    };
+    let Some(x) = number else {
+        return Err(value_error(
+            "`init_loss`: expected \"full\", \"batches:K\" (K >= 1) or a number >= 0",
+        ));
+    };
+    let l = InitLoss::Value(x);
+    l.check().map_err(validation_error)?;
+    Ok(l)
+}
+
 /// LLC estimate with the options of `ffpe-validate llc` (the Python wrapper maps devinterp's
-/// names onto them); returns the fields of [`ffpe_validation::llc::LlcResult`].
+/// names onto them); returns the fields of [`ffpe_validation::llc::LlcResult`]. `progress`:
+/// `callback(done, total)` in chain-steps, about 100 times (see [`Progress`]); the GIL is
+/// released during the estimate and Ctrl-C stops it.
 #[pyfunction]
-#[pyo3(signature = (weights, data=None, arch=None, batchnorm=false, epsilon=1e-4, gamma=100.0, nbeta="batch", chains=4, draws=1000, burnin=0, steps_between_draws=1, batch_size=256, seed=0, noise_level=1.0, shuffle=true, init_loss="full", threads=1, device="cpu", n_train=8000, n_test=2000, split_seed=0))]
+#[pyo3(signature = (weights, data=None, arch=None, batchnorm=false, epsilon=1e-4, gamma=100.0, nbeta="batch", chains=4, draws=1000, burnin=0, steps_between_draws=1, batch_size=256, seed=0, noise_level=1.0, shuffle=true, init_loss=None, threads=1, device="cpu", n_train=8000, n_test=2000, split_seed=0, progress=None))]
 #[allow(clippy::too_many_arguments)]
 pub fn llc<'py>(
     py: Python<'py>,
@@ -104,12 +129,13 @@ pub fn llc<'py>(
     seed: u64,
     noise_level: f64,
     shuffle: bool,
-    init_loss: &str,
+    init_loss: Option<&Bound<'py, PyAny>>,
     threads: usize,
     device: &str,
     n_train: usize,
     n_test: usize,
     split_seed: u64,
+    progress: Option<Py<PyAny>>,
 ) -> PyResult<Bound<'py, PyAny>> {
     let dev = device
         .parse::<DeviceKind>()
@@ -146,11 +172,18 @@ pub fn llc<'py>(
         seed,
         noise_level,
         shuffle,
-        init_loss: init_loss.parse::<InitLoss>().map_err(validation_error)?,
+        init_loss: init_loss.map_or(Ok(InitLoss::Full), init_loss_of)?,
         threads,
     };
-    let r = py
-        .detach(|| estimate(&net, &train, &cfg))
-        .map_err(validation_error)?;
-    to_py(py, &r)
+    let total = cfg.chains.saturating_mul(cfg.total_steps());
+    // Chain-steps take ~1 ms or more: Ctrl-C is checked every 50 ms, not only at 1 % marks.
+    let mut prog =
+        Progress::new(progress, total as f64).signals_every(std::time::Duration::from_millis(50));
+    let r = py.detach(|| {
+        estimate_with_progress(&net, &train, &cfg, &mut |done, _| prog.tick(done as f64))
+    });
+    if let Some(e) = prog.error {
+        return Err(e);
+    }
+    to_py(py, &r.map_err(validation_error)?)
 }

@@ -1,11 +1,15 @@
 """ffpe.llc: the same number as `ffpe-validate llc` (the Rust API) on the same seed, from a
-safetensors path, a state_dict and array data; devinterp's keys; bad input."""
+safetensors path, a state_dict and array data; devinterp's keys; a given init_loss; the
+progress callback and Ctrl-C; bad input."""
 
 from __future__ import annotations
 
 import gzip
 import json
+import signal
 import struct
+import threading
+import time
 
 import numpy as np
 import pytest
@@ -110,7 +114,11 @@ def test_array_data_equals_idx_directory(tmp_path):
         (dict(num_draws=-1), "num_draws"),
         (dict(batch_size=0), "batch_size"),
         (dict(init_loss="batches:0"), "init_loss"),
-        (dict(init_loss=0.5), "init_loss"),
+        (dict(init_loss=-0.5), "init_loss"),
+        (dict(init_loss=float("nan")), "init_loss"),
+        (dict(init_loss=True), "init_loss"),
+        (dict(init_loss=[1.0]), "init_loss"),
+        (dict(progress=3), "progress"),
         (dict(arch="784-64-10"), "arch"),
         (dict(batchnorm=True), "batchnorm"),
         (dict(optimizer_kwargs=dict(temperature=1.0)), "optimizer_kwargs"),
@@ -134,3 +142,100 @@ def test_bad_weights():
         ffpe.llc(sd, num_chains=1, num_draws=2)
     with pytest.raises(ValueError, match="weights"):
         ffpe.llc(42)
+
+
+def test_given_init_loss():
+    a = ffpe.llc(CHECKPOINT, **OPTS)
+    # the full-data L(w*) given as a number: the same result, bit for bit
+    b = ffpe.llc(CHECKPOINT, init_loss=a["init_loss"], **OPTS)
+    assert b["llc/mean"] == a["llc/mean"]
+    assert b["init_loss"] == a["init_loss"]
+    # another value: the same traces (they do not depend on L(w*)), devinterp's formula
+    c = ffpe.llc(CHECKPOINT, init_loss=np.float32(0.5), **OPTS)
+    np.testing.assert_array_equal(c["loss/trace"], a["loss/trace"])
+    assert c["init_loss"] == 0.5
+    want = c["nbeta"] * (c["loss/trace"].mean(axis=1) - 0.5)
+    # same draws, mean summed in another order: rounding only
+    np.testing.assert_allclose([c["llc-chain/0"], c["llc-chain/1"]], want, rtol=1e-12)
+    assert ffpe.llc(CHECKPOINT, init_loss=0, **OPTS)["init_loss"] == 0.0
+    cli = cli_json(
+        "ffpe-validate", "llc", "--weights", str(CHECKPOINT), "--chains", "2", "--draws", "30",
+        "--seed", "3", "--init-loss", "0.5", "--json",
+    )
+    assert c["llc/mean"] == cli["llc_mean"]
+
+
+@pytest.mark.parametrize("cores", [1, 2])
+def test_progress_callback(cores):
+    seen = []
+    r = ffpe.llc(CHECKPOINT, cores=cores, progress=lambda d, t: seen.append((d, t)), **OPTS)
+    total = 2 * 30  # chains x steps
+    assert {t for _, t in seen} == {total}
+    done = [d for d, _ in seen]
+    assert all(x < y for x, y in zip(done, done[1:])), done
+    assert done[-1] == total
+    # the callback does not change the result
+    assert r["llc/mean"] == ffpe.llc(CHECKPOINT, **OPTS)["llc/mean"]
+    # about 100 reports on a longer run (one per 1 % of the chain-steps, plus the last)
+    seen.clear()
+    ffpe.llc(CHECKPOINT, num_chains=1, num_draws=400, batch_size=16, cores=cores,
+             progress=lambda d, t: seen.append(d))
+    assert 90 <= len(seen) <= 102 and seen[-1] == 400, len(seen)
+
+
+class Stop(Exception):
+    pass
+
+
+@pytest.mark.parametrize("cores", [1, 2])
+def test_raising_callback_stops_the_run(cores):
+    calls = []
+
+    def cb(done, total):
+        calls.append(done)
+        if done >= 100:
+            raise Stop(f"stop at {done} of {total}")
+
+    # 2 chains x 2000 steps, reports every 40 chain-steps (1, 41, 81, 121): raises at 121 and
+    # no report comes after it
+    with pytest.raises(Stop, match="stop at 121.0 of 4000"):
+        ffpe.llc(CHECKPOINT, num_chains=2, num_draws=2000, cores=cores, progress=cb)
+    assert calls == [1, 41, 81, 121], calls
+    # a ValueError from the callback is the callback's, not rewritten
+    def bad(done, total):
+        raise ValueError("from the callback")
+
+    with pytest.raises(ValueError, match="from the callback"):
+        ffpe.llc(CHECKPOINT, num_chains=2, num_draws=20000, cores=cores, progress=bad)
+
+
+@pytest.mark.parametrize("cores", [1, 2])
+def test_ctrl_c_stops_the_run(cores):
+    """SIGINT during a long estimate stops it: Ctrl-C is checked every 50 ms on the calling
+    thread. The signal is sent 0.2 s after the first progress report (so mid-run); the
+    handler raises Stop (a test-local stand-in for KeyboardInterrupt)."""
+
+    def handler(signum, frame):
+        raise Stop("sigint")
+
+    sent = []
+    timer = threading.Timer(0.2, lambda: (sent.append(time.perf_counter()), signal.raise_signal(signal.SIGINT)))
+    seen = []
+
+    def cb(done, total):
+        if not seen:
+            timer.start()
+        seen.append(done)
+
+    old = signal.signal(signal.SIGINT, handler)
+    try:
+        with pytest.raises(Stop, match="sigint"):
+            # 2 x 50000 chain-steps: 30 s at the fastest (~3000 steps/s), minutes under load
+            ffpe.llc(CHECKPOINT, num_chains=2, num_draws=50000, cores=cores, progress=cb)
+        latency = time.perf_counter() - sent[0]
+    finally:
+        timer.cancel()
+        signal.signal(signal.SIGINT, old)
+    # stopped mid-run, soon after the signal (50 ms checks; a chain-step is ~1-10 ms)
+    assert seen[-1] < 100000, seen
+    assert latency < 2.0, latency

@@ -80,6 +80,10 @@ pub enum Error {
     /// A safetensors error.
     #[error("safetensors: {0}")]
     Safetensors(#[from] safetensors::SafeTensorError),
+    /// The run was stopped by its progress callback
+    /// ([`crate::llc::estimate_with_progress`]).
+    #[error("stopped by the progress callback")]
+    Stopped,
     /// A JSON error.
     #[error("json: {0}")]
     Json(#[from] serde_json::Error),

@@ -11,7 +11,11 @@
 //! `L_B` at the weights *before* that step's update. After `burnin` steps, every
 //! `steps_between_draws`-th step is a draw; per chain `llc_c = n_beta (mean of draws - L(w*))`,
 //! and the estimate is the mean over chains. `L(w*)` (`init_loss`) is the full training-set
-//! loss at `w*` by default, or the mean over the first `K` minibatches (devinterp's choice).
+//! loss at `w*` by default, the mean over the first `K` minibatches (devinterp's choice), or a
+//! given number (devinterp's `init_loss=` argument).
+//!
+//! [`estimate_with_progress`] reports the chain-steps done to a callback, which can stop the
+//! run; the result is the same as [`estimate`]'s.
 //!
 //! On the CPU, networks without BatchNorm run each chain with the kernels of
 //! [`crate::mlp_cpu`] (preallocated buffers, the gradient term fused into the weight-gradient
@@ -71,12 +75,29 @@ impl std::str::FromStr for NBeta {
 }
 
 /// How `L(w*)` is computed.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub enum InitLoss {
     /// Full training-set loss at `w*`.
     Full,
     /// Mean of the losses of the first `K` minibatches of chain 0's stream (devinterp-compatible).
     Batches(usize),
+    /// A given value (devinterp's `init_loss=` argument), finite and >= 0 (a cross-entropy).
+    Value(f64),
+}
+
+const INIT_LOSS_ALLOWED: &str = "`full`, `batches:K` with K >= 1, or a finite number >= 0";
+
+impl InitLoss {
+    /// Check a given value (finite, >= 0) and a batch count (>= 1).
+    pub fn check(&self) -> Result<()> {
+        match *self {
+            InitLoss::Value(v) if !(v.is_finite() && v >= 0.0) => {
+                Err(Error::config("init-loss", v, INIT_LOSS_ALLOWED))
+            }
+            InitLoss::Batches(0) => Err(Error::config("init-loss", "batches:0", INIT_LOSS_ALLOWED)),
+            _ => Ok(()),
+        }
+    }
 }
 
 impl std::str::FromStr for InitLoss {
@@ -85,13 +106,14 @@ impl std::str::FromStr for InitLoss {
         if s == "full" {
             return Ok(InitLoss::Full);
         }
+        if let Ok(v) = s.parse::<f64>() {
+            let v = InitLoss::Value(v);
+            v.check()?;
+            return Ok(v);
+        }
         match s.strip_prefix("batches:").map(|k| k.parse::<usize>()) {
             Some(Ok(k)) if k > 0 => Ok(InitLoss::Batches(k)),
-            _ => Err(Error::config(
-                "init-loss",
-                s,
-                "`full` or `batches:K` with K >= 1",
-            )),
+            _ => Err(Error::config("init-loss", s, INIT_LOSS_ALLOWED)),
         }
     }
 }
@@ -179,6 +201,7 @@ impl LlcConfig {
         if let NBeta::Value(v) = self.nbeta {
             pos("nbeta", v)?;
         }
+        self.init_loss.check()?;
         for (f, v) in [
             ("chains", self.chains),
             ("draws", self.draws),
@@ -237,34 +260,133 @@ pub struct LlcResult {
 pub fn estimate(net: &Network, data: &Dataset, config: &LlcConfig) -> Result<LlcResult> {
     let (init_loss, nbeta) = prepare(net, data, config)?;
     let start = std::time::Instant::now();
-    let (trace, warnings) = all_chains(net, data, config, nbeta)?;
+    let (trace, warnings) = all_chains(net, data, config, nbeta, &Monitor::silent())?;
     let elapsed = start.elapsed().as_secs_f64();
     finish(config, init_loss, nbeta, trace, warnings, elapsed)
 }
 
+/// A progress callback: `(chain-steps done, total chain-steps)`; returning false stops the run.
+pub type ProgressFn<'a> = dyn FnMut(usize, usize) -> bool + Send + 'a;
+
+/// [`estimate`] with progress reports: `progress(done, total)` after every SGLD step of every
+/// chain, `done` increasing (by 1 per chain-step, by the group size when chains advance
+/// together) and ending at `total = chains * config.total_steps()` (also when a chain diverged
+/// and stopped early). When `progress` returns false the chains stop at their next step and
+/// the result is [`Error::Stopped`]. Otherwise the result is exactly [`estimate`]'s (same
+/// chains, same streams, same arithmetic). With `config.threads > 1` the callback is called
+/// from the chain threads, one call at a time.
+pub fn estimate_with_progress(
+    net: &Network,
+    data: &Dataset,
+    config: &LlcConfig,
+    progress: &mut ProgressFn<'_>,
+) -> Result<LlcResult> {
+    let (init_loss, nbeta) = prepare(net, data, config)?;
+    let total = config.chains.saturating_mul(config.total_steps());
+    let monitor = Monitor::new(progress, total);
+    let start = std::time::Instant::now();
+    let (trace, warnings) = all_chains(net, data, config, nbeta, &monitor)?;
+    let elapsed = start.elapsed().as_secs_f64();
+    monitor.finish()?;
+    finish(config, init_loss, nbeta, trace, warnings, elapsed)
+}
+
+/// Counts chain-steps for [`estimate_with_progress`] and passes them to its callback.
+struct Monitor<'a, 'b> {
+    /// Chain-steps done, and the callback; under one lock so reports are in order.
+    state: std::sync::Mutex<(usize, Option<&'a mut ProgressFn<'b>>)>,
+    /// Whether there is a callback (without one, [`Monitor::step`] takes no lock).
+    reports: bool,
+    total: usize,
+    stop: std::sync::atomic::AtomicBool,
+}
+
+impl<'a, 'b> Monitor<'a, 'b> {
+    fn new(progress: &'a mut ProgressFn<'b>, total: usize) -> Self {
+        Monitor {
+            state: std::sync::Mutex::new((0, Some(progress))),
+            reports: true,
+            total,
+            stop: false.into(),
+        }
+    }
+
+    /// No callback (never stops).
+    fn silent() -> Self {
+        Monitor {
+            state: std::sync::Mutex::new((0, None)),
+            reports: false,
+            total: 0,
+            stop: false.into(),
+        }
+    }
+
+    /// `n` more chain-steps done; `Err(Stopped)` when the callback asked to stop (now or in
+    /// another thread).
+    fn step(&self, n: usize) -> Result<()> {
+        use std::sync::atomic::Ordering::Relaxed;
+        if !self.reports {
+            return Ok(());
+        }
+        if self.stop.load(Relaxed) {
+            return Err(Error::Stopped);
+        }
+        let mut st = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        if self.stop.load(Relaxed) {
+            return Err(Error::Stopped);
+        }
+        let (done, cb) = &mut *st;
+        if let Some(cb) = cb {
+            *done = (*done + n).min(self.total);
+            if !cb(*done, self.total) {
+                self.stop.store(true, Relaxed);
+                return Err(Error::Stopped);
+            }
+        }
+        Ok(())
+    }
+
+    /// The final report `(total, total)` if the chains ended early (divergence).
+    fn finish(&self) -> Result<()> {
+        let done = self.state.lock().unwrap_or_else(|e| e.into_inner()).0;
+        if done < self.total {
+            self.step(self.total - done)?;
+        }
+        Ok(())
+    }
+}
+
 /// Every chain of `config`, in `config.threads` groups on as many threads.
-fn all_chains(net: &Network, data: &Dataset, config: &LlcConfig, nbeta: f64) -> Result<ChainsOut> {
+fn all_chains(
+    net: &Network,
+    data: &Dataset,
+    config: &LlcConfig,
+    nbeta: f64,
+    monitor: &Monitor<'_, '_>,
+) -> Result<ChainsOut> {
     let c = config.chains;
     let groups = config.threads.clamp(1, c);
     let mut trace = vec![];
     let mut warnings = vec![];
     if groups == 1 {
-        (trace, warnings) = run_chains(net, data, config, nbeta, 0..c)?;
+        (trace, warnings) = run_chains(net, data, config, nbeta, 0..c, monitor)?;
     } else {
         // Chain groups on separate threads; every chain keeps its own streams, so the result
         // does not depend on the grouping.
         let per = c.div_ceil(groups);
+        // Group 0 runs on the calling thread (a caller can react to its progress reports
+        // there, e.g. to Ctrl-C in Python), the others on their own threads.
         let results: Vec<Result<ChainsOut>> = std::thread::scope(|s| {
-            let handles: Vec<_> = (0..c)
+            let handles: Vec<_> = (per..c)
                 .step_by(per)
                 .map(|k0| {
                     let r = k0..(k0 + per).min(c);
-                    s.spawn(move || run_chains(net, data, config, nbeta, r))
+                    s.spawn(move || run_chains(net, data, config, nbeta, r, monitor))
                 })
                 .collect();
-            handles
-                .into_iter()
-                .map(|h| {
+            let first = run_chains(net, data, config, nbeta, 0..per.min(c), monitor);
+            std::iter::once(first)
+                .chain(handles.into_iter().map(|h| {
                     h.join().unwrap_or_else(|_| {
                         Err(Error::config(
                             "threads",
@@ -272,9 +394,13 @@ fn all_chains(net: &Network, data: &Dataset, config: &LlcConfig, nbeta: f64) -> 
                             "a chain group thread panicked",
                         ))
                     })
-                })
+                }))
                 .collect()
         });
+        // A stop requested by the callback is reported as such, not as another group's error.
+        if results.iter().any(|r| matches!(r, Err(Error::Stopped))) {
+            return Err(Error::Stopped);
+        }
         for r in results {
             let (t, w) = r?;
             trace.extend(t);
@@ -320,6 +446,7 @@ fn prepare(net: &Network, data: &Dataset, config: &LlcConfig) -> Result<(f64, f6
             }
             s / k as f64
         }
+        InitLoss::Value(v) => v,
     };
     Ok((init_loss, nbeta))
 }
@@ -363,15 +490,16 @@ pub fn estimate_many(
                 tasks.push((k, 0..cfg.chains));
             }
         }
+        let silent = Monitor::silent();
         let outs: Vec<ChainsOut> = tasks
             .par_iter()
             .with_max_len(1)
             .map(|(k, ks)| {
                 let (net, cfg) = jobs[*k];
                 if ks.len() == cfg.chains {
-                    all_chains(net, data, cfg, prepared[*k].1)
+                    all_chains(net, data, cfg, prepared[*k].1, &silent)
                 } else {
-                    run_chains(net, data, cfg, prepared[*k].1, ks.clone())
+                    run_chains(net, data, cfg, prepared[*k].1, ks.clone(), &silent)
                 }
             })
             .collect::<Result<_>>()?;
@@ -413,11 +541,12 @@ fn run_chains(
     config: &LlcConfig,
     nbeta: f64,
     ks: std::ops::Range<usize>,
+    monitor: &Monitor<'_, '_>,
 ) -> Result<ChainsOut> {
     if net.device().is_cpu() && !net.arch().batchnorm {
-        run_chains_cpu(net, data, config, nbeta, ks)
+        run_chains_cpu(net, data, config, nbeta, ks, monitor)
     } else {
-        run_chains_batched(net, data, config, nbeta, ks)
+        run_chains_batched(net, data, config, nbeta, ks, monitor)
     }
 }
 
@@ -429,6 +558,7 @@ fn run_chains_cpu(
     config: &LlcConfig,
     nbeta: f64,
     ks: std::ops::Range<usize>,
+    monitor: &Monitor<'_, '_>,
 ) -> Result<ChainsOut> {
     let flat = net.flat_params()?;
     let step = SgldStep {
@@ -449,6 +579,7 @@ fn run_chains_cpu(
         let mut trace = Vec::with_capacity(steps);
         for t in 0..steps {
             let l = m.sgld_step(data, batcher.indices(t as u64), &anchor, &step, &mut rng)?;
+            monitor.step(1)?;
             trace.push(l);
             if !l.is_finite() {
                 warnings.push(format!(
@@ -470,6 +601,7 @@ fn run_chains_batched(
     config: &LlcConfig,
     nbeta: f64,
     ks: std::ops::Range<usize>,
+    monitor: &Monitor<'_, '_>,
 ) -> Result<ChainsOut> {
     let arch = net.arch().clone();
     let dev = net.device().clone();
@@ -525,6 +657,7 @@ fn run_chains_batched(
         let lg = grad::loss_and_grads(&arch, &params, &buffers, &x, &ys, BnMode::Eval)?;
         let losses = lg.loss.to_dtype(DType::F64)?.to_vec1::<f64>()?;
         let diverged = losses.iter().any(|l| !l.is_finite());
+        monitor.step(c)?;
         for (tr, l) in trace.iter_mut().zip(&losses) {
             tr.push(*l);
         }
@@ -853,8 +986,9 @@ mod tests {
                     ..LlcConfig::default()
                 };
                 let nbeta = cfg.nbeta_value(d.train.len());
-                let (a, _) = run_chains_cpu(&net, &d.train, &cfg, nbeta, 0..2).unwrap();
-                let (b, _) = run_chains_batched(&net, &d.train, &cfg, nbeta, 0..2).unwrap();
+                let m = Monitor::silent();
+                let (a, _) = run_chains_cpu(&net, &d.train, &cfg, nbeta, 0..2, &m).unwrap();
+                let (b, _) = run_chains_batched(&net, &d.train, &cfg, nbeta, 0..2, &m).unwrap();
                 for (ta, tb) in a.iter().zip(&b) {
                     assert_eq!(ta.len(), tb.len());
                     for (x, y) in ta.iter().zip(tb) {
@@ -878,7 +1012,124 @@ mod tests {
             InitLoss::Batches(3)
         );
         assert!("batches:0".parse::<InitLoss>().is_err());
+        assert_eq!("2.25".parse::<InitLoss>().unwrap(), InitLoss::Value(2.25));
+        assert_eq!("0".parse::<InitLoss>().unwrap(), InitLoss::Value(0.0));
+        for bad in ["-0.5", "nan", "inf", "fast"] {
+            let e = bad.parse::<InitLoss>().unwrap_err().to_string();
+            assert!(e.contains("init-loss"), "{bad}: {e}");
+        }
+        let e = LlcConfig {
+            init_loss: InitLoss::Value(f64::NAN),
+            ..LlcConfig::default()
+        }
+        .validate()
+        .unwrap_err();
+        assert!(e.to_string().contains("init-loss"), "{e}");
         let c = LlcConfig::default();
         assert!((c.nbeta_value(8000) - 256.0 / 256f64.ln()).abs() < 1e-12);
+    }
+
+    /// A given `init_loss` is used as `L(w*)`: with the full-data loss of a `Full` run given as
+    /// a number, the result is bit-identical; with another number `c`, every per-chain LLC is
+    /// `n_beta (mean draw loss - c)` on the same traces (the traces do not depend on `L(w*)`).
+    #[test]
+    fn given_init_loss() {
+        let d = data::load(&DataConfig {
+            n_train: 600,
+            n_test: 10,
+            ..Default::default()
+        })
+        .unwrap();
+        let net =
+            Network::init(&"784-16-10".parse().unwrap(), 1, &candle_core::Device::Cpu).unwrap();
+        let cfg = LlcConfig {
+            chains: 2,
+            draws: 7,
+            batch_size: 64,
+            ..LlcConfig::default()
+        };
+        let full = estimate(&net, &d.train, &cfg).unwrap();
+        let same = estimate(
+            &net,
+            &d.train,
+            &LlcConfig {
+                init_loss: InitLoss::Value(full.init_loss),
+                ..cfg.clone()
+            },
+        )
+        .unwrap();
+        assert_eq!(same.llc_mean.to_bits(), full.llc_mean.to_bits());
+        assert_eq!(same.llc_per_chain, full.llc_per_chain);
+        let c = 1.5;
+        let other = estimate(
+            &net,
+            &d.train,
+            &LlcConfig {
+                init_loss: InitLoss::Value(c),
+                ..cfg.clone()
+            },
+        )
+        .unwrap();
+        assert_eq!(other.trace, full.trace);
+        assert_eq!(other.init_loss.to_bits(), c.to_bits()); // passed through as given
+        for (k, tr) in other.trace.iter().enumerate() {
+            let want = other.nbeta * (tr.iter().sum::<f64>() / tr.len() as f64 - c);
+            // the same sum in the same order as `finish`: equal up to rounding of the mean
+            assert!((other.llc_per_chain[k] - want).abs() < 1e-12 * want.abs().max(1.0));
+        }
+    }
+
+    /// `estimate_with_progress`: the same result as `estimate` (CPU kernels, threads 1 and 2,
+    /// and the chain-batched BatchNorm path), `done` strictly increasing and ending at
+    /// `chains * total_steps`; a callback returning false stops the run with `Error::Stopped`.
+    #[test]
+    fn progress_reports_and_stops() {
+        let d = data::load(&DataConfig {
+            n_train: 600,
+            n_test: 10,
+            ..Default::default()
+        })
+        .unwrap();
+        let dev = candle_core::Device::Cpu;
+        for (arch, threads) in [("784-16-10", 1), ("784-16-10", 2), ("784-8-10+bn", 1)] {
+            let net = Network::init(&arch.parse().unwrap(), 1, &dev).unwrap();
+            let cfg = LlcConfig {
+                chains: 3,
+                draws: 5,
+                burnin: 2,
+                batch_size: 64,
+                threads,
+                ..LlcConfig::default()
+            };
+            let want = estimate(&net, &d.train, &cfg).unwrap();
+            let mut seen = vec![];
+            let got = estimate_with_progress(&net, &d.train, &cfg, &mut |done, total| {
+                seen.push((done, total));
+                true
+            })
+            .unwrap();
+            assert_eq!(got.trace, want.trace, "{arch} threads {threads}");
+            assert_eq!(got.llc_mean.to_bits(), want.llc_mean.to_bits());
+            assert_eq!(got.llc_running, want.llc_running);
+            let total = 3 * 7;
+            assert!(seen.iter().all(|&(_, t)| t == total));
+            assert!(seen.windows(2).all(|w| w[0].0 < w[1].0), "{seen:?}");
+            assert_eq!(seen.last().unwrap().0, total);
+            // chain-batched path: one report per step for all chains together
+            let per_step = if arch.ends_with("+bn") { 3 } else { 1 };
+            assert_eq!(seen[0].0, per_step, "{seen:?}");
+
+            let mut calls = 0;
+            let e = estimate_with_progress(&net, &d.train, &cfg, &mut |done, _| {
+                calls += 1;
+                done < 4
+            })
+            .unwrap_err();
+            assert!(matches!(e, Error::Stopped), "{e}");
+            assert!(e.to_string().contains("stopped"), "{e}");
+            // stopping is prompt: no report after the one that returned false (one thread), at
+            // most one more per other thread
+            assert!(calls <= 4 / per_step + threads, "{calls}");
+        }
     }
 }

@@ -371,7 +371,7 @@ _LLC_FIELDS = {
 
 def _llc_native(weights, data, arch, batchnorm, opts, nb, num_chains, num_draws,
                 num_burnin_steps, num_steps_bw_draws, batch_size, seed, shuffle,
-                init_loss, cores, device, n_train, n_test, split_seed):
+                init_loss, cores, device, n_train, n_test, split_seed, progress):
     return _native.llc(
         _state_dict(weights),
         data=_data(data),
@@ -394,6 +394,7 @@ def _llc_native(weights, data, arch, batchnorm, opts, nb, num_chains, num_draws,
         n_train=_count("n_train", n_train, 1),
         n_test=_count("n_test", n_test, 0),
         split_seed=_count("split_seed", split_seed, 0),
+        progress=progress,
     )
 
 
@@ -409,7 +410,7 @@ def llc(
     num_steps_bw_draws: int = 1,
     batch_size: int = 256,
     seed: int = 0,
-    init_loss: str | None = None,
+    init_loss: str | float | None = None,
     shuffle: bool = True,
     cores: int = 1,
     device: str = "cpu",
@@ -421,6 +422,7 @@ def llc(
     localization: float | None = None,
     nbeta: float | str | None = None,
     noise_level: float | None = None,
+    progress: Any = None,
 ) -> dict[str, Any]:
     """Local learning coefficient of an MLP by SGLD (Lau et al.; devinterp's estimator).
 
@@ -449,15 +451,24 @@ def llc(
         Minibatch size (256).
     seed : int
         Seed of the minibatch order and the noise.
-    init_loss : str, optional
-        ``L(w*)``: "full" (default: the full training loss) or "batches:K" (the mean over
-        the first K minibatches). A number (devinterp's given value) is not supported.
+    init_loss : str or float, optional
+        ``L(w*)``: "full" (default: the full training loss), "batches:K" (the mean over
+        the first K minibatches), or a number (devinterp's ``init_loss=``: the given value,
+        finite and >= 0, used as is; the traces do not depend on it).
     shuffle : bool
         Shuffled minibatches (default) or dataset order.
     cores : int
         Threads: chain groups run in parallel (results do not depend on it).
     device : str
         "cpu" (or "cuda" in a CUDA build).
+    progress : None, True or callable
+        ``progress(done, total)`` about 100 times, in chain-steps (``total = num_chains *
+        (num_burnin_steps + num_draws * num_steps_bw_draws)``; ``done`` increases and ends
+        at ``total``); True: a tqdm bar. An exception raised by the callback stops the run
+        and is re-raised; so does Ctrl-C. The GIL is released during the estimate. With
+        ``cores > 1`` the callback may be called from the chain threads (one call at a time).
+        With your own tqdm bar: ``with tqdm(total=chains * steps) as bar: ffpe.llc(...,
+        progress=lambda done, total: bar.update(done - bar.n))``.
 
     Returns
     -------
@@ -482,21 +493,26 @@ def llc(
         nb = "batch"
     if init_loss is None:
         init_loss = "full"
-    if not isinstance(init_loss, str):
+    if isinstance(init_loss, (bool, np.bool_)) or not isinstance(init_loss, (str, int, float, np.number)):
         raise ValueError(
-            f"`init_loss` = {init_loss!r}: allowed \"full\" or \"batches:K\" (a given number is not supported)"
+            f"`init_loss` = {init_loss!r}: allowed \"full\", \"batches:K\" (K >= 1) or a number >= 0"
         )
+    if not isinstance(init_loss, str):
+        init_loss = float(init_loss)
+    cb, bar = _progress(progress, "llc")
     try:
         r = _llc_native(weights, data, arch, batchnorm, opts, nb, num_chains, num_draws,
                         num_burnin_steps, num_steps_bw_draws, batch_size, seed, shuffle,
-                        init_loss, cores, device, n_train, n_test, split_seed)
+                        init_loss, cores, device, n_train, n_test, split_seed, cb)
     except ValueError as e:
         msg = str(e)
         for rust, ours in _LLC_FIELDS.items():
             if msg.startswith(f"invalid {rust} ="):
-                msg = f"invalid {ours} =" + msg[len(f"invalid {rust} ="):]
-                break
-        raise ValueError(msg) from None
+                raise ValueError(f"invalid {ours} =" + msg[len(f"invalid {rust} ="):]) from None
+        raise  # other messages (and a ValueError raised by `progress`) as they are
+    finally:
+        if bar is not None:
+            bar.close()
     steps = num_burnin_steps + num_draws * num_steps_bw_draws
     full = np.full((len(r["trace"]), steps), np.nan)
     for i, tr in enumerate(r["trace"]):

@@ -78,8 +78,11 @@ class Exponent(TypedDict):
 
 @overload
 def mittag_leffler(alpha: float, beta: float, z: float) -> float: ...
+# A Python or numpy scalar gives a scalar (float64 and complex128 are float and complex
+# subclasses); anything else array-like gives an array. Scalars are array-like too, hence the
+# overlap, resolved in order (as in numpy's own stubs).
 @overload
-def mittag_leffler(alpha: float, beta: float, z: complex) -> complex: ...
+def mittag_leffler(alpha: float, beta: float, z: complex) -> complex: ...  # type: ignore[overload-overlap]
 @overload
 def mittag_leffler(alpha: float, beta: float, z: npt.ArrayLike) -> npt.NDArray[Any]: ...
 def relax(
@@ -113,7 +116,7 @@ def llc(
     num_steps_bw_draws: int = 1,
     batch_size: int = 256,
     seed: int = 0,
-    init_loss: Optional[str] = None,
+    init_loss: Union[str, float, None] = None,
     shuffle: bool = True,
     cores: int = 1,
     device: str = "cpu",
@@ -125,4 +128,5 @@ def llc(
     localization: Optional[float] = None,
     nbeta: Union[float, str, None] = None,
     noise_level: Optional[float] = None,
+    progress: ProgressArg = None,
 ) -> dict[str, Any]: ...

@@ -250,7 +250,8 @@ struct LlcArgs {
     /// Minibatches in dataset order.
     #[arg(long)]
     no_shuffle: bool,
-    /// full, or batches:K (mean over the first K minibatches, devinterp-compatible).
+    /// full, batches:K (mean over the first K minibatches, devinterp-compatible), or a
+    /// number (a given L(w*) >= 0, as devinterp's init_loss=).
     #[arg(long, default_value = "full")]
     init_loss: String,
     /// cpu, cuda or cuda:N.
