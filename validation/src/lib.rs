@@ -14,7 +14,7 @@
 //! [`train`] (optimizers, schedule, runs), [`ensemble`] (many runs at once), [`mlp_cpu`] (the CPU
 //! SGD and Adam fast path), [`llc`] (SGLD), [`device`] (CPU/CUDA selection), [`rng`] (stable
 //! seeded generator), [`error`], [`shard`] (sweeps split into shards or MPI ranks, and merged
-//! into one report).
+//! into one report), [`moons`] (the Moons posterior test: SGD versus the tempered posterior).
 
 pub mod analysis;
 pub mod batches;
@@ -27,6 +27,7 @@ pub mod grad;
 pub mod llc;
 pub mod mlp_cpu;
 pub mod model;
+pub mod moons;
 pub mod report;
 pub mod reproduce;
 pub mod rng;

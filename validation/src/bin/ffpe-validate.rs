@@ -41,6 +41,20 @@ enum Command {
     /// Build one report from the run directories of `reproduce --shard` invocations (same
     /// results as one process); fails if a run of the sweep is finished in none of them.
     Merge(MergeArgs),
+    /// The Moons posterior test: many SGD runs of a small MLP on two-moons data against
+    /// Langevin samples of the tempered posterior (and untempered / mis-tempered controls);
+    /// writes moons.json and moons.md.
+    Moons(MoonsArgs),
+}
+
+#[derive(Args)]
+struct MoonsArgs {
+    /// Output directory (created if missing).
+    #[arg(long, default_value = "ffpe-moons")]
+    out: PathBuf,
+    /// The tiny study (seconds) instead of the medium one (minutes).
+    #[arg(long)]
+    quick: bool,
 }
 
 #[derive(Args)]
@@ -278,6 +292,7 @@ fn main() -> Result<()> {
         Command::Llc(a) => cmd_llc(a, threads),
         Command::Reproduce(a) => cmd_reproduce(a),
         Command::Merge(a) => cmd_merge(a),
+        Command::Moons(a) => cmd_moons(a),
     }
 }
 
@@ -378,6 +393,28 @@ fn reproduce_mpi(
     let res = ffpe_validation::shard::merge(&[out.to_path_buf()], &opts)
         .with_context(|| format!("reproduce --preset {} (rank 0: report)", opts.preset.name))?;
     print_results(&res, out);
+    Ok(())
+}
+
+fn cmd_moons(a: MoonsArgs) -> Result<()> {
+    use ffpe_validation::checkpoint::write_atomic;
+    use ffpe_validation::moons::{self, MoonsConfig};
+    let cfg = if a.quick {
+        MoonsConfig::tiny()
+    } else {
+        MoonsConfig::default()
+    };
+    std::fs::create_dir_all(&a.out).with_context(|| format!("creating {}", a.out.display()))?;
+    let r = moons::run_study(&cfg).context("moons")?;
+    write_atomic(&a.out.join("moons.json"), &serde_json::to_vec_pretty(&r)?)?;
+    write_atomic(&a.out.join("moons.md"), moons::markdown(&r).as_bytes())?;
+    println!(
+        "wrote {} ({:.1} s): {} ({})",
+        a.out.join("moons.md").display(),
+        r.wall_seconds,
+        r.verdict.words(),
+        r.verdict_reason
+    );
     Ok(())
 }
 

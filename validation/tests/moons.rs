@@ -1,0 +1,207 @@
+//! The Moons posterior test: the data generator, the MLP gradient, the distances, and the
+//! whole study at tiny size (it runs, and a deliberately wrong temperature is detected).
+
+use ffpe_validation::moons::{
+    self, Binning, Mlp, MoonsConfig, kl_js, make_moons, run_study, wasserstein1,
+};
+use ffpe_validation::report::results::Verdict;
+
+#[test]
+fn moons_data_are_deterministic() {
+    let a = make_moons(301, 0.2, 7);
+    let b = make_moons(301, 0.2, 7);
+    let bits = |d: &(Vec<[f64; 2]>, Vec<u8>)| {
+        d.0.iter()
+            .flat_map(|p| [p[0].to_bits(), p[1].to_bits()])
+            .collect::<Vec<u64>>()
+    };
+    assert_eq!(bits(&a), bits(&b));
+    assert_eq!(a.1, b.1);
+    let c = make_moons(301, 0.2, 8);
+    assert_ne!(bits(&a), bits(&c));
+    assert_ne!(a.1, c.1, "the shuffle depends on the seed");
+}
+
+#[test]
+fn moons_labels_are_balanced() {
+    for n in [2usize, 9, 100, 301] {
+        let (x, y) = make_moons(n, 0.1, 3);
+        assert_eq!(x.len(), n);
+        assert_eq!(y.len(), n);
+        let ones = y.iter().filter(|&&l| l == 1).count();
+        let zeros = y.iter().filter(|&&l| l == 0).count();
+        assert_eq!(zeros, n / 2);
+        assert_eq!(ones, n - n / 2);
+    }
+    assert!(make_moons(0, 0.1, 3).0.is_empty());
+}
+
+#[test]
+fn noiseless_moons_lie_on_the_half_circles() {
+    let n = 200;
+    let (x, y) = make_moons(n, 0.0, 11);
+    // cos^2 + sin^2 of correctly rounded values: a few ulps of 1 (the 1 - cos and 1/2 - sin
+    // shifts add one rounding each), so 1e-15 is ample and far below any noise
+    let tol = 1e-15;
+    let mut angles: [Vec<f64>; 2] = Default::default();
+    for (p, &l) in x.iter().zip(&y) {
+        let (cx, cy) = if l == 0 { (0.0, 0.0) } else { (1.0, 0.5) };
+        let (dx, dy) = (p[0] - cx, p[1] - cy);
+        assert!(
+            ((dx * dx + dy * dy) - 1.0).abs() < 4.0 * tol,
+            "{p:?} label {l}"
+        );
+        if l == 0 {
+            assert!(dy >= -tol, "outer moon is the upper half circle: {p:?}");
+            angles[0].push(dy.abs().atan2(dx));
+        } else {
+            assert!(dy <= tol, "inner moon is the lower half circle: {p:?}");
+            // the inner moon is (1 - cos t, 1/2 - sin t): dx = -cos t, dy = -sin t
+            angles[1].push(dy.abs().atan2(-dx));
+        }
+    }
+    // angles equally spaced in [0, pi], endpoints included (as numpy's linspace)
+    for a in &mut angles {
+        a.sort_by(f64::total_cmp);
+        let m = a.len();
+        for (i, t) in a.iter().enumerate() {
+            let want = std::f64::consts::PI * i as f64 / (m - 1) as f64;
+            assert!((t - want).abs() < 1e-13, "angle {t} vs {want}");
+        }
+    }
+}
+
+#[test]
+fn mlp_gradient_matches_finite_differences() {
+    for hidden in [vec![5usize], vec![4, 3], vec![]] {
+        let mlp = Mlp::new(&hidden).unwrap();
+        let (x, y) = make_moons(20, 0.2, 1);
+        let idx: Vec<usize> = (0..20).collect();
+        // a generic point, away from the initialisation's scale
+        let w: Vec<f64> = mlp.init(3).iter().map(|v| 1.7 * v + 0.05).collect();
+        let mut work = mlp.work();
+        let mut g = vec![0.0; mlp.num_params()];
+        let wd = 0.03;
+        mlp.loss_grad(&w, &x, &y, &idx, wd, &mut work, &mut g);
+        let mut scratch = vec![0.0; g.len()];
+        let h = 1e-5;
+        for k in 0..w.len() {
+            let mut wp = w.clone();
+            let mut wm = w.clone();
+            wp[k] += h;
+            wm[k] -= h;
+            let lp = mlp.loss_grad(&wp, &x, &y, &idx, wd, &mut work, &mut scratch);
+            let lm = mlp.loss_grad(&wm, &x, &y, &idx, wd, &mut work, &mut scratch);
+            let fd = (lp - lm) / (2.0 * h);
+            // central differences: truncation h^2 |L'''| / 6 ~ 1e-10, rounding
+            // eps |L| / h ~ 1e-11; 1e-8 leaves a wide margin and catches any wrong term
+            assert!(
+                (fd - g[k]).abs() < 1e-8 * (1.0 + g[k].abs()),
+                "hidden {hidden:?}, parameter {k}: analytic {} vs finite difference {fd}",
+                g[k]
+            );
+        }
+    }
+}
+
+#[test]
+fn distances_match_exact_values() {
+    // W1 of a sample and its shift is the shift; of unequal sizes, by hand:
+    // F_a jumps 1/2 at 0 and 1, F_b 1 at 0.25 => |F_a - F_b| = 1/2 on [0, 0.25), 1/2 on
+    // [0.25, 1) => 0.125 + 0.375
+    let a: Vec<f64> = (0..50).map(|i| (i as f64 * 0.37).sin()).collect();
+    let b: Vec<f64> = a.iter().map(|v| v + 0.3).collect();
+    assert!((wasserstein1(&a, &b) - 0.3).abs() < 1e-14);
+    assert!((wasserstein1(&[0.0, 1.0], &[0.25]) - 0.5).abs() < 1e-15);
+    assert!(wasserstein1(&a, &a).abs() <= 0.0, "exactly zero");
+    // KL and JS of two-bin histograms against the closed forms
+    let (kl, js) = kl_js(&[3.0, 1.0], &[1.0, 1.0], 0.0);
+    let (p, q) = ([0.75f64, 0.25], [0.5f64, 0.5]);
+    let want_kl = p[0] * (p[0] / q[0]).ln() + p[1] * (p[1] / q[1]).ln();
+    let m = [0.625f64, 0.375];
+    let klm = |a: [f64; 2]| a[0] * (a[0] / m[0]).ln() + a[1] * (a[1] / m[1]).ln();
+    assert!((kl - want_kl).abs() < 1e-15);
+    assert!((js - 0.5 * (klm(p) + klm(q))).abs() < 1e-15);
+    // disjoint supports: JS is ln 2 without pseudo-counts
+    let (_, js) = kl_js(&[5.0, 0.0], &[0.0, 5.0], 0.0);
+    assert!((js - 2f64.ln()).abs() < 1e-15);
+    // binning: under- and overflow bins, the upper edge goes to the overflow bin
+    let bin = Binning {
+        lo: 0.0,
+        hi: 1.0,
+        bins: 4,
+    };
+    assert_eq!(
+        bin.counts(&[-1.0, 0.0, 0.3, 0.99, 1.0, 7.0]),
+        vec![1.0, 1.0, 1.0, 0.0, 1.0, 2.0]
+    );
+}
+
+#[test]
+fn invalid_config_names_the_field() {
+    let cfg = MoonsConfig {
+        lr: -1.0,
+        ..MoonsConfig::tiny()
+    };
+    let e = run_study(&cfg).unwrap_err().to_string();
+    assert!(e.contains("moons.lr"), "{e}");
+    let cfg = MoonsConfig {
+        steps: 10,
+        ..MoonsConfig::tiny()
+    };
+    let e = run_study(&cfg).unwrap_err().to_string();
+    assert!(e.contains("moons.steps"), "{e}");
+    let cfg = MoonsConfig {
+        hidden: vec![4, 0],
+        ..MoonsConfig::tiny()
+    };
+    assert!(
+        run_study(&cfg)
+            .unwrap_err()
+            .to_string()
+            .contains("moons.hidden")
+    );
+}
+
+#[test]
+fn tiny_study_runs_and_detects_wrong_temperatures() {
+    let cfg = MoonsConfig::tiny();
+    let r = run_study(&cfg).unwrap();
+    let json = serde_json::to_string(&r).unwrap();
+    let back: moons::MoonsResult = serde_json::from_str(&json).unwrap();
+    assert_eq!(back.matched, r.matched);
+    assert!(moons::markdown(&r).contains("Verdict"));
+    assert_eq!(r.controls.len(), 1 + cfg.control_factors.len());
+    // the mis-tempered controls (x0.1, x10) are farther from SGD than the matched posterior:
+    // beyond the upper end of the matched distance's 95 % bootstrap interval (fixed seeds, so
+    // deterministic; at tiny size the intervals themselves are too wide to be disjoint)
+    for c in &r.controls[1..] {
+        assert!(
+            c.principal.w1.value > r.matched.principal.w1.ci.hi,
+            "{}: W1 {:?} vs matched {:?}",
+            c.label,
+            c.principal.w1,
+            r.matched.principal.w1
+        );
+    }
+    // a deliberately mis-set "matched" temperature (x10 too cold) is noticed: the study does
+    // not call it supported, and the control at x0.1 (the true SGD temperature) fits better
+    let wrong = run_study(&MoonsConfig {
+        temperature_factor: 10.0,
+        ..cfg
+    })
+    .unwrap();
+    assert_ne!(
+        wrong.verdict,
+        Verdict::Supported,
+        "{}",
+        wrong.verdict_reason
+    );
+    let true_t = &wrong.controls[1];
+    assert!(
+        wrong.matched.principal.w1.value > true_t.principal.w1.ci.hi,
+        "{:?} vs {:?}",
+        true_t.principal.w1,
+        wrong.matched.principal.w1
+    );
+}
