@@ -134,6 +134,9 @@ pub struct Studies {
     /// Main-sweep runs (first architecture, SGD, seeds 0..) whose final weights get the scale
     /// scan.
     pub llc_scale_runs: usize,
+    /// The Moons posterior test ([`crate::moons`]), `None`: not run.
+    #[serde(default)]
+    pub moons: Option<crate::moons::MoonsConfig>,
 }
 
 /// What a run is for.
@@ -206,6 +209,7 @@ impl Preset {
                 batch_seeds: 5,
                 llc_scale_factors: vec![0.25, 1.0, 4.0],
                 llc_scale_runs: 3,
+                moons: Some(crate::moons::MoonsConfig::default()),
             },
         }
     }
@@ -245,6 +249,7 @@ impl Preset {
                 batch_seeds: 10,
                 llc_scale_factors: vec![0.25, 1.0, 4.0],
                 llc_scale_runs: 5,
+                moons: Some(crate::moons::MoonsConfig::default()),
             },
         }
     }
@@ -276,6 +281,8 @@ impl Preset {
                 batch_seeds: 1,
                 llc_scale_factors: vec![0.5, 1.0],
                 llc_scale_runs: 1,
+                // the Moons test has its own tests (tests/moons.rs); here it would add ~10 s
+                moons: None,
             },
         }
     }
@@ -1062,7 +1069,28 @@ fn study_results(
         }
         out.scale_scan = Some(studies::scale_scan(points));
     }
+    if let Some(mc) = &st.moons {
+        out.moons = Some(moons_study(mc, &opts.out)?);
+    }
     Ok(out)
+}
+
+/// The Moons posterior test of `cfg` (cached in `OUT/moons.json` with its settings).
+fn moons_study(
+    cfg: &crate::moons::MoonsConfig,
+    out: &Path,
+) -> Result<crate::moons::MoonsResult, ReproduceError> {
+    let cache = out.join("moons.json");
+    if let Ok(txt) = std::fs::read_to_string(&cache)
+        && let Ok(r) = serde_json::from_str::<crate::moons::MoonsResult>(&txt)
+        && &r.config == cfg
+    {
+        return Ok(r);
+    }
+    let r = crate::moons::run_study(cfg)?;
+    let json = serde_json::to_string_pretty(&r).map_err(crate::report::ReportError::from)?;
+    write_atomic(&cache, json.as_bytes())?;
+    Ok(r)
 }
 
 /// The scale-scan estimates of one run (cached in `scale_scan.json` of its directory).

@@ -384,9 +384,9 @@ pub struct StudyResults {
     pub batch_scan: Vec<BatchRow>,
     /// The LLC scale scan.
     pub scale_scan: Option<ScaleScan>,
-    /// The Moons posterior test, as the `ffpe-validate moons` JSON (when run).
+    /// The Moons posterior test (when the preset runs it).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub moons: Option<serde_json::Value>,
+    pub moons: Option<crate::moons::MoonsResult>,
 }
 
 #[cfg(test)]

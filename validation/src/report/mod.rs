@@ -1027,6 +1027,62 @@ fn studies_sections(d: &mut Document, st: &crate::analysis::studies::StudyResult
                 .collect(),
         );
     }
+    if let Some(m) = &st.moons {
+        let c = &m.config;
+        d.h(2, "Moons posterior test");
+        d.p(format!(
+            "MLP 2-{}-1 (tanh, {} parameters) on two moons (n = {}, noise {}, data seed {}), weight decay {} (the posterior's Gaussian prior). {} SGD runs (lr {}, batch {}, {} steps; the last {} iterates, {} steps apart) from one pretrained minimum; the tempered posterior exp(-n beta L) sampled by Langevin{} from the same minimum. Matched n beta = {} from the SGD temperature eta kappa / (2 B) with the measured noise scale kappa = tr C / tr F = {} and D_xi = {} at xi = {}. Summary: the network's outputs on fixed probe points projected on the first principal axis of the SGD sample (explained {}). Verdict: {}. {}",
+            c.hidden.iter().map(|h| h.to_string()).collect::<Vec<_>>().join("-"),
+            m.num_params,
+            c.n,
+            num(c.noise),
+            c.data_seed,
+            num(c.weight_decay),
+            c.runs,
+            num(c.lr),
+            c.batch_size,
+            c.steps,
+            c.late_iterates,
+            c.late_spacing,
+            if c.metropolis { " with a Metropolis correction (MALA)" } else { "" },
+            num(m.nbeta_matched),
+            num(m.noise_scale),
+            num(m.d_xi),
+            num(c.xi),
+            num(m.principal_explained),
+            m.verdict.words(),
+            m.verdict_reason,
+        ));
+        let row = |c: &crate::moons::Comparison| {
+            vec![
+                c.label.clone(),
+                num(c.nbeta),
+                num(c.principal.kl.value),
+                num(c.principal.js.value),
+                format!(
+                    "{} [{}, {}]",
+                    num(c.principal.w1.value),
+                    num(c.principal.w1.ci.lo),
+                    num(c.principal.w1.ci.hi)
+                ),
+                num(c.summary_mean_sd[1]),
+            ]
+        };
+        let mut rows = vec![row(&m.matched), row(&m.null)];
+        rows.extend(m.controls.iter().map(row));
+        rows.push(vec![
+            format!("published (xi = {})", num(m.published.xi)),
+            "n/a".into(),
+            num(m.published.kl),
+            num(m.published.js),
+            num(m.published.wasserstein),
+            "n/a".into(),
+        ]);
+        d.table(
+            &["sample vs SGD", "n beta", "KL", "JS", "W1 [95 % CI]", "summary sd"],
+            rows,
+        );
+    }
     if let Some(sc) = &st.scale_scan {
         d.h(2, "LLC scale scan");
         d.p(format!(

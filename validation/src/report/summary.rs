@@ -721,6 +721,36 @@ pub fn study_claims(st: &crate::analysis::studies::StudyResults) -> Vec<Claim> {
             ),
         });
     }
+    if let Some(m) = &st.moons {
+        let w = |c: &crate::moons::Comparison| {
+            format!(
+                "{} (n beta {}): W1 {} (95 % CI {}), KL {}, JS {}",
+                c.label,
+                num(c.nbeta),
+                num(c.principal.w1.value),
+                ci_text(&c.principal.w1.ci),
+                num(c.principal.kl.value),
+                num(c.principal.js.value)
+            )
+        };
+        out.push(Claim {
+            id: "moons_posterior".into(),
+            statement: "Moons: the SGD solutions are distributed as the tempered posterior exp(-n beta L) at the temperature SGD implies, and not as the untempered or mis-tempered ones.".into(),
+            verdict: m.verdict,
+            evidence: format!(
+                "{} SGD runs against MALA samples, distances in the first principal axis of the network outputs on fixed probe points: {}; null (two posterior samples) {}; controls: {}. Published at xi = {}: KL {}, W {}, JS {} (their summary and units are not stated: context only). {}",
+                m.config.runs,
+                w(&m.matched),
+                w(&m.null),
+                m.controls.iter().map(w).collect::<Vec<_>>().join("; "),
+                num(m.published.xi),
+                num(m.published.kl),
+                num(m.published.wasserstein),
+                num(m.published.js),
+                m.verdict_reason
+            ),
+        });
+    }
     if let Some(sc) = &st.scale_scan {
         let (hi, lo) = sc.ratio_range;
         // Within a factor 1.25 either way over the whole scan (epsilon and gamma each varied by
