@@ -170,7 +170,8 @@ def one(case):
 
 def cases(quick):
     out = []
-    a_neg = [0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 1.0]
+    # dense near a = 1 (issue 13: the 0.95 < a < 1 range was off by up to 6.8e-14)
+    a_neg = [0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.96, 0.97, 0.98, 0.99, 0.995, 0.999, 1.0]
     ts = [10 ** (-3 + 6 * i / 60) for i in range(61)]
     if quick:
         a_neg, ts = [0.5], ts[::10]
@@ -178,7 +179,7 @@ def cases(quick):
         for b in sorted({1.0, a, 2.0}):
             for t in ts:
                 out.append(("negative", a, b, complex(-(t**a), 0.0)))
-    a_pos = [0.1, 0.3, 0.5, 0.7, 0.9, 1.0]
+    a_pos = [0.1, 0.3, 0.5, 0.7, 0.9, 0.95, 0.99, 0.999, 1.0]
     if quick:
         a_pos = [0.5]
     for a in a_pos:
@@ -188,7 +189,7 @@ def cases(quick):
             for i in range(n):
                 t = 10 ** (-3 + (math.log10(tmax) + 3) * i / (n - 1))
                 out.append(("positive", a, b, complex(t**a, 0.0)))
-    a_c = [0.3, 0.5, 0.7, 0.9]
+    a_c = [0.3, 0.5, 0.7, 0.9, 0.95, 0.97, 0.99, 0.995, 0.999]
     if quick:
         a_c = [0.5]
     for a in a_c:

@@ -82,7 +82,7 @@ fn accuracy_against_mpmath_table() {
     assert!(errs.len() > 2000, "table too small: {}", errs.len());
     let mut by: BTreeMap<(String, String), (f64, usize, String)> = BTreeMap::new();
     for (row, e) in &errs {
-        let key = (row.kind.clone(), format!("a={:.2}", row.a));
+        let key = (row.kind.clone(), format!("a={}", row.a));
         let entry = by.entry(key).or_insert((0.0, 0, String::new()));
         entry.1 += 1;
         if *e > entry.0 {

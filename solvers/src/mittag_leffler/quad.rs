@@ -21,6 +21,15 @@
 //!   exactly known positions.
 //! * `u = -1 + w - e^-w` ("fixed map", `ln t > 1.5`), where `e^-r` has made the peak
 //!   irrelevant; all node values are then independent of `z` and tabulated once.
+//! * Near `a = 1` the poles of the negative axis come within `Im v_p = pi (1 - a) / a` of
+//!   the contour and the integrand is a narrow peak at `r = t`. A node on the peak makes
+//!   the trapezoid sum about `h / (pi Im w_p)` times the integral, cancelled by the pole
+//!   correction, and that factor is lost to rounding (issue 13: `6.8e-14` relative at
+//!   `a = 0.99`). So the nodes are placed away from the peak: the centred map's nodes are
+//!   `w = (k + 1/2) h` (the peak is at `w = 0`), and for the fixed map one of two tabulated
+//!   lattices (offsets `0`, `h/2`) keeps every node at least `h/4` from the peak (the
+//!   exact midpoint where nodes are computed on the fly). Then the sum misses the peak and
+//!   the correction adds it, without cancellation.
 //! * Trapezoid with step `h = 0.18` in `w`; the exact trapezoid error of each pole inside
 //!   `|Im w| < 1.3` is subtracted (`T - I = sum 2 pi i Res / (e^(-+2 pi i w_p/h) - 1)`),
 //!   the remaining error is `O(e^(-2 pi d/h))` with `d ~ 1.15`, below `1e-17`.
@@ -40,6 +49,37 @@ pub(crate) const L_CENTRED: f64 = 1.5;
 const C_FIXED: f64 = -1.0;
 /// Largest `ln t` tabulated for the fixed map (beyond it, nodes are computed on the fly).
 const L_TABLE_MAX: f64 = 9.3;
+/// Offset of the centred map's nodes, `w_k = k h + W0`. The centred map puts the peak of
+/// the integrand (`r = t`) at `w = 0`; with `W0 = h/2` the peak lies midway between two
+/// nodes. On a node (`W0 = 0`) the trapezoid sum near `a = 1` is about
+/// `h / (pi Im w_p)` times the integral (the pole `w_p` of the negative axis is at
+/// `Im w_p ~ pi (1 - a) / 2`) and the pole correction cancels it, losing that factor
+/// in rounding (issue 13: up to `6.8e-14` relative at `a = 0.99`); midway, the sum misses
+/// the peak and the correction adds it, with no cancellation.
+const W0: f64 = 0.5 * H;
+/// A pole is "near" (narrow peak of width `~ Im v_p` at `u = ln t`) when
+/// `|Im v_p| = ||arg z| - a pi| / a` is below this (on the negative axis: `a > 0.94`). The
+/// fixed map's nodes do not follow the peak; for a near pole the lattice is then chosen so
+/// that no node lies within `h/4` of the peak (two tabulated lattices, offsets `0` and
+/// `h/2`, for real `z`; the exact midpoint for nodes computed on the fly), for the same
+/// reason as `W0`.
+const NARROW_IM: f64 = 0.2;
+/// Largest `t` at which the peak (weight `e^-t`) of the standard form can matter.
+const T_PEAK_STANDARD: f64 = 60.0;
+/// Largest `ln t` of the re-centred lattice (`Lattice::Peak`); beyond it the fixed map.
+const L_PEAK_MAX: f64 = 60.0;
+
+/// Which node lattice a trapezoid sum used (for the pole corrections).
+#[derive(Clone, Copy, Debug)]
+enum Lattice {
+    /// centred map, nodes `k h + W0`
+    Centred,
+    /// fixed map, nodes `k h + w0`
+    Fixed(f64),
+    /// the fixed map re-centred on the peak: `u = ln t + s - g expm1(-s)`,
+    /// nodes `s = k h + W0` (see `Quad::peak_sum`)
+    Peak(f64),
+}
 
 /// Integrand family.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -67,6 +107,8 @@ struct Centred {
 
 #[derive(Clone, Debug, Default)]
 struct Fixed {
+    /// node offset: `w = k h + w0`
+    w0: f64,
     k0: i64,
     du: Vec<f64>,
     /// `e^-r` (standard) or `-expm1(-r)/r` (integrated)
@@ -91,16 +133,34 @@ pub(crate) struct Quad {
     one_p_ca: f64,
     one_m_ca: f64,
     rate: f64,
+    /// negative-axis poles near the contour (`a` near 1): see `NARROW_IM`
+    narrow: bool,
     centred_l_min: f64,
     /// `(Im v_p, w_p)` of the centred map for real `z` (arg 0 and pi).
     centred_poles: Vec<(f64, Complex64)>,
     centred: Centred,
     fixed: Fixed,
+    /// `(s, e^-s, expm1(-s))` at `s = k h + W0`, `k = peak_k0..` (only for `narrow`)
+    peak_k0: i64,
+    peak_nodes: Vec<(f64, f64, f64)>,
 }
 
 #[inline]
 fn phi(w: f64) -> f64 {
     w - (-w).exp_m1()
+}
+
+/// `(e^y, expm1(y))`, each to full relative precision (`1 + expm1(y)` would lose `e^y`
+/// in the lower tail, `e^y - 1` would lose `expm1(y)` near the peak).
+#[inline]
+fn exp_and_expm1(y: f64) -> (f64, f64) {
+    if y.abs() < 0.5 {
+        let em1 = y.exp_m1();
+        (1.0 + em1, em1)
+    } else {
+        let e = y.exp();
+        (e, e - 1.0)
+    }
 }
 
 #[inline]
@@ -129,6 +189,7 @@ impl Quad {
             one_p_ca: 2.0 * half * half,
             one_m_ca: 2.0 * shalf * shalf,
             rate,
+            narrow: PI * (1.0 - a) / a < NARROW_IM,
             centred_l_min: l_min.min(L_CENTRED),
             centred_poles: [PI, 0.0]
                 .iter()
@@ -139,6 +200,8 @@ impl Quad {
                 .collect(),
             centred: Centred::default(),
             fixed: Fixed::default(),
+            peak_k0: 0,
+            peak_nodes: Vec::new(),
         };
         // Centred table over the w range needed for l_min <= ln t <= L_CENTRED.
         let (klo, khi) = q.centred_range(l_min.min(L_CENTRED));
@@ -147,7 +210,7 @@ impl Quad {
             ..Default::default()
         };
         for k in klo..=khi {
-            let w = k as f64 * H;
+            let w = k as f64 * H + W0;
             let v = phi(w);
             c.du.push(1.0 + (-w).exp());
             c.rho.push(v.exp());
@@ -156,13 +219,37 @@ impl Quad {
             c.pw.push(((1.0 + a - b) * v).exp());
         }
         q.centred = c;
-        let (klo, khi) = q.fixed_range(L_TABLE_MAX);
+        q.fixed = q.fixed_table(0.0);
+        if q.narrow {
+            // s from the fixed map's lower limit at the largest w* to its upper limit
+            // at ln t = L_PEAK_MAX (w* > l - C_FIXED > 2.5 for l > L_CENTRED)
+            let (wlo, _) = q.fixed_range(L_CENTRED, 0.0);
+            let (_, whi) = q.fixed_range(L_PEAK_MAX, 0.0);
+            let slo = wlo as f64 * H - (L_PEAK_MAX - C_FIXED + 1.0);
+            let shi = whi as f64 * H - (L_CENTRED - C_FIXED);
+            q.peak_k0 = ((slo - W0) / H).floor() as i64;
+            let k1 = ((shi - W0) / H).ceil() as i64;
+            q.peak_nodes = (q.peak_k0..=k1)
+                .map(|k| {
+                    let s = k as f64 * H + W0;
+                    (s, (-s).exp(), (-s).exp_m1())
+                })
+                .collect();
+        }
+        q
+    }
+
+    /// Fixed-map node values on the lattice `k h + w0` up to `ln t = L_TABLE_MAX`.
+    fn fixed_table(&self, w0: f64) -> Fixed {
+        let (a, b, form) = (self.a, self.b, self.form);
+        let (klo, khi) = self.fixed_range(L_TABLE_MAX, w0);
         let mut f = Fixed {
+            w0,
             k0: klo,
             ..Default::default()
         };
         for k in klo..=khi {
-            let w = k as f64 * H;
+            let w = k as f64 * H + w0;
             let e = (-w).exp();
             let u = C_FIXED + w - e;
             let r = u.exp();
@@ -174,8 +261,7 @@ impl Quad {
             f.ra.push((a * u).exp());
             f.pw.push(((1.0 + a - b) * u).exp());
         }
-        q.fixed = f;
-        q
+        f
     }
 
     /// Upper limit of `u` needed for the integrand to fall below `1e-17` relative.
@@ -186,16 +272,32 @@ impl Quad {
         }
     }
 
+    /// Node indices `k` (`w = k h + W0`) of the centred map for `ln t = l`.
     fn centred_range(&self, l: f64) -> (i64, i64) {
         let wlo = -(40.0 / self.rate).ln() - 0.5;
         let whi = self.u_high(l) - l + 1.0;
-        ((wlo / H).floor() as i64, (whi / H).ceil() as i64)
+        (
+            ((wlo - W0) / H).floor() as i64,
+            ((whi - W0) / H).ceil() as i64,
+        )
     }
 
-    fn fixed_range(&self, l: f64) -> (i64, i64) {
+    /// Node indices `k` (`w = k h + w0`) of the fixed map for `ln t = l`.
+    fn fixed_range(&self, l: f64, w0: f64) -> (i64, i64) {
         let wlo = -(40.0 / self.rate).ln();
         let whi = self.u_high(l) - C_FIXED + 1.0;
-        ((wlo / H).floor() as i64, (whi / H).ceil() as i64)
+        (
+            ((wlo - w0) / H).floor() as i64,
+            ((whi - w0) / H).ceil() as i64,
+        )
+    }
+
+    /// Whether a pole of `arg z = theta` is near the contour (see `NARROW_IM`).
+    fn near_pole(&self, theta: f64) -> bool {
+        if theta.abs() == PI {
+            return self.narrow;
+        }
+        (theta.abs() - PI * self.a).abs() / self.a < NARROW_IM
     }
 
     /// `E_{a,b}(z)` for real `z != 0` (`sigma = sign z`, `x = |z|`).
@@ -207,7 +309,9 @@ impl Quad {
         let t = l.exp();
         let (a, b) = (self.a, self.b);
         let mut sum = 0.0;
+        let lattice;
         if l <= L_CENTRED && l >= self.centred_l_min {
+            lattice = Lattice::Centred;
             let c = &self.centred;
             let k1 = if sigma < 0.0 {
                 self.one_p_ca
@@ -236,14 +340,30 @@ impl Quad {
                         let r = t * c.rho[i];
                         let m = c.em1[i] + k1;
                         let dn = m * m + s2;
-                        sum += q1(r) * c.q[i] / dn * c.du[i];
+                        // (1 - e^-r)/r = 1/r to e^-40 relative beyond r = 40
+                        let qr = if r > 40.0 { 1.0 / r } else { q1(r) };
+                        sum += qr * c.q[i] / dn * c.du[i];
                     }
                     sum *= -sigma * self.sa / PI;
                 }
             }
+        } else if sigma < 0.0
+            && self.narrow
+            && l > L_CENTRED
+            && l <= L_PEAK_MAX
+            && (self.form == Form::Integrated || t <= T_PEAK_STANDARD)
+        {
+            // narrow peak not damped by e^-t: nodes placed relative to it
+            let (s, g, l, t) = self.peak_sum(x);
+            let mut val = H * s;
+            val -= self
+                .pole_corrections(x, PI, (l, t), Lattice::Peak(g), true, val.abs())
+                .re;
+            return val;
         } else if l > L_CENTRED && l <= L_TABLE_MAX {
             let f = &self.fixed;
-            let (_, khi) = self.fixed_range(l);
+            lattice = Lattice::Fixed(f.w0);
+            let (_, khi) = self.fixed_range(l, f.w0);
             let n = ((khi - f.k0 + 1) as usize).min(f.du.len());
             let s2 = self.sa * self.sa;
             let sca = sigma * self.ca;
@@ -278,7 +398,9 @@ impl Quad {
         }
         let mut val = H * sum;
         let theta = if sigma < 0.0 { PI } else { 0.0 };
-        val -= self.pole_corrections(x, theta, l, t, true, val.abs()).re;
+        val -= self
+            .pole_corrections(x, theta, (l, t), lattice, true, val.abs())
+            .re;
         if sigma > 0.0 {
             val += match self.form {
                 Form::Standard => super::dd::pole_term_real(a, b, x),
@@ -287,6 +409,73 @@ impl Quad {
             };
         }
         val
+    }
+
+    /// Trapezoid sum (without `h`) for `z = -x` with a narrow peak, on the fixed map
+    /// shifted to the peak: `u = ln t + v`, `v = s - g expm1(-s)`, `g = e^-w*` where
+    /// `c + w* - e^-w* = ln t` (so `w = w* + s` is exactly the fixed map), nodes
+    /// `s = (k + 1/2) h`. The node values depend on `v` only (`r^a / x = e^(a v)`, the
+    /// denominator `(expm1(a v) + 1 + cos(pi a))^2 + sin^2(pi a)` as in the centred map),
+    /// so the pole positions `s_p` do not carry the rounding of `ln t` (absolute
+    /// `ulp(ln t)`, to which the correction is `2 pi / h ~ 35` times as sensitive);
+    /// `t = x^(1/a)` and `ln t` are formed in double-double and `e^-r` as
+    /// `e^-t e^(-t expm1(v))` where that exponent is the smaller. Returns
+    /// `(sum, g, ln t, t)`.
+    fn peak_sum(&self, x: f64) -> (f64, f64, f64, f64) {
+        let (a, b) = (self.a, self.b);
+        let l_dd = super::dd::ln_dd(x).div_f(a);
+        let t_dd = super::dd::exp_dd(l_dd);
+        let (l, t) = (l_dd.hi, t_dd.hi);
+        let ws = peak_w(l);
+        let g = (-ws).exp();
+        let e_t = (-t).exp() * (1.0 - t_dd.lo);
+        let (klo, khi) = self.fixed_range(l, 0.0);
+        let slo = klo as f64 * H - ws;
+        let shi = khi as f64 * H - ws;
+        let i0 = (((slo - W0) / H).floor() as i64 - self.peak_k0).max(0) as usize;
+        let i1 = ((((shi - W0) / H).ceil() as i64 - self.peak_k0).max(0) as usize)
+            .min(self.peak_nodes.len().saturating_sub(1));
+        let k1 = self.one_p_ca;
+        let s2 = self.sa * self.sa;
+        let mut sum = 0.0;
+        match self.form {
+            Form::Standard => {
+                let num0 = -self.sab;
+                for &(s, es, em1s) in &self.peak_nodes[i0..=i1] {
+                    let v = s - g * em1s;
+                    let em1v = v.exp_m1();
+                    let r = t * (1.0 + em1v);
+                    if r > 745.0 {
+                        break;
+                    }
+                    // the form with the smaller exponent (its rounding is relative to it)
+                    let er = if r < -t * em1v {
+                        (-r).exp()
+                    } else {
+                        e_t * (-t * em1v).exp()
+                    };
+                    let (q, em1) = exp_and_expm1(a * v);
+                    let m = em1 + k1;
+                    let dn = m * m + s2;
+                    let pw = ((1.0 + a - b) * v).exp();
+                    sum += er * pw * (q * self.sb + num0) / dn * (1.0 + g * es);
+                }
+                sum *= ((1.0 - b) * l).exp() / PI;
+            }
+            Form::Integrated => {
+                for &(s, es, em1s) in &self.peak_nodes[i0..=i1] {
+                    let v = s - g * em1s;
+                    let r = t * v.exp();
+                    let qr = if r > 40.0 { 1.0 / r } else { q1(r) };
+                    let (q, em1) = exp_and_expm1(a * v);
+                    let m = em1 + k1;
+                    let dn = m * m + s2;
+                    sum += qr * q / dn * (1.0 + g * es);
+                }
+                sum *= self.sa / PI;
+            }
+        }
+        (sum, g, l, t)
     }
 
     /// General complex `z != 0`; node values computed on the fly where not tabulated.
@@ -302,13 +491,15 @@ impl Quad {
         let zp = zh * ep;
         let zm = zh * em;
         let mut sum = Complex64::new(0.0, 0.0);
+        let lattice;
         if l <= L_CENTRED {
+            lattice = Lattice::Centred;
             // u = l + phi(w)
             let (klo, khi) = self.centred_range(l);
             let one_m_zp = 1.0 - zp;
             let one_m_zm = 1.0 - zm;
             for k in klo..=khi {
-                let w = k as f64 * H;
+                let w = k as f64 * H + W0;
                 let v = phi(w);
                 let du = 1.0 + (-w).exp();
                 let rho = v.exp();
@@ -333,10 +524,18 @@ impl Quad {
                 sum /= PI;
             }
         } else {
-            let (klo, khi) = self.fixed_range(l);
+            // near pole: the peak at w* midway between two nodes
+            let w0 = if self.near_pole(theta) {
+                let ws = peak_w(l);
+                ws - H * (ws / H).floor() - 0.5 * H
+            } else {
+                0.0
+            };
+            lattice = Lattice::Fixed(w0);
+            let (klo, khi) = self.fixed_range(l, w0);
             let inv_x = 1.0 / x;
             for k in klo..=khi {
-                let w = k as f64 * H;
+                let w = k as f64 * H + w0;
                 let e = (-w).exp();
                 let u = C_FIXED + w - e;
                 let r = u.exp();
@@ -357,7 +556,7 @@ impl Quad {
             sum /= PI;
         }
         let t_sum = H * sum;
-        let mut val = t_sum - self.pole_corrections(x, theta, l, t, false, t_sum.norm());
+        let mut val = t_sum - self.pole_corrections(x, theta, (l, t), lattice, false, t_sum.norm());
         if theta.abs() < PI * a {
             let (re, im) = super::dd::pole_term_complex(a, b, z.re, z.im);
             let pole_b = Complex64::new(re, im);
@@ -385,10 +584,20 @@ impl Quad {
 
     /// Sum of the trapezoid errors of the poles near the real `w` axis.
     /// `Im v_p` of the poles within reach of the real `w` axis.
+    /// For the real axis (`theta` in `{0, pi}`) `Im v_p = pi (n + s a) / a` with `n` an
+    /// integer, formed as `n + s a` first: near `a = 1` that is `1 - a`, exact, where
+    /// `pi - pi a` would carry the rounding of `pi a` (`1.4e-14` relative at `a = 0.99`,
+    /// and the correction's sensitivity to the pole is `2 pi / h ~ 35`).
     fn pole_ims(a: f64, theta: f64) -> impl Iterator<Item = (f64, f64)> {
+        let on_axis = theta == 0.0 || theta.abs() == PI;
+        let n0 = if theta == 0.0 { 0.0 } else { theta.signum() };
         [1.0_f64, -1.0].into_iter().flat_map(move |s| {
             (-3i32..=3).filter_map(move |k| {
-                let im = (theta + s * PI * a + 2.0 * PI * k as f64) / a;
+                let im = if on_axis {
+                    PI * ((n0 + 2.0 * k as f64) + s * a) / a
+                } else {
+                    (theta + s * PI * a + 2.0 * PI * k as f64) / a
+                };
                 (im.abs() <= 2.6).then_some((s, im))
             })
         })
@@ -402,13 +611,17 @@ impl Quad {
         &self,
         x: f64,
         theta: f64,
-        l: f64,
-        t: f64,
+        (l, t): (f64, f64),
+        lattice: Lattice,
         real: bool,
         scale: f64,
     ) -> Complex64 {
         let (a, b) = (self.a, self.b);
-        let centred = l <= L_CENTRED;
+        let centred = matches!(lattice, Lattice::Centred);
+        let peak_g = match lattice {
+            Lattice::Peak(g) => Some(g),
+            _ => None,
+        };
         let z = Complex64::from_polar(x, theta);
         let mut corr = Complex64::new(0.0, 0.0);
         let two_pi_i = Complex64::new(0.0, 2.0 * PI);
@@ -434,7 +647,9 @@ impl Quad {
             if 2.0 * PI * res.norm() < 1e-18 * scale {
                 continue;
             }
-            let wp = if centred {
+            let wp = if let Some(g) = peak_g {
+                solve_peak_map(g, vp)
+            } else if centred {
                 self.centred_poles
                     .iter()
                     .find(|(i, _)| i.to_bits() == im.to_bits())
@@ -449,6 +664,11 @@ impl Quad {
             if wp.im.abs() > 1.3 {
                 continue;
             }
+            // position relative to the node lattice k h + W0
+            let wp = match lattice {
+                Lattice::Centred | Lattice::Peak(_) => wp - W0,
+                Lattice::Fixed(w0) => wp - w0,
+            };
             let c = if wp.im > 0.0 {
                 two_pi_i * res / ((-two_pi_i * wp / H).exp() - 1.0)
             } else {
@@ -462,6 +682,32 @@ impl Quad {
         }
         corr
     }
+}
+
+/// The real `w` of the fixed map's peak, `c + w - e^-w = l` (Newton; `l > 1.5`, so
+/// `w > 2` and the map is nearly the identity).
+fn peak_w(l: f64) -> f64 {
+    let target = l - C_FIXED;
+    let mut w = target;
+    for _ in 0..8 {
+        let e = (-w).exp();
+        w -= (w - e - target) / (1.0 + e);
+    }
+    w
+}
+
+/// Solve `s - g expm1(-s) = v_p` (the re-centred fixed map).
+fn solve_peak_map(g: f64, vp: Complex64) -> Option<Complex64> {
+    let mut s = vp / (1.0 + g);
+    for _ in 0..100 {
+        let e = (-s).exp();
+        let ds = (s - g * (e - 1.0) - vp) / (1.0 + g * e);
+        s -= ds;
+        if ds.norm() <= 1e-15 * (1.0 + s.norm()) {
+            return Some(s);
+        }
+    }
+    None
 }
 
 /// Solve `map(w) = v_p` (centred: `phi(w) = v_p`; fixed: `c + w - e^-w = l + v_p`).
