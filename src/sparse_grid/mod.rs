@@ -45,7 +45,7 @@ pub use combine::{
     ComponentSolver, ComponentStats, ComponentWork, NegativityReport, RankStats, Snapshot,
     SparseGridConfig, SparseGridStats, component_costs, peak_rss_bytes, solve_combination,
 };
-pub use distributed::solve_combination_on;
+pub use distributed::{RANK_MESSAGE_HEADER_BYTES, component_message_bytes, solve_combination_on};
 pub use error::{Result, SparseGridError};
 pub use file::{SparseReport, run_sparse_file, run_sparse_file_on};
 pub use fokker_planck::{
