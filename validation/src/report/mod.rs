@@ -1079,7 +1079,14 @@ fn studies_sections(d: &mut Document, st: &crate::analysis::studies::StudyResult
             "n/a".into(),
         ]);
         d.table(
-            &["sample vs SGD", "n beta", "KL", "JS", "W1 [95 % CI]", "summary sd"],
+            &[
+                "sample vs SGD",
+                "n beta",
+                "KL",
+                "JS",
+                "W1 [95 % CI]",
+                "summary sd",
+            ],
             rows,
         );
     }
