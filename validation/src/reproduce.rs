@@ -1005,7 +1005,7 @@ fn study_results(
         // are left out.
         let n = data.train.len();
         let per_epoch = n.div_ceil(b.max(1)) as u64;
-        let partial = n % b.max(1) != 0;
+        let partial = !n.is_multiple_of(b.max(1));
         let mut excluded = 0;
         let hills: Vec<Option<studies::HillEstimate>> = idx
             .iter()
@@ -1111,7 +1111,8 @@ fn scale_scan_run(
             combos.push((1.0, f));
         }
     }
-    if !combos.iter().any(|c| *c == (1.0, 1.0)) {
+    let is_base = |c: &(f64, f64)| (c.0 - 1.0).abs() < 1e-12 && (c.1 - 1.0).abs() < 1e-12;
+    if !combos.iter().any(is_base) {
         combos.push((1.0, 1.0));
     }
     let cache = dir.join("scale_scan.json");
@@ -1143,7 +1144,7 @@ fn scale_scan_run(
     let base_llc = combos
         .iter()
         .zip(&res)
-        .find(|(c, _)| **c == (1.0, 1.0))
+        .find(|(c, _)| is_base(c))
         .map_or(f64::NAN, |(_, r)| r.llc_mean);
     let pts: Vec<studies::ScaleScanPoint> = combos
         .iter()
