@@ -917,6 +917,8 @@ fn study_results(
     let Some(a0) = p.architectures.first().map(|a| Preset::arch_name(a)) else {
         return Ok(out);
     };
+    // The studies' runs: the first architecture with SGD.
+    let a0_sgd = |s: &RunSpec| Preset::arch_name(&s.arch) == a0 && s.optimizer == "sgd";
     let late_s = |a: &RunAnalysis| {
         a.late_fit
             .as_ref()
@@ -928,8 +930,7 @@ fn study_results(
             .iter()
             .zip(analyses)
             .filter(|(s, _)| {
-                Preset::arch_name(&s.arch) == a0
-                    && s.optimizer == "sgd"
+                a0_sgd(s)
                     && s.batch_size == p.batch_size
                     && (s.seed as usize) < st.histogram_seeds.max(p.seeds)
                     && s.role != Role::BatchScan
@@ -988,12 +989,7 @@ fn study_results(
         let idx: Vec<usize> = specs
             .iter()
             .enumerate()
-            .filter(|(_, s)| {
-                Preset::arch_name(&s.arch) == a0
-                    && s.optimizer == "sgd"
-                    && s.batch_size == b
-                    && (s.seed as usize) < st.batch_seeds
-            })
+            .filter(|(_, s)| a0_sgd(s) && s.batch_size == b && (s.seed as usize) < st.batch_seeds)
             .map(|(i, _)| i)
             .collect();
         if idx.is_empty() {
@@ -1056,10 +1052,7 @@ fn study_results(
             .iter()
             .enumerate()
             .filter(|(_, s)| {
-                s.role == Role::Main
-                    && Preset::arch_name(&s.arch) == a0
-                    && s.optimizer == "sgd"
-                    && (s.seed as usize) < st.llc_scale_runs
+                s.role == Role::Main && a0_sgd(s) && (s.seed as usize) < st.llc_scale_runs
             })
             .map(|(i, _)| i)
             .collect();

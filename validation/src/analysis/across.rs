@@ -50,8 +50,17 @@ pub struct Proportion {
 /// assert_eq!((p.k, p.n), (3, 4));
 /// ```
 pub fn fraction_below(v: &[f64], threshold: f64) -> Proportion {
-    let n = v.len();
-    let k = v.iter().filter(|&&x| x < threshold).count();
+    proportion(v.iter().filter(|&&x| x < threshold).count(), v.len())
+}
+
+/// The proportion `k / n` with its Wilson 95 % score interval (`n = 0`: NaN in `[0, 1]`).
+///
+/// ```
+/// use ffpe_validation::analysis::across::proportion;
+/// let p = proportion(3, 4);
+/// assert!((p.fraction - 0.75).abs() < 1e-15 && p.ci.lo < 0.75 && p.ci.hi > 0.75);
+/// ```
+pub fn proportion(k: usize, n: usize) -> Proportion {
     let z = 1.959_963_984_540_054;
     let (frac, lo, hi) = if n == 0 {
         (f64::NAN, 0.0, 1.0)

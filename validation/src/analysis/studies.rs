@@ -3,7 +3,7 @@
 //! across architectures (Figure 5a), the batch-size scan and the LLC scale scan. Pure functions
 //! and result types; `crate::reproduce` gathers the inputs.
 
-use super::across::{Histogram, Proportion, fraction_below, histogram};
+use super::across::{Histogram, Proportion, histogram, proportion};
 use super::stats::{BootstrapConfig, ConfidenceInterval, bootstrap_mean, mean};
 use serde::{Deserialize, Serialize};
 
@@ -153,14 +153,8 @@ pub fn exponent_study(
         .collect();
     let mut sorted = s.to_vec();
     sorted.sort_by(f64::total_cmp);
-    let in_band: Vec<f64> = s
-        .iter()
-        .map(|&x| if (HIGH..0.5).contains(&x) { 0.0 } else { 1.0 })
-        .collect();
-    let above: Vec<f64> = s
-        .iter()
-        .map(|&x| if x >= 0.5 { 0.0 } else { 1.0 })
-        .collect();
+    let in_band = s.iter().filter(|x| (HIGH..0.5).contains(*x)).count();
+    let above = s.iter().filter(|&&x| x >= 0.5).count();
     ExponentStudy {
         arch: arch.into(),
         optimizer: optimizer.into(),
@@ -175,8 +169,8 @@ pub fn exponent_study(
         } else {
             super::stats::quantile_sorted(&sorted, 0.5)
         },
-        fraction_high: fraction_below(&in_band, 0.5),
-        fraction_above_half: fraction_below(&above, 0.5),
+        fraction_high: proportion(in_band, s.len()),
+        fraction_above_half: proportion(above, s.len()),
     }
 }
 

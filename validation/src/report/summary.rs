@@ -183,12 +183,7 @@ fn majority_verdict(k: usize, n: usize) -> Verdict {
     if n == 0 {
         return Verdict::NotTested;
     }
-    let p = fraction_below(
-        &(0..n)
-            .map(|i| if i < k { 0.0 } else { 1.0 })
-            .collect::<Vec<_>>(),
-        0.5,
-    );
+    let p = crate::analysis::across::proportion(k, n);
     if p.ci.lo > 0.5 {
         Verdict::Supported
     } else if p.ci.hi < 0.5 {
