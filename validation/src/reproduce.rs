@@ -217,7 +217,8 @@ impl Preset {
     /// The paper preset: 5 architectures x 20 seeds x SGD and Adam, the study's SGD
     /// (lr 0.001, batch 256), 100,000 steps, LLC every 500 steps (2 chains x 200 draws),
     /// 20 checkpoints per decade (about 20 GB of checkpoints in all). Sized for one GPU;
-    /// on a 2-core CPU it would take days (see the report of issue 6 for the estimate).
+    /// on a 2-core CPU about 11 hours, modelled from measured parts
+    /// (`validation/scripts/paper_cpu_cost.py`, BENCHMARKS.md).
     pub fn paper() -> Self {
         Self {
             name: "paper".into(),

@@ -62,7 +62,7 @@ struct MergeArgs {
     /// Output directories of the shards (may include --out itself).
     #[arg(required = true)]
     dirs: Vec<PathBuf>,
-    /// The sweep the shards ran (quick, paper, tiny).
+    /// The sweep the shards ran (quick, medium, paper, tiny).
     #[arg(long, default_value = "quick")]
     preset: String,
     /// Where the merged runs and the report go.
@@ -84,8 +84,11 @@ struct MergeArgs {
 
 #[derive(Args)]
 struct ReproduceArgs {
-    /// Sweep: quick (2 architectures x 3 seeds x SGD/Adam, <= 10 min on 2 CPU cores),
-    /// paper (5 architectures x 20 seeds x SGD/Adam, sized for one GPU) or tiny (seconds).
+    /// Sweep: quick (2 architectures x 3 seeds x SGD/Adam, about 2 min on 2 CPU cores), medium
+    /// (3 architectures x 10 seeds x SGD/Adam plus the studies: Figure 4 seeds, batch-size
+    /// scan, LLC scale scan, Moons; about 40 CPU-minutes per core on 2 cores), paper (5
+    /// architectures x 20 seeds x SGD/Adam plus the studies, sized for one GPU) or tiny
+    /// (seconds).
     #[arg(long, default_value = "quick")]
     preset: String,
     /// Device: cpu or cuda (cuda needs a build with `--features cuda`).
