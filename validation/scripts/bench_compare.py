@@ -13,6 +13,9 @@ Needs validation/scripts/.venv with torch==2.15.0, safetensors, numpy, devinterp
 - SGLD steps/s (chain-steps: 4 chains x draws) on validation/tests/data/mlp-784-128-10.safetensors
   with eps 1e-4, gamma 100, n_beta = 256/ln 256: ffpe-validate llc, devinterp's
   estimate_learning_coeff_with_summary (SGLD), and a hand-written PyTorch loop.
+- with --sgld-batch K: the SGLD rows for K checkpoints (here K copies of the one test checkpoint)
+  in one batched `ffpe-validate llc --weights P1 .. PK` call (llc::estimate_many: 4K chains over
+  --threads) against devinterp and the PyTorch loop called K times; --only-sgld skips training;
 - with --ensemble S1,S2,...: seed-steps/s (updates summed over the members) of S seeds of one
   architecture trained together: ffpe-validate `train --seeds S` (the members spread over the
   threads, each exactly a run of that seed alone), the same S seeds as S separate runs one after
@@ -84,6 +87,10 @@ def main():
                     help="updates per member in the long ensemble run (the short one has a third; "
                          "between 300 and 999 both have the same checkpoints)")
     ap.add_argument("--only-ensemble", action="store_true")
+    ap.add_argument("--sgld-batch", type=int, default=1,
+                    help="checkpoints per batched SGLD call (ffpe-validate llc --weights with K "
+                         "paths, one estimate_many run) against devinterp called K times")
+    ap.add_argument("--only-sgld", action="store_true", help="only the SGLD rows")
     ap.add_argument("--archs", default="784-128-10,784-256-256-10")
     a = ap.parse_args()
     import torch
@@ -110,8 +117,8 @@ def main():
                          *extra, "--out", out])
 
     def ours_llc(d):
-        return run_ours([a.binary, "--threads", str(a.threads), "llc", "--weights", ck,
-                         "--chains", "4", "--draws", str(d), "--json"])
+        return run_ours([a.binary, "--threads", str(a.threads), "llc", "--weights",
+                         *([ck] * a.sgld_batch), "--chains", "4", "--draws", str(d), "--json"])
 
     def torch_train(widths, n):
         torch.manual_seed(0)
@@ -143,7 +150,7 @@ def main():
 
     def torch_sgld(d):
         def loop():
-            for c in range(4):
+            for c in [c for _ in range(a.sgld_batch) for c in range(4)]:
                 model.load_state_dict(state)
                 sgld(model, x, y, eps, gamma, nbeta, d, 1.0, True, torch.Generator().manual_seed(c))
         return timed(loop)
@@ -157,12 +164,15 @@ def main():
         def evaluate(m, data):
             o = m(data[0])
             return torch.nn.functional.cross_entropy(o, data[1]), {"output": o}
-        model.load_state_dict(state)
-        return timed(lambda: estimate_learning_coeff_with_summary(
-            model, loader=loader, evaluate=evaluate, sampling_method=SGLD,
-            optimizer_kwargs=dict(lr=eps, localization=gamma, nbeta=nbeta), num_chains=4,
-            num_draws=d, init_loss=full, device="cpu", online=False, verbose=False, seed=0,
-            cores=1))
+        def loop():
+            for _ in range(a.sgld_batch):
+                model.load_state_dict(state)
+                estimate_learning_coeff_with_summary(
+                    model, loader=loader, evaluate=evaluate, sampling_method=SGLD,
+                    optimizer_kwargs=dict(lr=eps, localization=gamma, nbeta=nbeta), num_chains=4,
+                    num_draws=d, init_loss=full, device="cpu", online=False, verbose=False,
+                    seed=0, cores=1)
+        return timed(loop)
 
     def ours_ensemble(arch, s, n):
         out = os.path.join(tmp, f"ens-{arch}-{s}-{n}")
@@ -272,7 +282,7 @@ def main():
                     rates(s_ * e1, s_ * e2, torch_bmm(widths, s_, e1), torch_bmm(widths, s_, e2)))
         if a.only_ensemble:
             continue
-        for arch, widths in archs:
+        for arch, widths in [] if a.only_sgld else archs:
             k = f"train {arch}"
             table.setdefault(k, {})
             table[k]["ffpe-validate"] = best(table[k].get("ffpe-validate"),
@@ -283,14 +293,15 @@ def main():
                                                           ours_train(arch, n2, "dense")))
             table[k]["pytorch"] = best(table[k].get("pytorch"),
                                        rates(n1, n2, torch_train(widths, n1), torch_train(widths, n2)))
-        k = "sgld 784-128-10 (chain-steps/s)"
+        k = f"sgld 784-128-10, {a.sgld_batch} x 4 chains (chain-steps/s)"
+        c1, c2 = 4 * a.sgld_batch * d1, 4 * a.sgld_batch * d2
         table.setdefault(k, {})
         table[k]["ffpe-validate"] = best(table[k].get("ffpe-validate"),
-                                         rates(4 * d1, 4 * d2, ours_llc(d1), ours_llc(d2)))
+                                         rates(c1, c2, ours_llc(d1), ours_llc(d2)))
         table[k]["devinterp"] = best(table[k].get("devinterp"),
-                                     rates(4 * d1, 4 * d2, devinterp_sgld(d1), devinterp_sgld(d2)))
+                                     rates(c1, c2, devinterp_sgld(d1), devinterp_sgld(d2)))
         table[k]["pytorch-loop"] = best(table[k].get("pytorch-loop"),
-                                        rates(4 * d1, 4 * d2, torch_sgld(d1), torch_sgld(d2)))
+                                        rates(c1, c2, torch_sgld(d1), torch_sgld(d2)))
     for k, v in table.items():
         if k.startswith("ensemble"):
             # S separate runs one after the other: one run's steps/s, in seed-steps/s

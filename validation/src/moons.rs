@@ -47,6 +47,13 @@
 //!    [`MoonsConfig::walk_dimension`]. The default `nu = 2` is ordinary diffusion, for which
 //!    `D_xi = 1` at every `xi`: the matched temperature is then the plain SGD temperature, and
 //!    `xi` is recorded but changes nothing. A measured walk dimension can be passed in.
+//!    The study also **measures** it ([`WalkDimension`]): SPEC's `R(t) ~ t^(1/nu)` with `R` the
+//!    distance from `w*`, so the mean over runs of `|w_t - w*|^2` grows as `t^(2/nu)` until it
+//!    saturates in the basin; `nu = 2 / slope` of `ln MSD` on `ln t` from step
+//!    [`WALK_FIRST_STEP`] to the last recorded step whose MSD is at most half the plateau (the
+//!    MSD of the late iterates, the SGD sample), with a bootstrap interval over runs. One more
+//!    posterior sample at `n beta = gamma / xi^(2 - nu_measured)` is compared like the matched
+//!    one and gets its own verdict (the theory with its own measured exponent).
 //! 6. **Posterior samples**: the tempered posterior `pi(w) ~ exp(-n beta L(w))` is sampled by
 //!    full-batch Langevin steps `w' = w - eps grad L(w) + sqrt(2 eps / (n beta)) N(0, I)`
 //!    (SGLD without minibatch noise; `eps` = [`MoonsConfig::langevin_lr`], in the same units as
@@ -99,6 +106,11 @@ const STREAM_INIT: u64 = 0x6d6f_6f6e_7349;
 const STREAM_SGD: u64 = 0x6d6f_6f6e_7353;
 /// Stream label of the Langevin chains (then the sample-set index and the chain index).
 const STREAM_LANGEVIN: u64 = 0x6d6f_6f6e_734c;
+
+/// First step of the walk-dimension fit (the first few steps are a handful of minibatches).
+pub const WALK_FIRST_STEP: usize = 10;
+/// Recorded steps per decade of the mean squared displacement.
+const WALK_PER_DECADE: f64 = 8.0;
 
 /// The fixed probe set of the summary: points on, between and around the two moons (the
 /// outer moon is the upper half circle of radius 1 about (0, 0), the inner the lower half
@@ -664,10 +676,99 @@ pub struct MoonsResult {
     pub verdict: Verdict,
     /// Why.
     pub verdict_reason: String,
+    /// The walk dimension measured from the SGD runs and the comparison at its temperature
+    /// (`None` in results written before it was measured).
+    #[serde(default)]
+    pub walk: Option<WalkDimension>,
     /// The published figures.
     pub published: Published,
     /// Wall time of the study.
     pub wall_seconds: f64,
+}
+
+/// The walk dimension `nu` of the SGD runs, measured (module docs, item 5), and the posterior
+/// at the temperature it implies.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct WalkDimension {
+    /// Steps at which `|w_t - w*|^2` was recorded (geometric, 8 per decade).
+    pub steps: Vec<usize>,
+    /// Mean over the runs of `|w_t - w*|^2` at those steps.
+    pub msd: Vec<f64>,
+    /// The plateau: mean of `|w - w*|^2` over the SGD sample (the late iterates).
+    pub plateau: f64,
+    /// First and last step of the fit (MSD at most half the plateau).
+    pub window: (usize, usize),
+    /// Recorded steps in the window.
+    pub points: usize,
+    /// Fitted `d ln MSD / d ln t` (`= 2 / nu`).
+    pub slope: f64,
+    /// `nu = 2 / slope` (NaN when fewer than 3 points lie in the window).
+    pub nu: f64,
+    /// Bootstrap percentile interval of `nu` (runs resampled; window refitted each time).
+    pub nu_ci: ConfidenceInterval,
+    /// `D_xi = xi^(2 - nu)` at the measured `nu`.
+    pub d_xi: f64,
+    /// `n beta = temperature_factor * gamma / D_xi` at the measured `nu`.
+    pub nbeta: f64,
+    /// SGD against the posterior at that `n beta` (`None` when `nu` could not be measured).
+    pub comparison: Option<Comparison>,
+    /// The verdict of the same rule as the main one, with this comparison as the matched one.
+    pub verdict: Verdict,
+    /// Why.
+    pub verdict_reason: String,
+}
+
+/// The recorded steps of the mean squared displacement: 1 and then 8 per decade up to `steps`.
+fn walk_steps(steps: usize) -> Vec<usize> {
+    let mut out: Vec<usize> = vec![];
+    let mut k = 0.0f64;
+    loop {
+        let t = 10f64.powf(k / WALK_PER_DECADE).round() as usize;
+        if t > steps {
+            break;
+        }
+        if out.last() != Some(&t) {
+            out.push(t);
+        }
+        k += 1.0;
+    }
+    out
+}
+
+/// `(window, points, slope)` of the walk-dimension fit of the mean MSD `msd` at `steps`.
+fn walk_fit(steps: &[usize], msd: &[f64], plateau: f64) -> ((usize, usize), usize, f64) {
+    let (mut x, mut y) = (vec![], vec![]);
+    let mut window = (WALK_FIRST_STEP, WALK_FIRST_STEP);
+    for (&t, &m) in steps.iter().zip(msd) {
+        if t < WALK_FIRST_STEP {
+            continue;
+        }
+        if !(m > 0.0 && m <= 0.5 * plateau) {
+            break;
+        }
+        x.push((t as f64).ln());
+        y.push(m.ln());
+        window.1 = t;
+    }
+    let slope = if x.len() >= 3 {
+        crate::analysis::studies::slope(&x, &y)
+    } else {
+        f64::NAN
+    };
+    (window, x.len(), slope)
+}
+
+/// The mean over the runs `runs` of the per-run squared displacements `sq[run][k]`.
+fn mean_msd(sq: &[Vec<f64>], runs: &[usize]) -> Vec<f64> {
+    let k = sq.first().map_or(0, |r| r.len());
+    let mut m = vec![0.0; k];
+    for &r in runs {
+        for (a, b) in m.iter_mut().zip(&sq[r]) {
+            *a += b;
+        }
+    }
+    m.iter_mut().for_each(|a| *a /= runs.len().max(1) as f64);
+    m
 }
 
 /// Wasserstein-1 distance of two empirical distributions: `int |F_a(t) - F_b(t)| dt`, exact.
@@ -957,14 +1058,23 @@ impl Problem {
         w
     }
 
-    /// One SGD run from `start`: its late iterates (earliest first).
-    fn sgd_run(&self, start: &[f64], cfg: &MoonsConfig, run: usize) -> Vec<Vec<f64>> {
+    /// One SGD run from `start`: its late iterates (earliest first) and `|w_t - start|^2` at
+    /// the steps `record`.
+    fn sgd_run(
+        &self,
+        start: &[f64],
+        cfg: &MoonsConfig,
+        run: usize,
+        record: &[usize],
+    ) -> (Vec<Vec<f64>>, Vec<f64>) {
         let mut rng = Rng::new(cfg.seed, &[STREAM_SGD, run as u64]);
         let mut w = start.to_vec();
         let mut g = vec![0.0; w.len()];
         let mut idx = vec![0usize; cfg.batch_size];
         let mut work = self.mlp.work();
         let mut out = Vec::with_capacity(cfg.late_iterates);
+        let mut sq = Vec::with_capacity(record.len());
+        let mut next = record.iter().peekable();
         let first = cfg.steps - (cfg.late_iterates - 1) * cfg.late_spacing;
         for step in 1..=cfg.steps {
             for i in &mut idx {
@@ -978,8 +1088,12 @@ impl Problem {
             if step >= first && (step - first).is_multiple_of(cfg.late_spacing) {
                 out.push(w.clone());
             }
+            if next.peek() == Some(&&step) {
+                next.next();
+                sq.push(w.iter().zip(start).map(|(a, b)| (a - b) * (a - b)).sum());
+            }
         }
-        out
+        (out, sq)
     }
 
     /// Langevin chains (MALA when `cfg.metropolis`) targeting `exp(-nbeta L)` from `start`:
@@ -1098,9 +1212,10 @@ pub fn run_study(cfg: &MoonsConfig) -> Result<MoonsResult> {
     let (tc, tf) = prob.mlp.noise_traces(&w_star, &prob.x, &prob.y, &mut work);
     let noise_scale_at_start = tc / tf;
 
-    let sgd_weights: Vec<Vec<Vec<f64>>> = (0..cfg.runs)
-        .map(|r| prob.sgd_run(&w_star, cfg, r))
-        .collect();
+    let record = walk_steps(cfg.steps);
+    let (sgd_weights, sq): (Vec<Vec<Vec<f64>>>, Vec<Vec<f64>>) = (0..cfg.runs)
+        .map(|r| prob.sgd_run(&w_star, cfg, r, &record))
+        .unzip();
     let finals: Vec<&Vec<f64>> = sgd_weights.iter().filter_map(|r| r.last()).collect();
     if finals.iter().any(|w| w.iter().any(|v| !v.is_finite())) {
         return Err(Error::config(
@@ -1180,6 +1295,74 @@ pub fn run_study(cfg: &MoonsConfig) -> Result<MoonsResult> {
     }
 
     let (verdict, verdict_reason) = decide(&matched, &null, &controls);
+
+    // The walk dimension of the SGD runs and the posterior at the temperature it implies.
+    let sq_dist =
+        |w: &Vec<f64>| -> f64 { w.iter().zip(&w_star).map(|(a, b)| (a - b) * (a - b)).sum() };
+    let late_sq: Vec<f64> = sgd_weights
+        .iter()
+        .map(|r| r.iter().map(sq_dist).sum::<f64>() / r.len().max(1) as f64)
+        .collect();
+    let all_runs: Vec<usize> = (0..cfg.runs).collect();
+    let plateau_of =
+        |runs: &[usize]| runs.iter().map(|&r| late_sq[r]).sum::<f64>() / runs.len() as f64;
+    let msd = mean_msd(&sq, &all_runs);
+    let plateau = plateau_of(&all_runs);
+    let (window, points, slope) = walk_fit(&record, &msd, plateau);
+    let nu = 2.0 / slope;
+    let mut rng = SplitMix64::new(cfg.bootstrap.seed ^ 0x77a1_6b00);
+    let reps: Vec<f64> = (0..cfg.bootstrap.resamples)
+        .map(|_| {
+            let pick: Vec<usize> = (0..cfg.runs).map(|_| rng.below(cfg.runs)).collect();
+            let (_, _, b) = walk_fit(&record, &mean_msd(&sq, &pick), plateau_of(&pick));
+            2.0 / b
+        })
+        .collect();
+    let nu_ci = percentile_interval(reps, cfg.bootstrap.level);
+    let walk_d_xi = cfg.xi.powf(2.0 - nu);
+    let walk_nbeta = cfg.temperature_factor * gamma / walk_d_xi;
+    let (comparison, walk_verdict, walk_reason) = if nu.is_finite()
+        && nu > 0.0
+        && walk_nbeta.is_finite()
+        && walk_nbeta > 0.0
+    {
+        let set = 2 + 1 + cfg.control_factors.len() as u64;
+        let s = posterior(walk_nbeta, set);
+        let c = compare(
+            format!("measured nu = {nu:.3}"),
+            walk_nbeta,
+            &s,
+            &sgd_sum,
+            100,
+        );
+        let (v, why) = decide(&c, &null, &controls);
+        (Some(c), v, why)
+    } else {
+        (
+            None,
+            Verdict::NotTested,
+            format!(
+                "the walk dimension could not be measured: {points} recorded steps between step \
+                 {WALK_FIRST_STEP} and the half-plateau"
+            ),
+        )
+    };
+    let walk = WalkDimension {
+        steps: record,
+        msd,
+        plateau,
+        window,
+        points,
+        slope,
+        nu,
+        nu_ci,
+        d_xi: walk_d_xi,
+        nbeta: walk_nbeta,
+        comparison,
+        verdict: walk_verdict,
+        verdict_reason: walk_reason,
+    };
+
     Ok(MoonsResult {
         config: cfg.clone(),
         num_params: prob.mlp.num_params(),
@@ -1200,6 +1383,7 @@ pub fn run_study(cfg: &MoonsConfig) -> Result<MoonsResult> {
         controls,
         verdict,
         verdict_reason,
+        walk: Some(walk),
         published: PUBLISHED,
         wall_seconds: t0.elapsed().as_secs_f64(),
     })
@@ -1352,6 +1536,9 @@ pub fn markdown(r: &MoonsResult) -> String {
     for ctl in &r.controls {
         row(&ctl.label, ctl);
     }
+    if let Some(c) = r.walk.as_ref().and_then(|w| w.comparison.as_ref()) {
+        row(&format!("at the measured walk dimension ({})", c.label), c);
+    }
     let _ = writeln!(
         s,
         "\nPublished (xi = {}): KL {}, W {}, JS {} (their summary and units are not known here: \
@@ -1364,6 +1551,27 @@ pub fn markdown(r: &MoonsResult) -> String {
         c.bins,
         c.pseudo_count
     );
+    if let Some(w) = &r.walk {
+        let _ = writeln!(
+            s,
+            "Walk dimension of the SGD runs: mean |w_t - w*|^2 grows with slope {:.4} in ln t over \
+             steps {}..{} ({} points, up to half the plateau {:.4e}), so nu = 2 / slope = {:.3} \
+             [{:.3}, {:.3}] (95 % bootstrap over runs); D_xi = {:.4}, n beta = {:.1}. \
+             **Verdict at the measured nu: {}** ({}).\n",
+            w.slope,
+            w.window.0,
+            w.window.1,
+            w.points,
+            w.plateau,
+            w.nu,
+            w.nu_ci.lo,
+            w.nu_ci.hi,
+            w.d_xi,
+            w.nbeta,
+            w.verdict.words(),
+            w.verdict_reason
+        );
+    }
     let _ = writeln!(
         s,
         "**Verdict: {}** ({}). Wall time {:.1} s.",
@@ -1372,4 +1580,39 @@ pub fn markdown(r: &MoonsResult) -> String {
         r.wall_seconds
     );
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// On an exact power law `MSD = t^(2 / nu)` that saturates at a plateau, the fit recovers
+    /// `nu` to rounding (a least-squares line through points that lie on a line) and stops at
+    /// the last recorded step below half the plateau.
+    #[test]
+    fn walk_fit_recovers_a_power_law_and_its_window() {
+        let steps = walk_steps(10_000);
+        assert_eq!(steps[0], 1);
+        assert_eq!(*steps.last().unwrap(), 10_000);
+        assert!(steps.windows(2).all(|w| w[0] < w[1]));
+        for nu in [2.0, 2.5, 4.0] {
+            let plateau = 3000f64.powf(2.0 / nu);
+            let msd: Vec<f64> = steps
+                .iter()
+                .map(|&t| (t as f64).powf(2.0 / nu).min(plateau))
+                .collect();
+            let (window, points, slope) = walk_fit(&steps, &msd, plateau);
+            assert!((2.0 / slope - nu).abs() < 1e-12 * nu, "{nu}: {slope}");
+            assert_eq!(window.0, WALK_FIRST_STEP);
+            // half the plateau is reached at t = 3000 / 2^(nu / 2)
+            let t_half = 3000.0 / 2f64.powf(nu / 2.0);
+            assert!(window.1 as f64 <= t_half, "{nu}: {window:?}");
+            let next = steps.iter().find(|&&t| t > window.1).unwrap();
+            assert!(*next as f64 > t_half, "{nu}: {window:?}");
+            assert!(points >= 3);
+        }
+        // a walk that saturates at once cannot be fitted: NaN, not a number made up
+        let flat = vec![1.0; steps.len()];
+        assert!(walk_fit(&steps, &flat, 1.0).2.is_nan());
+    }
 }

@@ -172,6 +172,13 @@ fn tiny_study_runs_and_detects_wrong_temperatures() {
     assert_eq!(back.matched, r.matched);
     assert!(moons::markdown(&r).contains("Verdict"));
     assert_eq!(r.controls.len(), 1 + cfg.control_factors.len());
+    // the walk dimension is measured from the runs and compared at its own temperature
+    let w = r.walk.as_ref().unwrap();
+    assert!(w.nu.is_finite() && w.nu > 0.0 && w.points >= 3, "{w:?}");
+    assert!(w.nu_ci.lo <= w.nu_ci.hi);
+    let c = w.comparison.as_ref().unwrap();
+    assert!((c.nbeta - w.nbeta).abs() <= 1e-12 * w.nbeta);
+    assert!(moons::markdown(&r).contains("Walk dimension"));
     // the mis-tempered controls (x0.1, x10) are farther from SGD than the matched posterior:
     // beyond the upper end of the matched distance's 95 % bootstrap interval (fixed seeds, so
     // deterministic; at tiny size the intervals themselves are too wide to be disjoint)

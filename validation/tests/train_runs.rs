@@ -354,6 +354,51 @@ fn llc_command_prints_json_and_checks_arch() {
     }
     assert_eq!(v["trace"].as_array().unwrap().len(), 2);
     assert!((v["nbeta"].as_f64().unwrap() - 8000.0 / 8000f64.ln()).abs() < 1e-9);
+    // several checkpoints: one batched run (chains over 2 threads), one JSON line each with
+    // its path, every value equal to the single run's (same chains, noise and minibatches)
+    let many = bin()
+        .args([
+            "--threads",
+            "2",
+            "llc",
+            "--chains",
+            "2",
+            "--draws",
+            "20",
+            "--json",
+        ])
+        .args([
+            "--init-loss",
+            "batches:2",
+            "--nbeta",
+            "dataset",
+            "--weights",
+        ])
+        .arg(&ck)
+        .arg(&ck)
+        .output()
+        .unwrap();
+    assert!(
+        many.status.success(),
+        "{}",
+        String::from_utf8_lossy(&many.stderr)
+    );
+    let lines: Vec<serde_json::Value> = String::from_utf8_lossy(&many.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 2);
+    for w in &lines {
+        assert!(
+            w["weights"]
+                .as_str()
+                .unwrap()
+                .ends_with("mlp-784-128-10.safetensors")
+        );
+        for k in ["llc_mean", "llc_per_chain", "init_loss", "trace"] {
+            assert_eq!(w[k], v[k], "{k}");
+        }
+    }
     let bad = bin()
         .args(["llc", "--arch", "784-64-10", "--draws", "2", "--weights"])
         .arg(&ck)

@@ -225,9 +225,12 @@ struct TrainArgs {
 struct LlcArgs {
     #[command(flatten)]
     data: DataArgs,
-    /// Checkpoint (safetensors with fc1.weight, fc1.bias, [bn1.*], ...).
-    #[arg(long)]
-    weights: PathBuf,
+    /// Checkpoint (safetensors with fc1.weight, fc1.bias, [bn1.*], ...). Several (`--weights a
+    /// b c` or the flag repeated): one batched SGLD run, every chain of every checkpoint spread
+    /// over `--threads`, each result equal to that checkpoint's run alone; `--json` then prints
+    /// one object per line, with its `weights`.
+    #[arg(long, num_args = 1.., required = true)]
+    weights: Vec<PathBuf>,
     /// Expected architecture (checked against the checkpoint; default: inferred).
     #[arg(long)]
     arch: Option<String>,
@@ -595,21 +598,25 @@ fn train_ensemble(
 
 fn cmd_llc(a: LlcArgs, threads: usize) -> Result<()> {
     let dev = a.device.parse::<DeviceKind>()?.device()?;
-    let net = Network::load(&a.weights, &dev)?;
-    if let Some(s) = &a.arch {
-        let want = arch_of(s, a.batchnorm)?;
-        if &want != net.arch() {
+    let mut nets = Vec::with_capacity(a.weights.len());
+    for path in &a.weights {
+        let net = Network::load(path, &dev)?;
+        if let Some(s) = &a.arch {
+            let want = arch_of(s, a.batchnorm)?;
+            if &want != net.arch() {
+                bail!(
+                    "--arch {want} does not match the checkpoint {} ({})",
+                    path.display(),
+                    net.arch()
+                );
+            }
+        } else if a.batchnorm && !net.arch().batchnorm {
             bail!(
-                "--arch {want} does not match the checkpoint {} ({})",
-                a.weights.display(),
-                net.arch()
+                "--batchnorm given, but {} has no BatchNorm layers",
+                path.display()
             );
         }
-    } else if a.batchnorm && !net.arch().batchnorm {
-        bail!(
-            "--batchnorm given, but {} has no BatchNorm layers",
-            a.weights.display()
-        );
+        nets.push(net);
     }
     let d = data::load(&a.data.config())?;
     let cfg = LlcConfig {
@@ -627,12 +634,25 @@ fn cmd_llc(a: LlcArgs, threads: usize) -> Result<()> {
         init_loss: a.init_loss.parse::<InitLoss>()?,
         threads,
     };
-    let r = llc::estimate(&net, &d.train, &cfg)?;
-    for w in &r.warnings {
-        eprintln!("warning: {w}");
+    let results = if nets.len() == 1 {
+        vec![llc::estimate(&nets[0], &d.train, &cfg)?]
+    } else {
+        let jobs: Vec<(&Network, &LlcConfig)> = nets.iter().map(|n| (n, &cfg)).collect();
+        llc::estimate_many(&jobs, &d.train, threads)?
+    };
+    for (path, r) in a.weights.iter().zip(&results) {
+        for w in &r.warnings {
+            eprintln!("warning: {}: {w}", path.display());
+        }
+        print_llc(path, r, a.json, nets.len() > 1);
     }
-    if a.json {
-        let v = serde_json::json!({
+    Ok(())
+}
+
+/// One LLC result on stdout: a JSON object (with the checkpoint's path when `named`) or a line.
+fn print_llc(path: &std::path::Path, r: &llc::LlcResult, json: bool, named: bool) {
+    if json {
+        let mut v = serde_json::json!({
             "llc_mean": r.llc_mean,
             "llc_std": r.llc_std,
             "llc_per_chain": r.llc_per_chain,
@@ -643,12 +663,17 @@ fn cmd_llc(a: LlcArgs, threads: usize) -> Result<()> {
             "warnings": r.warnings,
             "draws_per_second": r.draws_per_second,
         });
+        if named {
+            v["weights"] = serde_json::json!(path.display().to_string());
+        }
         println!("{v}");
     } else {
+        if named {
+            print!("{}: ", path.display());
+        }
         println!(
             "LLC {:.4} +- {:.4} (chains {:?}), init loss {:.5}, n_beta {:.3}, {:.0} SGLD steps/s",
             r.llc_mean, r.llc_std, r.llc_per_chain, r.init_loss, r.nbeta, r.draws_per_second
         );
     }
-    Ok(())
 }

@@ -1070,6 +1070,9 @@ fn studies_sections(d: &mut Document, st: &crate::analysis::studies::StudyResult
         };
         let mut rows = vec![row(&m.matched), row(&m.null)];
         rows.extend(m.controls.iter().map(row));
+        if let Some(c) = m.walk.as_ref().and_then(|w| w.comparison.as_ref()) {
+            rows.push(row(c));
+        }
         rows.push(vec![
             format!("published (xi = {})", num(m.published.xi)),
             "n/a".into(),
@@ -1089,6 +1092,22 @@ fn studies_sections(d: &mut Document, st: &crate::analysis::studies::StudyResult
             ],
             rows,
         );
+        if let Some(w) = &m.walk {
+            d.p(format!(
+                "Walk dimension measured from the SGD runs (SPEC: R(t) ~ t^(1/nu)): the mean squared distance from the minimum grows with slope {} in ln t over steps {} to {} ({} recorded steps, up to half its plateau {}), so nu = 2 / slope = {} (95 % bootstrap over runs {}); at that nu, D_xi = {} and n beta = {}. Verdict with the measured nu: {}. {}",
+                num(w.slope),
+                w.window.0,
+                w.window.1,
+                w.points,
+                num(w.plateau),
+                num(w.nu),
+                format!("[{}, {}]", num(w.nu_ci.lo), num(w.nu_ci.hi)),
+                num(w.d_xi),
+                num(w.nbeta),
+                w.verdict.words(),
+                w.verdict_reason,
+            ));
+        }
     }
     if let Some(sc) = &st.scale_scan {
         d.h(2, "LLC scale scan");

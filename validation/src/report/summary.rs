@@ -745,6 +745,24 @@ pub fn study_claims(st: &crate::analysis::studies::StudyResults) -> Vec<Claim> {
                 m.verdict_reason
             ),
         });
+        if let Some(wd) = &m.walk {
+            out.push(Claim {
+                id: "moons_posterior_measured_walk".into(),
+                statement: "Moons, with the walk dimension measured from the same SGD runs: the SGD solutions are distributed as the tempered posterior at n beta = gamma / xi^(2 - nu).".into(),
+                verdict: wd.verdict,
+                evidence: format!(
+                    "nu = 2 / slope of ln MSD on ln t = {} (95 % CI {}), fitted over steps {} to {}; D_xi = {} at xi = {}; {}. {}",
+                    num(wd.nu),
+                    ci_text(&wd.nu_ci),
+                    wd.window.0,
+                    wd.window.1,
+                    num(wd.d_xi),
+                    num(m.config.xi),
+                    wd.comparison.as_ref().map_or("no posterior sample".into(), w),
+                    wd.verdict_reason
+                ),
+            });
+        }
     }
     if let Some(sc) = &st.scale_scan {
         let (hi, lo) = sc.ratio_range;
