@@ -1094,14 +1094,15 @@ fn studies_sections(d: &mut Document, st: &crate::analysis::studies::StudyResult
         );
         if let Some(w) = &m.walk {
             d.p(format!(
-                "Walk dimension measured from the SGD runs (SPEC: R(t) ~ t^(1/nu)): the mean squared distance from the minimum grows with slope {} in ln t over steps {} to {} ({} recorded steps, up to half its plateau {}), so nu = 2 / slope = {} (95 % bootstrap over runs {}); at that nu, D_xi = {} and n beta = {}. Verdict with the measured nu: {}. {}",
+                "Walk dimension measured from the SGD runs (SPEC: R(t) ~ t^(1/nu)): the mean squared distance from the minimum grows with slope {} in ln t over steps {} to {} ({} recorded steps, up to half its plateau {}), so nu = 2 / slope = {} (95 % bootstrap over runs [{}, {}]); at that nu, D_xi = {} and n beta = {}. Verdict with the measured nu: {}. {}",
                 num(w.slope),
                 w.window.0,
                 w.window.1,
                 w.points,
                 num(w.plateau),
                 num(w.nu),
-                format!("[{}, {}]", num(w.nu_ci.lo), num(w.nu_ci.hi)),
+                num(w.nu_ci.lo),
+                num(w.nu_ci.hi),
                 num(w.d_xi),
                 num(w.nbeta),
                 w.verdict.words(),
