@@ -153,9 +153,9 @@ pub fn extrapolation_cells(problem: &Problem) -> Result<Vec<usize>> {
 /// ```
 /// use ffpe::grid::TensorGrid;
 /// use ffpe::solve::restrict_to_coarse;
-/// let fine = TensorGrid::new(&[0.0, 0.0], &[1.0, 1.0], &[4, 2]).unwrap();
-/// let u: Vec<f64> = (0..8).map(|i| i as f64).collect(); // rows 0 1 2 3 / 4 5 6 7
-/// assert_eq!(restrict_to_coarse(&fine, &u), vec![2.5, 4.5]);
+/// let fine = TensorGrid::new(&[0.0, 0.0], &[1.0, 1.0], &[4, 4]).unwrap();
+/// let u: Vec<f64> = (0..16).map(|i| i as f64).collect(); // rows 0..3, 4..7, 8..11, 12..15
+/// assert_eq!(restrict_to_coarse(&fine, &u), vec![2.5, 4.5, 10.5, 12.5]);
 /// ```
 pub fn restrict_to_coarse(fine: &TensorGrid, u: &[f64]) -> Vec<f64> {
     let d = fine.dim();
