@@ -8,6 +8,11 @@
 //!   are exact mesh values, never interpolated.
 //! - [`solve_with_observer`]: the same with a user [`Observer`] called after every step
 //!   (it may stop the run: [`StopReason::ObserverStop`]).
+//! - [`SolveOptions::extrapolate`]: Richardson extrapolation in space. [`solve`] also
+//!   solves on half the cells per axis (same mesh) and returns `(4 u_h - u_2h) / 3`
+//!   (observables combined directly, the density on the coarse grid), with a
+//!   [`SpaceExtrapolation`] report in [`Solution::extrapolation`]; fourth order in space
+//!   for smooth problems (`tests/extrapolation.rs`).
 //! - [`solve_on_grid`]: **the API reused by the sparse-grid combination technique**
 //!   (`crate::sparse_grid`). Given a problem, cells per axis (an anisotropic grid on the
 //!   same box, see [`Problem::with_cells`]), a ready [`TimeMesh`], the history kind and the
