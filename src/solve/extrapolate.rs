@@ -7,7 +7,9 @@
 //!
 //! - **observables** (mass, mean, second moments, covariance, MSD, free energy, KL and
 //!   L1 distance to the steady state) are combined value by value; `r` is
-//!   `sqrt(msd)` of the combined MSD;
+//!   `sqrt(msd)` of the combined MSD (the moments are the fourth-order ones tested; the
+//!   L1 distance `int |p - p_s|` is not smooth where `p` crosses `p_s`, so its
+//!   combination gains less);
 //! - the **density** (snapshots, final state) lives on the coarse grid:
 //!   `(4 R u_h - u_2h) / 3`, where `R` averages the `2^d` fine cells of each coarse
 //!   cell. `R` conserves mass and the coefficients sum to one, so the combined density
