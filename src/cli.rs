@@ -23,7 +23,9 @@ pub enum Command {
     /// Solve a problem file and print observables at the output times.
     ///
     /// `[grid] kind = "full"` (default) solves on the tensor grid of `[domain] cells`
-    /// (1-3 dimensions). `[grid] kind = "sparse"` with `level = n` solves 2-6 (up to 12)
+    /// (1-3 dimensions); with `extrapolate = true` also on half the cells per axis and
+    /// returns the Richardson combination `(4 u_h - u_2h) / 3` (fourth order in space,
+    /// `1 + 2^-d` solves; even cells per axis; densities on the coarse grid). `[grid] kind = "sparse"` with `level = n` solves 2-6 (up to 12)
     /// dimensions by the combination technique: `min_level` (default 2), `extrapolate =
     /// true` (Richardson of levels n and n-1), `threads`, `linear_solver = "auto" |
     /// "direct" | "iterative"`; the report adds the components, the unknowns against the
@@ -373,6 +375,7 @@ pub fn solution_json(sol: &FileSolution) -> serde_json::Value {
         "stop_reason": format!("{:?}", sol.stop_reason),
         "stats": sol.stats,
         "sparse": sol.sparse,
+        "extrapolation": sol.extrapolation,
     })
 }
 
@@ -413,6 +416,9 @@ fn print_table(out: &mut impl Write, sol: &FileSolution) -> Result<()> {
     )?;
     if let Some(sparse) = &sol.sparse {
         writeln!(out, "{}", sparse.summary())?;
+    }
+    if let Some(x) = &sol.extrapolation {
+        writeln!(out, "{}", x.summary())?;
     }
     Ok(())
 }

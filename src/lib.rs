@@ -22,6 +22,9 @@
 //!    (graded mesh by default; Direct / SOE / FFT history), observers, and a
 //!    [`solve::Solution`] that says why it stopped. [`solve::solve_on_grid`] is the
 //!    entry point reused by the sparse-grid combination technique.
+//!    [`solve::SolveOptions::extrapolate`] adds Richardson extrapolation in space
+//!    (`(4 u_h - u_2h) / 3` with half the cells per axis: fourth order for smooth
+//!    problems, [`solve::SpaceExtrapolation`]).
 //! 4. [`observables`]: mass, mean, covariance, MSD, `R(t)`, free energy, KL and L1
 //!    distance to the steady state.
 //! 5. [`predict`]: steady states (null-space solve vs Boltzmann), displacement exponents

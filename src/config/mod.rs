@@ -44,7 +44,23 @@
 //!
 //! [grid]
 //! kind = "full"          # full | sparse (sparse: level, min_level = 2, extrapolate, threads, linear_solver; crate::sparse_grid)
+//! extrapolate = false    # full: Richardson in space, (4 u_h - u_2h) / 3 with half the cells per axis
 //! ```
+//!
+//! ## Richardson extrapolation in space (`[grid] kind = "full"`, `extrapolate = true`)
+//!
+//! The problem is also solved with half the cells per axis on the same time mesh, and
+//! the observables are combined as `(4 o_h - o_2h) / 3`: the `h^2` term of the
+//! finite-volume error cancels, so smooth problems become fourth order in space
+//! (`tests/extrapolation.rs`; BENCHMARKS.md, "Accuracy per cell"), at the cost of
+//! `1 + 2^-d` solves. Every `domain.cells` entry must be even and `>= 6`, and the
+//! potential and initial density must not be tabulated (errors name the key). Density
+//! snapshots are the combined cell averages `(4 R u_h - u_2h) / 3` on the coarse grid
+//! (`R` averages the `2^d` fine cells of a coarse cell: mass is kept to rounding);
+//! negative combined values are counted and reported, never clipped. The time error is
+//! not reduced. `ffpe solve` prints a line with the Richardson correction (an estimate
+//! of the plain solve's spatial error); `--json` has it under `"extrapolation"`. Rust:
+//! [`SolveOptions::extrapolate`](crate::solve::SolveOptions::extrapolate).
 //!
 //! Every error names the key and the allowed range. Unknown keys are errors (typos do
 //! not pass silently).
@@ -109,6 +125,10 @@ pub struct FileSolution {
     /// `[grid] kind = "sparse"`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub sparse: Option<crate::sparse_grid::SparseReport>,
+    /// Richardson extrapolation in space of a full grid (`[grid] kind = "full"`,
+    /// `extrapolate = true`): grids, correction, negativity of the combined density.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub extrapolation: Option<crate::solve::SpaceExtrapolation>,
 }
 
 /// One density snapshot on a tensor grid.
@@ -153,6 +173,7 @@ pub fn run_file_with_observer(
                 stop_reason: s.stop_reason,
                 snapshots,
                 sparse: None,
+                extrapolation: s.extrapolation,
             })
         }
         GridSpec::Sparse { .. } => solve_sparse(file),
@@ -678,7 +699,7 @@ pub fn parse_str(text: &str) -> Result<ProblemFile> {
     check_keys(out, "output", &["times", "snapshots"])?;
     let output_times = get_list(out, "output", "times")?.unwrap_or_else(|| vec![t_end]);
     let snapshots = get_bool(out, "output", "snapshots")?.unwrap_or(false);
-    let options = SolveOptions {
+    let mut options = SolveOptions {
         t_end,
         steps,
         mesh,
@@ -688,6 +709,7 @@ pub fn parse_str(text: &str) -> Result<ProblemFile> {
         snapshots,
         max_steps,
         backend,
+        extrapolate: false,
     };
     // Validate the mesh now so errors come at parse time.
     crate::solve::build_scheme_mesh(
@@ -705,7 +727,26 @@ pub fn parse_str(text: &str) -> Result<ProblemFile> {
         None => GridSpec::Full,
         Some(g) => match get_str(g, "grid", "kind")?.unwrap_or("full") {
             "full" => {
-                check_keys(g, "grid", &["kind"])?;
+                for k in g.keys() {
+                    if !["kind", "extrapolate"].contains(&k.as_str()) {
+                        let reason = if ["level", "min_level", "threads", "linear_solver"]
+                            .contains(&k.as_str())
+                        {
+                            "a key of [grid] kind = \"sparse\" only; kind = \"full\" takes kind, extrapolate"
+                        } else {
+                            "unknown key; kind = \"full\" takes kind, extrapolate"
+                        };
+                        return Err(FfpeError::invalid(&format!("grid.{k}"), reason));
+                    }
+                }
+                if let Some(x) = get_bool(g, "grid", "extrapolate")? {
+                    options.extrapolate = x;
+                }
+                if options.extrapolate {
+                    // odd or too few cells, tabulated data: errors at parse time
+                    let coarse = crate::solve::extrapolation_cells(&problem)?;
+                    problem.with_cells(&coarse)?;
+                }
                 GridSpec::Full
             }
             "sparse" => {

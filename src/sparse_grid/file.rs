@@ -340,5 +340,6 @@ pub fn run_sparse_file_on(
         stop_reason: StopReason::FinalTime,
         snapshots: vec![],
         sparse: Some(report),
+        extrapolation: None,
     }))
 }
