@@ -19,7 +19,7 @@
 //! [`Ranks`] is the small capability trait behind this: [`SingleProcess`] (one process,
 //! the default), [`run_local`] (ranks simulated by threads in one process, for tests of
 //! the distributed code paths without MPI) and, with the cargo feature `mpi`,
-//! [`mpi::MpiRanks`] (MPI through the `mpi` crate, rsmpi, over the system's OpenMPI or
+//! `mpi::MpiRanks` (MPI through the `mpi` crate, rsmpi, over the system's OpenMPI or
 //! MPICH: `mpirun -np N ffpe solve problem.toml`).
 //!
 //! [`wire`] holds the little-endian byte encoding of the gathered pieces (f64 as their
