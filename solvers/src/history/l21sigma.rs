@@ -85,6 +85,8 @@ struct SoeState {
     eval_key: (u64, u64),
     /// Number of leading nodes with a non-zero `weval` (see [`SoeState::prepare_eval`]).
     eval_len: usize,
+    /// Number of leading nodes with `s tau <= 40` for the step length `fold_tau`.
+    fold_len: usize,
 }
 
 impl SoeState {
@@ -101,17 +103,27 @@ impl SoeState {
         self.fold_tau = tau.to_bits();
         // same predicate as the `x > 40` branch of expm1_neg (s tau is monotone in s)
         let k = self.s.partition_point(|&s| s * tau <= 40.0);
+        self.fold_len = k;
         for i in 0..k {
             let s = self.s[i];
-            let em1 = expm1_neg(s, tau);
+            let x = s * tau;
+            // em1 exactly as expm1_neg; the decay from e^-x itself where x > 0.5 (1 + em1
+            // would keep only the absolute accuracy 1e-16 of a value down to e^-40)
+            let (decay, em1) = if x > 0.5 {
+                let e = (-x).exp();
+                (e, e - 1.0)
+            } else {
+                let em1 = expm1_neg(s, tau);
+                (1.0 + em1, em1)
+            };
             let (decay, e0) = if s > 0.0 {
-                (1.0 + em1, -em1 * self.inv_s[i])
+                (decay, -em1 * self.inv_s[i])
             } else {
                 (1.0, tau)
             };
             self.decay[i] = decay;
             self.e0[i] = e0;
-            self.f1[i] = first_moment_with(s * tau, em1);
+            self.f1[i] = first_moment_with(x, em1);
         }
         let inv_tau = 1.0 / tau;
         for i in k..self.s.len() {
@@ -122,20 +134,31 @@ impl SoeState {
         }
     }
 
-    /// Sets `weval` for the step lengths `(tau_{n-1}, tau_n)` (cached by their bits) and
-    /// `eval_len`: the nodes with `s (tau_{n-1} + sigma tau_n) > 745` (a suffix, the
-    /// exponents being sorted) have weight `e^(-x) = 0` in f64 and are left out of the sum.
+    /// Sets `weval` for the step lengths `(tau_{n-1}, tau_n)` (cached by their bits), given
+    /// [`SoeState::prepare_fold`]`(tau_{n-1})`: `w_i e^(-s_i tau_{n-1}) e^(-s_i sigma tau_n)`
+    /// as `w_i decay_i e^(-s_i sigma tau_n)`, so only the `fold_len` nodes with
+    /// `s_i tau_{n-1} <= 40` need an exponential (the others weigh `< e^-40` relative to
+    /// the kernel at that distance, below rounding, and are left out: `eval_len`), and
+    /// that exponential of the smaller argument is a four-term series for `x < 1e-4`
+    /// (truncation `x^5/120 < 1e-22`).
     fn prepare_eval(&mut self, tau_p: f64, tau_n: f64, sigma: f64) {
         let key = (tau_p.to_bits(), tau_n.to_bits());
         if self.eval_key == key {
             return;
         }
+        debug_assert_eq!(self.fold_tau, tau_p.to_bits(), "prepare_fold(tau_p) first");
         self.eval_key = key;
-        let dist = tau_p + sigma * tau_n;
-        let k = self.s.partition_point(|&s| s * dist <= 745.0);
+        let st = sigma * tau_n;
+        let k = self.fold_len;
         self.eval_len = k;
-        for ((we, &s), &w) in self.weval[..k].iter_mut().zip(&self.s).zip(&self.w) {
-            *we = w * (-(s * dist)).exp();
+        for i in 0..k {
+            let x = self.s[i] * st;
+            let e = if x < 1e-4 {
+                1.0 - x * (1.0 - 0.5 * x * (1.0 - x / 3.0 * (1.0 - 0.25 * x)))
+            } else {
+                (-x).exp()
+            };
+            self.weval[i] = self.w[i] * self.decay[i] * e;
         }
     }
 }
@@ -254,6 +277,7 @@ impl L21SigmaHistory {
                     weval: vec![0.0; m],
                     eval_key: (f64::NAN.to_bits(), f64::NAN.to_bits()),
                     eval_len: 0,
+                    fold_len: 0,
                 })
             }
             HistoryKind::Fft => {
@@ -318,6 +342,8 @@ impl L21SigmaHistory {
         }
         match &mut self.soe {
             Some(soe) => {
+                // the decay of step n-1's length, reused by push_increment(n)
+                soe.prepare_fold(tau_p);
                 soe.prepare_eval(tau_p, tau_n, self.sigma);
                 if dim == 1 {
                     // scalar fast path: four independent accumulators
