@@ -97,9 +97,15 @@ fn report() {
                 "{{\"case\":\"relaxation_time_to_1e-8\",\"alpha\":{alpha},\"l1_seconds\":{a:.5},\"l21sigma_seconds\":{b:.5},\"speedup\":{:.1}}}",
                 a / b
             ),
-            (a, b) => eprintln!(
-                "{{\"case\":\"relaxation_time_to_1e-8\",\"alpha\":{alpha},\"l1_seconds\":{a:?},\"l21sigma_seconds\":{b:?}}}"
-            ),
+            (a, b) => {
+                // JSON null for a target not reached
+                let js = |v: Option<f64>| v.map_or("null".to_string(), |x| format!("{x:.5}"));
+                eprintln!(
+                    "{{\"case\":\"relaxation_time_to_1e-8\",\"alpha\":{alpha},\"l1_seconds\":{},\"l21sigma_seconds\":{}}}",
+                    js(a),
+                    js(b)
+                )
+            }
         }
     }
     // 1-D fractional OU, time-only error of the mean

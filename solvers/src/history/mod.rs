@@ -131,9 +131,11 @@ pub(crate) fn check_push(dim: usize, pushed: usize, n: usize, delta: &[f64]) {
     );
 }
 
-/// `sum_i w_i h_i` with four independent fused accumulators (the scalar history sums are
+/// `sum_i w_i h_i` with four independent accumulators (the scalar history sums are
 /// latency-bound with one), combined as `(a0 + a1) + (a2 + a3) + tail`; the order of the
-/// operations is fixed, so the bits are too.
+/// operations is fixed, so the bits are too. Plain multiply-add, not `mul_add`: on the
+/// x86-64 baseline (no `fma` target feature) `mul_add` is a libm call per term, which
+/// costs more than the sum it was meant to speed up (issue 13 profile, BENCHMARKS.md).
 #[inline]
 pub(crate) fn dot4(w: &[f64], h: &[f64]) -> f64 {
     let mut acc = [0.0_f64; 4];
@@ -141,7 +143,7 @@ pub(crate) fn dot4(w: &[f64], h: &[f64]) -> f64 {
     let mut hc = h.chunks_exact(4);
     for (w4, h4) in (&mut wc).zip(&mut hc) {
         for j in 0..4 {
-            acc[j] = w4[j].mul_add(h4[j], acc[j]);
+            acc[j] += w4[j] * h4[j];
         }
     }
     let tail: f64 = wc
