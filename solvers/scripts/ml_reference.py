@@ -23,6 +23,10 @@ t^a e^(i theta), rounded to double first); the reference values are for those ex
 
 Usage: solvers/scripts/.venv/bin/python solvers/scripts/ml_reference.py [--quick] [--reuse]
 (--reuse keeps the rows of an existing table that passed and recomputes only the others.)
+       ... ml_reference.py --stokes [--out PATH]
+(--stokes computes only the complex rows near |arg z| = a pi, see stokes_cases, and merges them
+into PATH, default the main table, keeping its rows; near that line route 2 bends its path
+around the pole of the integrand, see detour.)
 (venv: python3 -m venv solvers/scripts/.venv && solvers/scripts/.venv/bin/pip install mpmath)
 """
 import json
@@ -130,8 +134,21 @@ def laplace(a, b, z):
                 pts.append((t * fac) ** am)
         pts += [mp.mpf(40) ** am]
         pts = sorted(set(pts)) + [mp.inf]
-        val = mp.quad(f, pts, maxdegree=QUAD_DEGREE)
         th = mp.arg(zz)
+        det = detour(a, zz)
+        if det is not None:
+            # z near the line |arg z| = a pi: a pole of the integrand, s = z e^(-+i pi a),
+            # sits on (or next to) the real s axis. Bend the path around |z| to the side
+            # away from the pole region; that integral is E itself for z on both sides of
+            # the line (analytic continuation in z from the outside, where the residue term
+            # is absent and the pole lies on the other side of the path), so no residue.
+            lo, vtx, hi = det
+            pts = [p for p in pts if p == mp.inf or p < lo or p > hi]
+            pts = sorted(pts[:-1] + [lo, hi])
+            i = pts.index(lo)
+            pts = pts[: i + 1] + [vtx] + pts[i + 1 :] + [mp.inf]
+            return mp.quad(f, pts, maxdegree=QUAD_DEGREE)
+        val = mp.quad(f, pts, maxdegree=QUAD_DEGREE)
         if abs(th) < pi * am:
             s = zz ** (1 / am)
             if integrated:
@@ -139,6 +156,27 @@ def laplace(a, b, z):
             else:
                 val += s ** (1 - bm) * mp.exp(s) / am
         return val
+
+
+def detour(a, zz):
+    """For ||arg z| - a pi| < 0.03 a pi: (lo, vertex, hi) of a triangular bend of the s path
+    around s = |z|, below the real axis for Im z > 0 (above for Im z < 0), deep enough to
+    pass the pole z e^(-i pi a) (Im z > 0) on its far side and shallow enough not to pass
+    the second pole z e^(+i pi a), which comes near the real axis from below for a near 1.
+    None when z is not near the line."""
+    am = mp.mpf(a)
+    th = mp.arg(zz)
+    if zz.imag == 0 or abs(abs(th) - mp.pi * am) >= mp.mpf("0.03") * mp.pi * am:
+        return None
+    ath = abs(th)
+    # angles below the real s axis (for Im z > 0) of the two poles
+    psi1 = am * mp.pi - ath  # > 0 (below) when z is inside the sector
+    psi2 = 2 * mp.pi - (ath + am * mp.pi)  # second pole, below by this angle
+    depth = (max(psi1, 0) + min(psi2, mp.mpf("0.4"))) / 2
+    r = abs(zz)
+    lo, hi = r / 2, 3 * r / 2
+    vtx = mp.mpc(r, -r * mp.tan(depth) if zz.imag > 0 else r * mp.tan(depth))
+    return lo, vtx, hi
 
 
 def agree_digits(x, y):
@@ -206,13 +244,100 @@ def cases(quick):
     return out
 
 
+def stokes_cases():
+    """Issue 13: complex z near the line |arg z| = a pi, where the algorithm's regions meet
+    and E turns from exponential growth to algebraic decay: arg z = a pi (1 + d); the
+    conjugate side (Im z < 0) for d in {-1e-3, 0, 1e-3}. Rows with |arg z| > pi
+    (a = 0.99, d = 0.02) do not exist and are counted as dropped."""
+    out, dropped = [], 0
+    for a in (0.3, 0.5, 0.7, 0.9, 0.99):
+        for b in sorted({1.0, a, 2.0}):
+            for r in (0.5, 3.0, 20.0, 100.0):
+                for d in (-0.02, -1e-3, 0.0, 1e-3, 0.02):
+                    for sg in (1, -1) if abs(d) < 0.01 else (1,):
+                        th = a * math.pi * (1 + d)
+                        if th > math.pi:
+                            dropped += 1
+                            continue
+                        out.append(("complex", a, b, complex(r * math.cos(th), sg * r * math.sin(th))))
+    return out, dropped
+
+
+def safe_one(case):
+    """one(case), or None when a route fails (the row is then dropped and counted)."""
+    try:
+        return one(case)
+    except Exception as e:  # noqa: BLE001 - any route failure drops the row
+        print("ROUTE FAILED", case, repr(e), file=sys.stderr)
+        return None
+
+
+def main_stokes():
+    """--stokes [--out PATH]: compute ONLY the rows near |arg z| = a pi and merge them into
+    PATH (default the main table), keeping its rows; rows where the routes agree to < 30
+    digits or a route fails are dropped and counted. The header keeps count and
+    min_agree_digits over all rows, and the seconds per part in "seconds_parts"."""
+    path = "solvers/tests/data/ml_reference.json"
+    if "--out" in sys.argv:
+        path = sys.argv[sys.argv.index("--out") + 1]
+    try:
+        doc = json.load(open(path))
+    except FileNotFoundError:
+        doc = {"rows": [], "seconds": 0.0}
+    have = {key(r["kind"], r["a"], r["b"], r["z_re"], r["z_im"]) for r in doc["rows"]}
+    cs, dropped_arg = stokes_cases()
+    todo = [c for c in cs if key(c[0], c[1], c[2], c[3].real, c[3].imag) not in have]
+    t0 = time.time()
+    with ProcessPoolExecutor(max_workers=2) as ex:
+        res = list(ex.map(safe_one, todo, chunksize=2))
+    secs = round(time.time() - t0, 1)
+    failed = sum(r is None for r in res)
+    low = [r for r in res if r is not None and r["agree_digits"] < 30]
+    for r in low:
+        print("DISAGREE (dropped)", r, file=sys.stderr)
+    new = [r for r in res if r is not None and r["agree_digits"] >= 30]
+    for r in new:
+        r["z_re_s"] = repr(float(r["z_re"]))
+        r["z_im_s"] = repr(float(r["z_im"]))
+        r["set"] = "stokes"
+    rows = doc["rows"] + new
+    parts = doc.get("seconds_parts", {"base": doc.get("seconds", 0.0)} if doc["rows"] else {})
+    parts["stokes"] = round(parts.get("stokes", 0.0) + secs, 1)
+    doc.update(
+        {
+            "generated_by": "solvers/scripts/ml_reference.py (mpmath %s); GENERATED FILE, do not edit" % mp.__version__,
+            "method": "two independent routes (arbitrary-precision power series; Laplace inversion via the "
+            "branch-cut integral with tanh-sinh quadrature plus pole residue), agreement >= 30 digits required",
+            "digits": DIGITS,
+            "min_agree_digits": min(r["agree_digits"] for r in rows),
+            "seconds_parts": parts,
+            "seconds": round(sum(parts.values()), 1),
+            "count": len(rows),
+            "stokes_dropped": {"arg_beyond_pi": dropped_arg, "route_failed": failed, "below_30_digits": len(low)},
+        }
+    )
+    doc["rows"] = rows
+    # keep "rows" last in the file
+    doc = {k: v for k, v in doc.items() if k != "rows"} | {"rows": rows}
+    with open(path, "w") as f:
+        json.dump(doc, f, indent=0)
+    print(
+        f"{len(new)} stokes rows added ({len(cs) - len(todo)} already present; dropped: {dropped_arg} with "
+        f"|arg z| > pi, {failed} route failures, {len(low)} below 30 digits), {secs} s -> {path} "
+        f"({len(rows)} rows, min agreement {doc['min_agree_digits']} digits)"
+    )
+
+
 def key(kind, a, b, zr, zi):
     return (kind, repr(a), repr(b), repr(zr), repr(zi))
 
 
 def main():
+    if "--stokes" in sys.argv:
+        return main_stokes()
     quick = "--quick" in sys.argv
-    cs = cases(quick)
+    # a full run regenerates (or with --reuse keeps) the rows near |arg z| = a pi too
+    cs = cases(quick) + ([] if quick else stokes_cases()[0])
     path = "solvers/tests/data/ml_reference%s.json" % ("_quick" if quick else "")
     # --reuse: keep rows of an existing table that passed (>= 30 digits); recompute the rest
     done = {}

@@ -93,6 +93,23 @@ fn accuracy_against_mpmath_table() {
     for ((kind, a), (e, n, at)) in &by {
         println!("{kind:9} {a}  n={n:3}  max rel err {e:.2e}  at {at}");
     }
+    // near the line |arg z| = a pi (issue 13: the algorithm's regions meet there)
+    let near: Vec<_> = errs
+        .iter()
+        .filter(|(r, _)| {
+            r.z.im != 0.0 && (r.z.arg().abs() / (r.a * std::f64::consts::PI) - 1.0).abs() <= 0.021
+        })
+        .collect();
+    if let Some((r, e)) = near.iter().max_by(|x, y| x.1.total_cmp(&y.1)) {
+        println!(
+            "near |arg z| = a pi: n={}  max rel err {e:.2e}  at a={} b={} z={}{:+}i",
+            near.len(),
+            r.a,
+            r.b,
+            r.z.re,
+            r.z.im
+        );
+    }
     // Acceptance: 3e-15 relative wherever |E| >= 1e-300, on every row of the table.
     let worst = errs.iter().map(|(_, e)| *e).fold(0.0, f64::max);
     let bad: Vec<_> = errs.iter().filter(|(_, e)| *e > 3e-15).collect();

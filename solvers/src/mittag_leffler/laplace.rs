@@ -1,8 +1,8 @@
 //! Fallback: inversion of the Laplace transform on a hyperbolic contour.
 //!
 //! Used only for parameters outside the quadrature route (`b >= 1 + a` other than `b = 2`,
-//! `a = 1` with `b` not in `{1, 2}`) and arguments within `1e-3` of the rays
-//! `|arg z| = a pi`. Its accuracy is about `1e-12` relative (not the `3e-15` of the main
+//! `a = 1` with `b` not in `{1, 2}`; until issue 13 also for arguments within `1e-3` of
+//! the rays `|arg z| = a pi`, now done by the main route). Its accuracy is about `1e-12` relative (not the `3e-15` of the main
 //! route); parameters (193 nodes, `mu = 48`, `h = 1.5/96`, `phi = 1.1721`) chosen by a scan
 //! against the main route: max relative deviation 4.3e-13 on the test grid of
 //! `mittag_leffler::tests::laplace_fallback_accuracy`.

@@ -357,7 +357,7 @@ impl Quad {
             let (s, g, l, t) = self.peak_sum(x);
             let mut val = H * s;
             val -= self
-                .pole_corrections(x, PI, (l, t), Lattice::Peak(g), true, val.abs())
+                .pole_corrections(x, PI, (l, t), Lattice::Peak(g), None, val.abs())
                 .re;
             return val;
         } else if l > L_CENTRED && l <= L_TABLE_MAX {
@@ -399,7 +399,7 @@ impl Quad {
         let mut val = H * sum;
         let theta = if sigma < 0.0 { PI } else { 0.0 };
         val -= self
-            .pole_corrections(x, theta, (l, t), lattice, true, val.abs())
+            .pole_corrections(x, theta, (l, t), lattice, None, val.abs())
             .re;
         if sigma > 0.0 {
             val += match self.form {
@@ -478,6 +478,56 @@ impl Quad {
         (sum, g, l, t)
     }
 
+    /// Complex `z` near the line `|arg z| = a pi` (`ln t > L_CENTRED`): the trapezoid sum
+    /// (already divided by `pi`, without `h`) on the fixed map re-centred on the peak, as
+    /// in [`Self::peak_sum`], with the nodes computed on the fly: `u = ln t + v`,
+    /// `v = s - g expm1(-s)`, `s = (k + 1/2) h`, so that `r^a / x = e^(a v)` and the
+    /// denominator `(expm1(a v) + 1 - z e^(i pi a)/|z|) (expm1(a v) + 1 - z e^(-i pi a)/|z|)`
+    /// carry no cancellation. Returns `(sum, g)`.
+    fn peak_sum_complex(
+        &self,
+        l: f64,
+        t: f64,
+        zh: Complex64,
+        zp: Complex64,
+        zm: Complex64,
+    ) -> (Complex64, f64) {
+        let (a, b) = (self.a, self.b);
+        let ws = peak_w(l);
+        let g = (-ws).exp();
+        let (klo, khi) = self.fixed_range(l, 0.0);
+        let k0 = ((klo as f64 * H - ws - W0) / H).floor() as i64;
+        let k1 = ((khi as f64 * H - ws - W0) / H).ceil() as i64;
+        let one_m_zp = 1.0 - zp;
+        let one_m_zm = 1.0 - zm;
+        let mut sum = Complex64::new(0.0, 0.0);
+        for k in k0..=k1 {
+            let s = k as f64 * H + W0;
+            let es = (-s).exp();
+            let v = s - g * (-s).exp_m1();
+            let r = t * v.exp();
+            let (q, em1) = exp_and_expm1(a * v);
+            let dn = (em1 + one_m_zp) * (em1 + one_m_zm);
+            let j = match self.form {
+                Form::Standard => {
+                    if r > 745.0 {
+                        break;
+                    }
+                    (-r).exp() * ((1.0 + a - b) * v).exp() * (q * self.sb + zh * self.sab) / dn
+                }
+                Form::Integrated => {
+                    let qr = if r > 40.0 { 1.0 / r } else { q1(r) };
+                    qr * q * (-zh * self.sa) / dn
+                }
+            };
+            sum += j * (1.0 + g * es);
+        }
+        if self.form == Form::Standard {
+            sum *= ((1.0 - b) * l).exp();
+        }
+        (sum / PI, g)
+    }
+
     /// General complex `z != 0`; node values computed on the fly where not tabulated.
     pub(crate) fn eval_complex(&self, z: Complex64) -> Complex64 {
         let (a, b) = (self.a, self.b);
@@ -523,6 +573,17 @@ impl Quad {
             } else {
                 sum /= PI;
             }
+        } else if self.near_pole(theta)
+            && l <= L_PEAK_MAX
+            && (self.form == Form::Integrated || t <= T_PEAK_STANDARD)
+        {
+            // near the line |arg z| = a pi, peak not damped by e^-t (issue 13): on the fixed
+            // map `q - z e^(-+i pi a)` cancels to ~ a h / 2 at the nodes next to the peak,
+            // so the rounding of `q = r^a / x` is amplified (up to 8e-15 relative for
+            // b = 2, a = 0.9, |z| = 20); re-centred on the peak as in `peak_sum`
+            let g;
+            (sum, g) = self.peak_sum_complex(l, t, zh, zp, zm);
+            lattice = Lattice::Peak(g);
         } else {
             // near pole: the peak at w* midway between two nodes
             let w0 = if self.near_pole(theta) {
@@ -556,7 +617,8 @@ impl Quad {
             sum /= PI;
         }
         let t_sum = H * sum;
-        let mut val = t_sum - self.pole_corrections(x, theta, (l, t), lattice, false, t_sum.norm());
+        let mut val =
+            t_sum - self.pole_corrections(x, theta, (l, t), lattice, Some((zp, zm)), t_sum.norm());
         if theta.abs() < PI * a {
             let (re, im) = super::dd::pole_term_complex(a, b, z.re, z.im);
             let pole_b = Complex64::new(re, im);
@@ -604,18 +666,24 @@ impl Quad {
     }
 
     /// Sum of the trapezoid errors of the poles near the real `w` axis. For real `z`
-    /// (`real = true`) the poles come in conjugate pairs: only the upper ones are
-    /// evaluated and the real part doubled. Poles whose correction is below
-    /// `1e-18 scale` are skipped.
+    /// (`zpm = None`) the poles come in conjugate pairs: only the upper ones are
+    /// evaluated and the real part doubled. For complex `z`, `zpm = (zp, zm)` are the
+    /// `z e^(+-i pi a) / |z|` the node values were computed with: the pole nearest the
+    /// axis (`|Im v_p| < NARROW_IM`) is placed where those node values have it,
+    /// `v_p = ln(zp or zm) / a`, not at the exact `i (theta +- pi a) / a`, whose
+    /// difference (the rounding of `zp`, `zm`, ~1e-16) the correction amplifies by
+    /// `2 pi / h ~ 35` (issue 13: 3.5e-15 at a = 0.99, b = 2, near `arg z = a pi`).
+    /// Poles whose correction is below `1e-18 scale` are skipped.
     fn pole_corrections(
         &self,
         x: f64,
         theta: f64,
         (l, t): (f64, f64),
         lattice: Lattice,
-        real: bool,
+        zpm: Option<(Complex64, Complex64)>,
         scale: f64,
     ) -> Complex64 {
+        let real = zpm.is_none();
         let (a, b) = (self.a, self.b);
         let centred = matches!(lattice, Lattice::Centred);
         let peak_g = match lattice {
@@ -629,7 +697,17 @@ impl Quad {
             if real && im < 0.0 {
                 continue;
             }
-            let vp = Complex64::new(0.0, im);
+            let mut vp = Complex64::new(0.0, im);
+            let mut exact = true;
+            if let Some((zp, zm)) = zpm
+                && im.abs() < NARROW_IM
+            {
+                let v = (if s > 0.0 { zp } else { zm }).ln() / a;
+                if (v.im - im).abs() < 1e-9 {
+                    vp = v;
+                    exact = false;
+                }
+            }
             let p = z * Complex64::from_polar(1.0, s * PI * a);
             let pq = Complex64::new(0.0, 2.0 * s * self.sa) * z;
             let rp = t * vp.exp();
@@ -652,7 +730,7 @@ impl Quad {
             } else if centred {
                 self.centred_poles
                     .iter()
-                    .find(|(i, _)| i.to_bits() == im.to_bits())
+                    .find(|(i, _)| exact && i.to_bits() == im.to_bits())
                     .map(|(_, w)| *w)
                     .or_else(|| solve_map(true, vp, l))
             } else {
@@ -669,7 +747,19 @@ impl Quad {
                 Lattice::Centred | Lattice::Peak(_) => wp - W0,
                 Lattice::Fixed(w0) => wp - w0,
             };
-            let c = if wp.im > 0.0 {
+            // Which side of the real axis the pole is on must agree with the pole-term test
+            // `|theta| < pi a` (issue 13): near the line `|arg z| = a pi` decide by `im`,
+            // the exact `(theta + s pi a) / a` (Sterbenz: the same sign as
+            // `pi a - |theta|` for s = -sign(theta)), not by the Newton `wp.im`, whose
+            // rounding can flip its sign; exactly on the line (`im = 0`, no pole term)
+            // the pole counts as outside the sector, i.e. above for `s < 0`, below for
+            // `s > 0`.
+            let above = if im.abs() < 1e-3 {
+                if im != 0.0 { im > 0.0 } else { s < 0.0 }
+            } else {
+                wp.im > 0.0
+            };
+            let c = if above {
                 two_pi_i * res / ((-two_pi_i * wp / H).exp() - 1.0)
             } else {
                 -(two_pi_i * res / ((two_pi_i * wp / H).exp() - 1.0))
