@@ -265,6 +265,10 @@ def main():
         # one-off costs (lazy imports, allocator warm-up) that would shrink the difference
         # quotient's t2 - t1 and inflate its rate
         ours_llc(d1), devinterp_sgld(d1), torch_sgld(d1)
+    for arch, widths in archs if sizes else []:
+        # the same untimed first call for the ensemble sides (torch.func traces on first use)
+        for s_ in sizes:
+            ours_ensemble(arch, s_, e1), torch_vmap(widths, s_, e1), torch_bmm(widths, s_, e1)
     for _ in range(a.reps):
         for arch, widths in archs if sizes else []:
             k0 = f"train {arch}"
