@@ -508,17 +508,8 @@ impl Quad {
             let r = t * v.exp();
             let (q, em1) = exp_and_expm1(a * v);
             let dn = (em1 + one_m_zp) * (em1 + one_m_zm);
-            let j = match self.form {
-                Form::Standard => {
-                    if r > 745.0 {
-                        break;
-                    }
-                    (-r).exp() * ((1.0 + a - b) * v).exp() * (q * self.sb + zh * self.sab) / dn
-                }
-                Form::Integrated => {
-                    let qr = if r > 40.0 { 1.0 / r } else { q1(r) };
-                    qr * q * (-zh * self.sa) / dn
-                }
+            let Some(j) = self.complex_term(r, v, q, zh, dn) else {
+                break;
             };
             sum += j * (1.0 + g * es);
         }
@@ -526,6 +517,29 @@ impl Quad {
             sum *= ((1.0 - b) * l).exp();
         }
         (sum / PI, g)
+    }
+
+    /// The integrand of complex `z` at a node with `u = ln t + v`, `r = e^u`, `q = e^(a v)`
+    /// and the denominator `dn` (without the map's derivative): `None` past the last node
+    /// that contributes (standard form, `e^-r` underflows). Shared by the centred lattice and
+    /// [`Self::peak_sum_complex`]. (`q1(r)` is exactly `1/r` once `e^-r` is below half an ulp
+    /// of 1, so no large-`r` branch is needed.)
+    #[inline(always)]
+    fn complex_term(
+        &self,
+        r: f64,
+        v: f64,
+        q: f64,
+        zh: Complex64,
+        dn: Complex64,
+    ) -> Option<Complex64> {
+        match self.form {
+            Form::Standard => (r <= 745.0).then(|| {
+                (-r).exp() * ((1.0 + self.a - self.b) * v).exp() * (q * self.sb + zh * self.sab)
+                    / dn
+            }),
+            Form::Integrated => Some(q1(r) * q * (-zh * self.sa) / dn),
+        }
     }
 
     /// General complex `z != 0`; node values computed on the fly where not tabulated.
@@ -557,14 +571,8 @@ impl Quad {
                 let em1 = (a * v).exp_m1();
                 let q = em1 + 1.0;
                 let dn = (em1 + one_m_zp) * (em1 + one_m_zm);
-                let j = match self.form {
-                    Form::Standard => {
-                        if r > 745.0 {
-                            break;
-                        }
-                        (-r).exp() * ((1.0 + a - b) * v).exp() * (q * self.sb + zh * self.sab) / dn
-                    }
-                    Form::Integrated => q1(r) * q * (-zh * self.sa) / dn,
+                let Some(j) = self.complex_term(r, v, q, zh, dn) else {
+                    break;
                 };
                 sum += j * du;
             }
