@@ -219,21 +219,24 @@ struct Check {
 }
 
 impl Check {
-    /// Combines `R fine` and `coarse`, records negativity and the mass defect.
-    fn combine(&mut self, fine_grid: &TensorGrid, fine: &[f64], coarse: &[f64]) -> Vec<f64> {
+    /// Combines `R fine` and `coarse`, records negativity and the mass defect; returns the
+    /// combined density and its smallest value.
+    fn combine(&mut self, fine_grid: &TensorGrid, fine: &[f64], coarse: &[f64]) -> (Vec<f64>, f64) {
         let combined = rich_vec(&restrict_to_coarse(fine_grid, fine), coarse);
         let fine_mass: f64 = fine.iter().sum::<f64>() * fine_grid.cell_volume();
         let coarse_volume = fine_grid.cell_volume() * (1usize << fine_grid.dim()) as f64;
         let mass: f64 = combined.iter().sum::<f64>() * coarse_volume;
         self.mass_defect = self.mass_defect.max((mass - fine_mass).abs());
+        let mut min = f64::INFINITY;
         for &v in &combined {
+            min = min.min(v);
             if v < 0.0 {
                 self.negative += 1;
-                self.min = self.min.min(v);
             }
         }
+        self.min = self.min.min(min.min(0.0));
         self.checked += combined.len();
-        combined
+        (combined, min)
     }
 }
 
@@ -284,8 +287,7 @@ pub(super) fn solve_extrapolated(
         .zip(&coarse.observables)
         .zip(fine.snapshots.iter().zip(&coarse.snapshots))
     {
-        let combined = check.combine(&fine.grid, fs, cs);
-        let min = combined.iter().copied().fold(f64::INFINITY, f64::min);
+        let (combined, min) = check.combine(&fine.grid, fs, cs);
         let o = combine_observables(fo, co, min);
         for (x, y) in o.mean.iter().zip(&fo.mean) {
             correction.0 = correction.0.max((x - y).abs());
@@ -298,7 +300,7 @@ pub(super) fn solve_extrapolated(
             snapshots.push(combined);
         }
     }
-    let final_density = check.combine(&fine.grid, &fine.final_density, &coarse.final_density);
+    let (final_density, _) = check.combine(&fine.grid, &fine.final_density, &coarse.final_density);
     let (f, c) = (&fine.stats, &coarse.stats);
     let stats = SolveStats {
         steps: f.steps,
