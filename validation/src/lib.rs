@@ -20,6 +20,7 @@ pub mod analysis;
 pub mod batches;
 pub mod checkpoint;
 pub mod data;
+pub mod drift;
 pub mod device;
 pub mod ensemble;
 pub mod error;

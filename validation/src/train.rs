@@ -98,8 +98,22 @@ pub struct TrainConfig {
     pub batch_size: usize,
     /// Number of updates (default 10,000).
     pub steps: u64,
-    /// Seed of initialisation and minibatch order (default 0).
+    /// Seed of initialisation and of the noise (minibatch order, SGLD of the in-training LLC
+    /// estimates) (default 0): the shorthand for both; [`TrainConfig::init_seed`] and
+    /// [`TrainConfig::stream_seed`] override one each.
     pub seed: u64,
+    /// Seed of the initialisation only (`None`: `seed`). See [`TrainConfig::effective_init_seed`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub init_seed: Option<u64>,
+    /// Seed of the noise only: the minibatch order and the SGLD seeds of the in-training LLC
+    /// estimates (`None`: `seed`, and the SGLD seeds are `llc.seed` as before these fields
+    /// existed). See [`TrainConfig::effective_stream_seed`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stream_seed: Option<u64>,
+    /// Also checkpoint every this many steps (`None`: the geometric schedule only), e.g. for
+    /// time averages over a late window, which need evenly spaced weights.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub checkpoint_every: Option<u64>,
     /// Checkpoints per decade of steps on the geometric schedule (default 20).
     pub checkpoints_per_decade: u32,
     /// Record every minibatch loss for steps `>= steps - late_window`
@@ -180,6 +194,9 @@ impl Default for TrainConfig {
             batch_size: 256,
             steps: 10_000,
             seed: 0,
+            init_seed: None,
+            stream_seed: None,
+            checkpoint_every: None,
             checkpoints_per_decade: 20,
             late_window: None,
             llc_every: 100,
@@ -224,6 +241,9 @@ impl TrainConfig {
         if self.checkpoints_per_decade == 0 {
             return Err(Error::config("checkpoints-per-decade", 0, "at least 1"));
         }
+        if self.checkpoint_every == Some(0) {
+            return Err(Error::config("checkpoint-every", 0, "at least 1"));
+        }
         if self.resume_every == 0 {
             return Err(Error::config("resume-every", 0, "at least 1"));
         }
@@ -234,6 +254,50 @@ impl TrainConfig {
             }
         }
         Ok(())
+    }
+
+    /// The seed of the initial weights: `init_seed`, else `seed`.
+    pub fn effective_init_seed(&self) -> u64 {
+        self.init_seed.unwrap_or(self.seed)
+    }
+
+    /// The seed of the minibatch order: `stream_seed`, else `seed`.
+    pub fn effective_stream_seed(&self) -> u64 {
+        self.stream_seed.unwrap_or(self.seed)
+    }
+
+    /// The base seed of the in-training SGLD chains (mixed with the step of each estimate):
+    /// `llc.seed`, mixed with `stream_seed` when that is given (so members of a shared-init
+    /// ensemble differ in their SGLD noise too).
+    pub fn sgld_seed(&self) -> u64 {
+        match self.stream_seed {
+            None => self.llc.seed,
+            Some(s) => {
+                let mut r = crate::rng::Rng::new(self.llc.seed, &[0x5eed, s]);
+                rand::RngCore::next_u64(&mut r)
+            }
+        }
+    }
+
+    /// A configuration with the given initialisation and noise seeds, stored as `--seed` would
+    /// store them: `seed = init`, `init_seed = None`, and `stream_seed = None` when the two are
+    /// equal (then it is exactly the configuration of `seed` alone).
+    pub fn with_seeds(mut self, init: u64, stream: u64) -> Self {
+        self.seed = init;
+        self.init_seed = None;
+        self.stream_seed = (stream != init).then_some(stream);
+        self
+    }
+
+    /// Checkpoint steps: the geometric schedule, plus every `checkpoint_every` steps.
+    pub fn checkpoint_steps(&self) -> Vec<u64> {
+        let mut s: BTreeSet<u64> = checkpoint_schedule(self.steps, self.checkpoints_per_decade)
+            .into_iter()
+            .collect();
+        if let Some(k) = self.checkpoint_every.filter(|&k| k > 0) {
+            s.extend((1..=self.steps / k).map(|j| j * k));
+        }
+        s.into_iter().collect()
     }
 
     /// The steps whose weights get an LLC estimate, ascending (empty when `llc_every` is 0).
@@ -629,12 +693,13 @@ impl Runner {
         std::fs::create_dir_all(&ck_dir).map_err(|e| Error::io(&ck_dir, e))?;
         remove_stale_temporaries(out_dir);
         remove_stale_temporaries(&ck_dir);
-        let w0 = Network::init(arch, config.seed, &Device::Cpu)?.flat_params()?;
+        let init_seed = config.effective_init_seed();
+        let w0 = Network::init(arch, init_seed, &Device::Cpu)?.flat_params()?;
         let resume_path = out_dir.join("resume.safetensors");
         let (net, mut st, mut summary) = if resume_path.is_file() {
             load_resume(&resume_path, config, &dev)?
         } else {
-            let net = Network::init(arch, config.seed, &dev)?;
+            let net = Network::init(arch, init_seed, &dev)?;
             let st = OptState {
                 t: 0,
                 m: vec![],
@@ -666,16 +731,15 @@ impl Runner {
             st.v = st.m.clone();
         }
         summary.config = config.clone();
-        let schedule: BTreeSet<u64> =
-            checkpoint_schedule(config.steps, config.checkpoints_per_decade)
-                .into_iter()
-                .collect();
+        let schedule: BTreeSet<u64> = config.checkpoint_steps().into_iter().collect();
         let llc_steps: BTreeSet<u64> = config.llc_steps().into_iter().collect();
+        // A batch of the whole training split is gradient descent: the examples in their
+        // order, the same every step, whatever the stream seed.
         let batcher = Batcher::new(
             data.train.len(),
             config.batch_size,
-            true,
-            config.seed,
+            config.batch_size < data.train.len(),
+            config.effective_stream_seed(),
             &[0x7a1],
         );
         let fast = if !arch.batchnorm && dev.is_cpu() {
@@ -846,7 +910,7 @@ impl Runner {
         if self.llc_steps.contains(&s1) {
             self.sync()?;
             let cfg = LlcConfig {
-                seed: mix(self.config.llc.seed, s1),
+                seed: mix(self.config.sgld_seed(), s1),
                 ..self.config.llc.clone()
             };
             let r = llc::estimate(&self.net, &data.train, &cfg)?;

@@ -1,0 +1,532 @@
+//! The analysis of trained ensembles: one pass over the common checkpoint steps, one time point
+//! in memory at a time.
+
+use super::config::{DriftConfig, GroupConfig};
+use super::estimators::{
+    self, ExponentFit, MannKendall, Moments, Tamsd, covariance_eigenvalues, dist2,
+    dist2_mixed, ensemble_moments, eb_brownian, ergodicity_breaking, exponent_fit,
+};
+use super::runner::{Member, MemberRole, members};
+use crate::analysis::stats::ols;
+use crate::checkpoint;
+use crate::data::Data;
+use crate::error::{Error, Result};
+use crate::train::{self, RunSummary};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeSet;
+use std::path::Path;
+
+/// Drift and diffusion at one checkpoint step.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TimePoint {
+    /// Step.
+    pub step: u64,
+    /// `||m(t) - w_0||^2`.
+    pub drift: f64,
+    /// `tr Sigma(t)` (unbiased over the streams).
+    pub diffusion: f64,
+    /// `mean over streams ||w_t - w_0||^2` (`= drift + (S - 1)/S diffusion`).
+    pub msd: f64,
+    /// `||m(t) - w_GD(t)||^2` (`null` without a GD twin).
+    pub gd_gap: Option<f64>,
+    /// `||w_GD(t) - w_0||^2` (`null` without a GD twin).
+    pub gd_drift: Option<f64>,
+    /// Largest eigenvalues of `Sigma(t)`, decreasing.
+    pub top_eigenvalues: Vec<f64>,
+    /// Training loss (whole training set) averaged over the streams.
+    pub train_loss: f64,
+}
+
+/// The stationarity test of a group's loss.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Stationarity {
+    /// The test, in words.
+    pub test: String,
+    /// Significance level.
+    pub level: f64,
+    /// Tested stretch: the last `tail` of the run (or of the run so far, in the scan).
+    pub tail: f64,
+    /// The test over the last `tail` of the whole run (`null`: too few loss points).
+    pub at_end: Option<MannKendall>,
+    /// Stationary at the end of the run.
+    pub stationary: bool,
+    /// The first evenly spaced step `T` from which on the loss over `[(1 - tail) T, T]` shows
+    /// no trend at every later `T` (`null`: not reached).
+    pub reached_at: Option<u64>,
+    /// Verdict in words.
+    pub verdict: String,
+}
+
+/// Aging and ergodicity on the stationary stretch (or why not).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Aging {
+    /// False when the loss is not stationary (or the stretch is too short).
+    pub testable: bool,
+    /// Why not, or what was done.
+    pub note: String,
+    /// The stretch `[from, to]` (steps).
+    pub window: Option<[u64; 2]>,
+    /// Steps between the samples.
+    pub spacing: Option<u64>,
+    /// Lags (steps).
+    pub lags: Vec<u64>,
+    /// Time-averaged MSD over the stretch, mean over the streams, per lag.
+    pub tamsd: Vec<f64>,
+    /// Ensemble MSD from the start of the stretch, `E||w_{t_s + lag} - w_{t_s}||^2`, per lag.
+    pub eamsd: Vec<f64>,
+    /// `EB = Var(delta^2) / E[delta^2]^2` over the streams of every initialisation, per lag.
+    pub eb: Vec<f64>,
+    /// `EB` of Brownian motion at the same lag and length (the ergodic reference).
+    pub eb_ergodic: Vec<f64>,
+    /// Window starts `t_a` (steps) of the aging analysis.
+    pub aging_starts: Vec<u64>,
+    /// TAMSD at the smallest lag over `[t_a, end]`, mean over the streams, per start.
+    pub aging_tamsd: Vec<f64>,
+    /// Slope of `log delta^2` on `log t_a` (0 without aging).
+    pub aging_slope: Option<f64>,
+}
+
+impl Aging {
+    fn not_testable(note: impl Into<String>) -> Aging {
+        Aging {
+            testable: false,
+            note: note.into(),
+            window: None,
+            spacing: None,
+            lags: vec![],
+            tamsd: vec![],
+            eamsd: vec![],
+            eb: vec![],
+            eb_ergodic: vec![],
+            aging_starts: vec![],
+            aging_tamsd: vec![],
+            aging_slope: None,
+        }
+    }
+}
+
+/// An exponent fit in a declared window.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct WindowExponent {
+    /// The window as fractions of the run.
+    pub window: [f64; 2],
+    /// The fit (`null`: too few points).
+    pub fit: Option<ExponentFit>,
+}
+
+/// One group's results.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct GroupResults {
+    /// Group name.
+    pub name: String,
+    /// Its configuration.
+    pub config: GroupConfig,
+    /// Trainable parameters.
+    pub n_params: usize,
+    /// Every stream of an initialisation starts from bit-identical weights.
+    pub shared_init_identical: bool,
+    /// Per step, averaged over the initialisations.
+    pub series: Vec<TimePoint>,
+    /// Per initialisation, per step.
+    pub per_init: Vec<Vec<TimePoint>>,
+    /// At the last step (averaged over the initialisations).
+    pub last: Option<TimePoint>,
+    /// Exponent `alpha` of `tr Sigma(t) ~ t^alpha` in the declared windows; intervals resample
+    /// the initialisations.
+    pub diffusion_exponent: Vec<WindowExponent>,
+    /// Exponent of the drift `||m - w_0||^2 ~ t^beta` in the same windows.
+    pub drift_exponent: Vec<WindowExponent>,
+    /// `alpha` in windows `[t_a, ratio t_a]` against the window start `t_a`.
+    pub exponent_vs_window_start: Vec<ExponentFit>,
+    /// Stationarity of the loss.
+    pub stationarity: Stationarity,
+    /// Aging and ergodicity.
+    pub aging: Aging,
+}
+
+/// The study's results (`ensemble.json`).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct DriftResults {
+    /// The configuration.
+    pub config: DriftConfig,
+    /// Where the data came from.
+    pub data_source: String,
+    /// Groups.
+    pub groups: Vec<GroupResults>,
+    /// Seconds spent training (0 when only analysed).
+    pub train_seconds: f64,
+    /// Seconds in all.
+    pub wall_seconds: f64,
+}
+
+/// Analyse the trained study in `out` (every member must be finished).
+pub fn analyse(config: &DriftConfig, data: &Data, out: &Path) -> Result<DriftResults> {
+    config.validate()?;
+    let t0 = std::time::Instant::now();
+    let ms = members(config, data.train.len(), out)?;
+    let mut groups = vec![];
+    for (gi, g) in config.groups.iter().enumerate() {
+        let mine: Vec<&Member> = ms.iter().filter(|m| m.group == gi).collect();
+        groups.push(analyse_group(config, g, &mine)?);
+    }
+    Ok(DriftResults {
+        config: config.clone(),
+        data_source: data.source.clone(),
+        groups,
+        train_seconds: 0.0,
+        wall_seconds: t0.elapsed().as_secs_f64(),
+    })
+}
+
+/// Flat trainable weights of a checkpoint (tensors in name order: the same for every member).
+fn load_flat(path: &Path, into: &mut Vec<f32>) -> Result<()> {
+    let (tensors, _) = checkpoint::load(path)?;
+    into.clear();
+    for t in tensors
+        .iter()
+        .filter(|t| !t.name.contains("running_") && !t.name.contains("num_batches"))
+    {
+        into.extend_from_slice(&t.data);
+    }
+    Ok(())
+}
+
+fn analyse_group(cfg: &DriftConfig, g: &GroupConfig, ms: &[&Member]) -> Result<GroupResults> {
+    let sums: Vec<RunSummary> = ms
+        .iter()
+        .map(|m| train::load_summary(&m.dir))
+        .collect::<Result<_>>()?;
+    for (m, s) in ms.iter().zip(&sums) {
+        if !s.finished {
+            return Err(Error::Resume {
+                path: m.dir.clone(),
+                what: format!("not finished ({} of {} steps)", s.steps_done, g.steps),
+            });
+        }
+    }
+    let mut steps: BTreeSet<u64> = sums[0].checkpoints.iter().map(|c| c.step).collect();
+    for s in &sums[1..] {
+        let other: BTreeSet<u64> = s.checkpoints.iter().map(|c| c.step).collect();
+        steps = steps.intersection(&other).copied().collect();
+    }
+    let steps: Vec<u64> = steps.into_iter().collect();
+    let loss_at = |k: usize, step: u64| {
+        sums[k]
+            .checkpoints
+            .iter()
+            .find(|c| c.step == step)
+            .map_or(f64::NAN, |c| c.train_loss)
+    };
+    let streams_of = |i: usize| -> Vec<usize> {
+        (0..ms.len())
+            .filter(|&k| ms[k].init == i && matches!(ms[k].role, MemberRole::Stream(_)))
+            .collect()
+    };
+    let gd_of = |i: usize| (0..ms.len()).find(|&k| ms[k].init == i && ms[k].role == MemberRole::GdTwin);
+    let all_streams: Vec<usize> = (0..g.inits).flat_map(streams_of).collect();
+
+    // Stationarity first (from the recorded losses): it decides the aging stretch.
+    let stationarity = stationarity(cfg, g, &steps, &|step| {
+        all_streams.iter().map(|&k| loss_at(k, step)).sum::<f64>() / all_streams.len() as f64
+    });
+    let spacing = g.checkpoint_every();
+    let aging_window = match (stationarity.stationary, stationarity.reached_at, spacing) {
+        (true, Some(t), Some(k)) => {
+            let from = (((1.0 - cfg.stationarity.tail) * t as f64) as u64).div_ceil(k) * k;
+            Some((from, (g.steps / k) * k, k))
+        }
+        _ => None,
+    };
+    let samples = aging_window.map_or(0, |(a, b, k)| ((b - a) / k + 1) as usize);
+    let max_lag = ((cfg.aging.max_lag * (samples.max(1) - 1) as f64) as usize).max(1);
+    let mut tamsd: Vec<Tamsd> = all_streams.iter().map(|_| Tamsd::new(max_lag)).collect();
+
+    let n_streams = g.streams;
+    let mut bufs: Vec<Vec<f32>> = vec![vec![]; n_streams];
+    let mut gd_buf: Vec<f32> = vec![];
+    let mut w0s: Vec<Vec<f32>> = vec![vec![]; g.inits];
+    let mut mean: Vec<f64> = vec![];
+    let mut per_init: Vec<Vec<TimePoint>> = vec![vec![]; g.inits];
+    let mut identical = true;
+    let mut n_params = 0;
+    for &step in &steps {
+        for i in 0..g.inits {
+            let ks = streams_of(i);
+            for (b, &k) in bufs.iter_mut().zip(&ks) {
+                load_flat(&train::checkpoint_path(&ms[k].dir, step), b)?;
+            }
+            if step == 0 {
+                identical &= bufs.iter().all(|b| b.len() == bufs[0].len() && b.iter().zip(&bufs[0]).all(|(x, y)| x.to_bits() == y.to_bits()));
+                w0s[i] = bufs[0].clone();
+                n_params = bufs[0].len();
+            }
+            if w0s[i].is_empty() {
+                return Err(Error::config("checkpoints", "no step 0", "every member's step-0 checkpoint"));
+            }
+            let views: Vec<&[f32]> = bufs.iter().map(|b| b.as_slice()).collect();
+            let Moments {
+                drift,
+                diffusion,
+                msd,
+            } = ensemble_moments(&views, &w0s[i], &mut mean);
+            let top_eigenvalues = covariance_eigenvalues(&views, &mean, cfg.eigenvalues);
+            let (gd_gap, gd_drift) = match gd_of(i) {
+                Some(k) => {
+                    load_flat(&train::checkpoint_path(&ms[k].dir, step), &mut gd_buf)?;
+                    (Some(dist2_mixed(&mean, &gd_buf)), Some(dist2(&gd_buf, &w0s[i])))
+                }
+                None => (None, None),
+            };
+            if let Some((a, b, k)) = aging_window {
+                if step >= a && step <= b && (step - a).is_multiple_of(k) {
+                    for (&kk, buf) in ks.iter().zip(&bufs) {
+                        if let Some(p) = all_streams.iter().position(|&x| x == kk) {
+                            tamsd[p].push(buf);
+                        }
+                    }
+                }
+            }
+            per_init[i].push(TimePoint {
+                step,
+                drift,
+                diffusion,
+                msd,
+                gd_gap,
+                gd_drift,
+                top_eigenvalues,
+                train_loss: ks.iter().map(|&k| loss_at(k, step)).sum::<f64>() / ks.len() as f64,
+            });
+        }
+    }
+    let series: Vec<TimePoint> = (0..steps.len())
+        .map(|k| average(&per_init.iter().map(|p| &p[k]).collect::<Vec<_>>()))
+        .collect();
+    let n = g.steps as f64;
+    let fit = |f: &dyn Fn(&TimePoint) -> f64, lo: f64, hi: f64| {
+        let y: Vec<Vec<f64>> = per_init.iter().map(|p| p.iter().map(f).collect()).collect();
+        exponent_fit(&steps, &y, lo, hi, cfg.min_fit_points, &cfg.bootstrap)
+    };
+    let windows = |f: &dyn Fn(&TimePoint) -> f64| -> Vec<WindowExponent> {
+        cfg.fit_windows
+            .iter()
+            .map(|w| WindowExponent {
+                window: *w,
+                fit: fit(f, w[0] * n, w[1] * n),
+            })
+            .collect()
+    };
+    let diffusion_exponent = windows(&|p: &TimePoint| p.diffusion);
+    let drift_exponent = windows(&|p: &TimePoint| p.drift);
+    let sw = &cfg.sweep;
+    let mut exponent_vs_window_start = vec![];
+    let mut k = 0u32;
+    loop {
+        let ta = sw.from * n * 10f64.powf(k as f64 / sw.per_decade as f64);
+        if ta * sw.ratio > n * (1.0 + 1e-9) {
+            break;
+        }
+        if let Some(f) = fit(&|p: &TimePoint| p.diffusion, ta, ta * sw.ratio) {
+            exponent_vs_window_start.push(f);
+        }
+        k += 1;
+    }
+    let aging = match aging_window {
+        None => Aging::not_testable(if stationarity.stationary {
+            "stationary, but no evenly spaced checkpoints (uniform_checkpoints = 0)".to_string()
+        } else {
+            format!("not testable: the loss is not stationary ({})", stationarity.verdict)
+        }),
+        Some((a, b, k)) => aging(cfg, &tamsd, &all_streams, ms, (a, b, k), samples),
+    };
+    Ok(GroupResults {
+        name: g.name.clone(),
+        config: g.clone(),
+        n_params,
+        shared_init_identical: identical,
+        last: series.last().cloned(),
+        series,
+        per_init,
+        diffusion_exponent,
+        drift_exponent,
+        exponent_vs_window_start,
+        stationarity,
+        aging,
+    })
+}
+
+fn average(ps: &[&TimePoint]) -> TimePoint {
+    let n = ps.len() as f64;
+    let avg = |f: &dyn Fn(&TimePoint) -> f64| ps.iter().map(|p| f(p)).sum::<f64>() / n;
+    let opt = |f: &dyn Fn(&TimePoint) -> Option<f64>| {
+        ps.iter()
+            .map(|p| f(p))
+            .collect::<Option<Vec<f64>>>()
+            .map(|v| v.iter().sum::<f64>() / n)
+    };
+    let k = ps.iter().map(|p| p.top_eigenvalues.len()).min().unwrap_or(0);
+    TimePoint {
+        step: ps[0].step,
+        drift: avg(&|p| p.drift),
+        diffusion: avg(&|p| p.diffusion),
+        msd: avg(&|p| p.msd),
+        gd_gap: opt(&|p| p.gd_gap),
+        gd_drift: opt(&|p| p.gd_drift),
+        top_eigenvalues: (0..k)
+            .map(|j| ps.iter().map(|p| p.top_eigenvalues[j]).sum::<f64>() / n)
+            .collect(),
+        train_loss: avg(&|p| p.train_loss),
+    }
+}
+
+/// Mann-Kendall over the last `tail` of the run, and the scan over the evenly spaced steps.
+fn stationarity(
+    cfg: &DriftConfig,
+    g: &GroupConfig,
+    steps: &[u64],
+    loss: &dyn Fn(u64) -> f64,
+) -> Stationarity {
+    let st = &cfg.stationarity;
+    let test = format!(
+        "Mann-Kendall trend test of the stream-averaged training loss at the evenly spaced \
+         checkpoints over the last {:.0} % of the run, variance inflated by the effective sample \
+         size (lag-1 autocorrelation); stationary when p >= {}",
+        100.0 * st.tail,
+        st.level
+    );
+    let grid: Vec<u64> = match g.checkpoint_every() {
+        Some(k) => steps.iter().copied().filter(|s| *s > 0 && s.is_multiple_of(k)).collect(),
+        None => vec![],
+    };
+    let test_at = |end: u64| -> Option<MannKendall> {
+        let from = (1.0 - st.tail) * end as f64;
+        let x: Vec<f64> = grid
+            .iter()
+            .filter(|&&s| s as f64 >= from && s <= end)
+            .map(|&s| loss(s))
+            .collect();
+        if x.len() < st.min_points {
+            return None;
+        }
+        estimators::mann_kendall(&x)
+    };
+    let last = grid.last().copied();
+    let at_end = last.and_then(test_at);
+    let passes = |m: &Option<MannKendall>| m.as_ref().is_some_and(|m| m.p_value >= st.level);
+    let stationary = passes(&at_end);
+    let mut reached_at = None;
+    if stationary {
+        for &t in grid.iter().rev() {
+            if passes(&test_at(t)) {
+                reached_at = Some(t);
+            } else {
+                break;
+            }
+        }
+    }
+    let verdict = match (&at_end, stationary) {
+        (None, _) => "not testable: too few evenly spaced loss points".to_string(),
+        (Some(m), true) => format!(
+            "stationary (p = {:.3}, n = {}, n_eff = {:.1}); reached by step {}",
+            m.p_value,
+            m.n,
+            m.n_eff,
+            reached_at.unwrap_or(0)
+        ),
+        (Some(m), false) => format!(
+            "not stationary: trend in the loss (p = {:.2e}, Sen slope {:.3e} per sample, n_eff = {:.1})",
+            m.p_value, m.sen_slope, m.n_eff
+        ),
+    };
+    Stationarity {
+        test,
+        level: st.level,
+        tail: st.tail,
+        at_end,
+        stationary,
+        reached_at,
+        verdict,
+    }
+}
+
+fn aging(
+    cfg: &DriftConfig,
+    tamsd: &[Tamsd],
+    all_streams: &[usize],
+    ms: &[&Member],
+    (a, b, k): (u64, u64, u64),
+    samples: usize,
+) -> Aging {
+    if samples < 4 || tamsd.is_empty() {
+        return Aging::not_testable(format!(
+            "stationary, but the stretch [{a}, {b}] has only {samples} evenly spaced checkpoints"
+        ));
+    }
+    let vals: Vec<Vec<f64>> = tamsd.iter().map(|t| t.values()).collect();
+    let lags_n = vals[0].len();
+    let mean_over = |f: &dyn Fn(usize) -> f64| {
+        (0..tamsd.len()).map(f).sum::<f64>() / tamsd.len() as f64
+    };
+    let tamsd_mean: Vec<f64> = (0..lags_n).map(|l| mean_over(&|m| vals[m][l])).collect();
+    let eamsd: Vec<f64> = (0..lags_n)
+        .map(|l| mean_over(&|m| tamsd[m].from_first.get(l).copied().unwrap_or(f64::NAN)))
+        .collect();
+    // EB within each initialisation (the streams share w_0), averaged over initialisations.
+    let inits: BTreeSet<usize> = all_streams.iter().map(|&k| ms[k].init).collect();
+    let eb: Vec<f64> = (0..lags_n)
+        .map(|l| {
+            let per: Vec<f64> = inits
+                .iter()
+                .map(|&i| {
+                    let v: Vec<f64> = all_streams
+                        .iter()
+                        .enumerate()
+                        .filter(|(_, kk)| ms[**kk].init == i)
+                        .map(|(p, _)| vals[p][l])
+                        .collect();
+                    ergodicity_breaking(&v)
+                })
+                .collect();
+            per.iter().sum::<f64>() / per.len() as f64
+        })
+        .collect();
+    let eb_ergodic: Vec<f64> = (1..=lags_n).map(|l| eb_brownian(l, samples)).collect();
+    let aging_starts: Vec<u64> = cfg
+        .aging
+        .starts
+        .iter()
+        .map(|f| a + ((f * (b - a) as f64 / k as f64) as u64) * k)
+        .collect();
+    let aging_tamsd: Vec<f64> = aging_starts
+        .iter()
+        .map(|&ta| {
+            let skip = ((ta - a) / k) as usize;
+            mean_over(&|m| {
+                let inc = &tamsd[m].increments;
+                let tail = &inc[skip.min(inc.len())..];
+                tail.iter().sum::<f64>() / tail.len().max(1) as f64
+            })
+        })
+        .collect();
+    let aging_slope = {
+        let x: Vec<f64> = aging_starts.iter().map(|&t| (t.max(1) as f64).ln()).collect();
+        let y: Vec<f64> = aging_tamsd.iter().map(|v| v.ln()).collect();
+        ols(&x, &y).ok().map(|f| f.slope)
+    };
+    Aging {
+        testable: true,
+        note: format!(
+            "stationary stretch [{a}, {b}], {samples} checkpoints {k} steps apart, {} streams",
+            tamsd.len()
+        ),
+        window: Some([a, b]),
+        spacing: Some(k),
+        lags: (1..=lags_n as u64).map(|l| l * k).collect(),
+        tamsd: tamsd_mean,
+        eamsd,
+        eb,
+        eb_ergodic,
+        aging_starts,
+        aging_tamsd,
+        aging_slope,
+    }
+}

@@ -1,0 +1,290 @@
+//! The study's configuration: groups, and every analysis choice declared before the data.
+
+use crate::analysis::stats::BootstrapConfig;
+use crate::data::DataConfig;
+use crate::error::{Error, Result};
+use crate::model::Arch;
+use crate::train::Optimizer;
+use serde::{Deserialize, Serialize};
+
+/// Which optimizer a group trains with.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OptimizerKind {
+    /// Plain SGD (with `weight_decay` when it is positive).
+    #[default]
+    Sgd,
+    /// Adam.
+    Adam,
+}
+
+/// One ensemble: `inits` initialisations x `streams` minibatch streams of one training setup.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct GroupConfig {
+    /// Name (a directory name: letters, digits, `-`, `_`, `.`).
+    pub name: String,
+    /// Architecture (default 784-32-10).
+    pub arch: Arch,
+    /// Optimizer (default SGD).
+    pub optimizer: OptimizerKind,
+    /// Learning rate (default 0.001).
+    pub lr: f64,
+    /// Minibatch size (default 256).
+    pub batch_size: usize,
+    /// Weight decay (L2 coefficient `wd`; default 0). The weights relax in about
+    /// `1 / (lr wd)` steps, the confinement that makes a stationary state possible.
+    pub weight_decay: f64,
+    /// Updates per member (default 20,000).
+    pub steps: u64,
+    /// Initialisations `K` (init seeds `first_init_seed ..`; default 2).
+    pub inits: usize,
+    /// Minibatch streams `S` per initialisation (default 8; at least 2 for a covariance).
+    pub streams: usize,
+    /// A full-batch gradient-descent twin per initialisation (default true).
+    pub gd_twin: bool,
+    /// Init seed of the first initialisation (default 0).
+    pub first_init_seed: u64,
+    /// Geometric checkpoints per decade (default 20).
+    pub checkpoints_per_decade: u32,
+    /// Evenly spaced checkpoints over the run besides the geometric ones (default 100): the
+    /// loss series of the stationarity test and the time averages of the aging analysis.
+    pub uniform_checkpoints: u64,
+}
+
+impl Default for GroupConfig {
+    fn default() -> Self {
+        GroupConfig {
+            name: "sgd".into(),
+            arch: Arch {
+                widths: vec![784, 32, 10],
+                batchnorm: false,
+            },
+            optimizer: OptimizerKind::Sgd,
+            lr: 1e-3,
+            batch_size: 256,
+            weight_decay: 0.0,
+            steps: 20_000,
+            inits: 2,
+            streams: 8,
+            gd_twin: true,
+            first_init_seed: 0,
+            checkpoints_per_decade: 20,
+            uniform_checkpoints: 100,
+        }
+    }
+}
+
+impl GroupConfig {
+    /// The members' optimizer.
+    pub fn optimizer(&self) -> Result<Optimizer> {
+        if self.weight_decay > 0.0 {
+            return Err(Error::config(
+                "weight-decay",
+                self.weight_decay,
+                "0 (this trainer has no weight decay yet)",
+            ));
+        }
+        Ok(match self.optimizer {
+            OptimizerKind::Sgd => Optimizer::sgd(self.lr),
+            OptimizerKind::Adam => Optimizer::adam(self.lr),
+        })
+    }
+
+    /// Steps between the evenly spaced checkpoints (`None`: none).
+    pub fn checkpoint_every(&self) -> Option<u64> {
+        (self.uniform_checkpoints > 0).then(|| (self.steps / self.uniform_checkpoints).max(1))
+    }
+
+    /// Check ranges.
+    pub fn validate(&self) -> Result<()> {
+        let ok_name = !self.name.is_empty()
+            && self
+                .name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+            && !self.name.starts_with('.');
+        if !ok_name {
+            return Err(Error::config(
+                "group name",
+                &self.name,
+                "letters, digits, '-', '_', '.' (not first)",
+            ));
+        }
+        self.arch.validate()?;
+        self.optimizer()?;
+        if self.inits == 0 {
+            return Err(Error::config("inits", 0, "at least 1"));
+        }
+        if !(2..=1000).contains(&self.streams) {
+            return Err(Error::config("streams", self.streams, "2 to 1000"));
+        }
+        if self.steps == 0 {
+            return Err(Error::config("steps", 0, "at least 1"));
+        }
+        if !(self.weight_decay.is_finite() && self.weight_decay >= 0.0) {
+            return Err(Error::config(
+                "weight-decay",
+                self.weight_decay,
+                "a finite number >= 0",
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// Exponent against window start: windows `[t_a, ratio t_a]`, `t_a` geometric from
+/// `from * steps` to `steps / ratio`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SweepConfig {
+    /// First window start, as a fraction of the run (default 0.001).
+    pub from: f64,
+    /// Window end / window start (default 10: one decade).
+    pub ratio: f64,
+    /// Window starts per decade (default 4).
+    pub per_decade: u32,
+}
+
+impl Default for SweepConfig {
+    fn default() -> Self {
+        SweepConfig {
+            from: 1e-3,
+            ratio: 10.0,
+            per_decade: 4,
+        }
+    }
+}
+
+/// The stationarity test of the loss, declared before the data.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct StationarityConfig {
+    /// The tested stretch: the last `tail` of the run (default 0.25, the last quarter).
+    pub tail: f64,
+    /// Significance level of the Mann-Kendall trend test (default 0.05): stationary when no
+    /// trend is found at this level.
+    pub level: f64,
+    /// Fewest loss points in a tested stretch (default 8).
+    pub min_points: usize,
+}
+
+impl Default for StationarityConfig {
+    fn default() -> Self {
+        StationarityConfig {
+            tail: 0.25,
+            level: 0.05,
+            min_points: 8,
+        }
+    }
+}
+
+/// Aging and ergodicity on the stationary stretch (evenly spaced checkpoints).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct AgingConfig {
+    /// Largest lag, as a fraction of the stationary stretch (default 0.25).
+    pub max_lag: f64,
+    /// Window starts `t_a` for the aging slope: fractions of the stationary stretch
+    /// (default 0, 0.25, 0.5).
+    pub starts: Vec<f64>,
+}
+
+impl Default for AgingConfig {
+    fn default() -> Self {
+        AgingConfig {
+            max_lag: 0.25,
+            starts: vec![0.0, 0.25, 0.5],
+        }
+    }
+}
+
+/// The whole study.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct DriftConfig {
+    /// The ensembles.
+    pub groups: Vec<GroupConfig>,
+    /// The data (default: the bundled 8,000/2,000 split).
+    pub data: DataConfig,
+    /// Fit windows of the MSD exponent of `tr Sigma(t)`: `[lo, hi]` fractions of the run
+    /// (default `[0.01, 0.1]` and `[0.1, 1]`).
+    pub fit_windows: Vec<[f64; 2]>,
+    /// Exponent against window start.
+    pub sweep: SweepConfig,
+    /// Fewest checkpoints in a fit window (default 4).
+    pub min_fit_points: usize,
+    /// Top eigenvalues of `Sigma(t)` reported (default 3).
+    pub eigenvalues: usize,
+    /// Bootstrap over initialisations (default 1000 resamples, 95 %, seed 0).
+    pub bootstrap: BootstrapConfig,
+    /// The stationarity test.
+    pub stationarity: StationarityConfig,
+    /// Aging and ergodicity.
+    pub aging: AgingConfig,
+}
+
+impl Default for DriftConfig {
+    fn default() -> Self {
+        DriftConfig {
+            groups: vec![GroupConfig::default()],
+            data: DataConfig::default(),
+            fit_windows: vec![[0.01, 0.1], [0.1, 1.0]],
+            sweep: SweepConfig::default(),
+            min_fit_points: 4,
+            eigenvalues: 3,
+            bootstrap: BootstrapConfig::default(),
+            stationarity: StationarityConfig::default(),
+            aging: AgingConfig::default(),
+        }
+    }
+}
+
+impl DriftConfig {
+    /// Check ranges.
+    pub fn validate(&self) -> Result<()> {
+        if self.groups.is_empty() {
+            return Err(Error::config("groups", 0, "at least one"));
+        }
+        let mut names = std::collections::BTreeSet::new();
+        for g in &self.groups {
+            g.validate()?;
+            if !names.insert(&g.name) {
+                return Err(Error::config("group name", &g.name, "unique"));
+            }
+        }
+        for w in &self.fit_windows {
+            if !(0.0 <= w[0] && w[0] < w[1] && w[1] <= 1.0) {
+                return Err(Error::config(
+                    "fit window",
+                    format!("{w:?}"),
+                    "0 <= lo < hi <= 1",
+                ));
+            }
+        }
+        let s = &self.sweep;
+        if !(s.from > 0.0 && s.from < 1.0 && s.ratio > 1.0 && s.per_decade > 0) {
+            return Err(Error::config(
+                "sweep",
+                format!("{s:?}"),
+                "0 < from < 1, ratio > 1, per_decade >= 1",
+            ));
+        }
+        let st = &self.stationarity;
+        if !(st.tail > 0.0 && st.tail <= 1.0 && st.level > 0.0 && st.level < 1.0) {
+            return Err(Error::config(
+                "stationarity",
+                format!("{st:?}"),
+                "0 < tail <= 1, 0 < level < 1",
+            ));
+        }
+        if !(self.aging.max_lag > 0.0 && self.aging.max_lag < 1.0)
+            || self.aging.starts.iter().any(|f| !(0.0..1.0).contains(f))
+        {
+            return Err(Error::config(
+                "aging",
+                format!("{:?}", self.aging),
+                "0 < max_lag < 1, starts in [0, 1)",
+            ));
+        }
+        if self.min_fit_points < 3 {
+            return Err(Error::config("min_fit_points", self.min_fit_points, "at least 3"));
+        }
+        Ok(())
+    }
+}
