@@ -156,6 +156,7 @@ fn tiny_study_end_to_end() {
         "config",
         "n_params",
         "shared_init_identical",
+        "gd_steps_done",
         "series",
         "per_init",
         "last",

@@ -105,6 +105,9 @@ struct EnsembleArgs {
     /// Hide the progress bar.
     #[arg(long)]
     quiet: bool,
+    /// Only analyse what OUT holds (the streams must be finished; GD twins may be behind).
+    #[arg(long)]
+    no_train: bool,
 }
 
 #[derive(Args)]
@@ -516,10 +519,14 @@ fn cmd_ensemble(a: EnsembleArgs, threads: usize) -> Result<()> {
     } else {
         indicatif::ProgressBar::new(total)
     };
-    let r = drift::run_study(&config, &d, &a.out, threads, &mut |s, _| {
-        bar.set_position(s);
-        true
-    })
+    let r = if a.no_train {
+        drift::analyse(&config, &d, &a.out)
+    } else {
+        drift::run_study(&config, &d, &a.out, threads, &mut |s, _| {
+            bar.set_position(s);
+            true
+        })
+    }
     .with_context(|| format!("ensemble study in {}", a.out.display()))?;
     bar.finish_and_clear();
     let json = serde_json::to_string_pretty(&r)?;

@@ -125,6 +125,9 @@ pub struct GroupResults {
     pub n_params: usize,
     /// Every stream of an initialisation starts from bit-identical weights.
     pub shared_init_identical: bool,
+    /// Updates done by the GD twins (the least of them; `null` without twins). A twin behind
+    /// the streams has `gd_gap` up to its last checkpoint only.
+    pub gd_steps_done: Option<u64>,
     /// Per step, averaged over the initialisations.
     pub series: Vec<TimePoint>,
     /// Per initialisation, per step.
@@ -196,20 +199,34 @@ fn analyse_group(cfg: &DriftConfig, g: &GroupConfig, ms: &[&Member]) -> Result<G
         .iter()
         .map(|m| train::load_summary(&m.dir))
         .collect::<Result<_>>()?;
+    // The streams must be finished; a GD twin may be behind (its gap is then reported up to
+    // its last checkpoint).
     for (m, s) in ms.iter().zip(&sums) {
-        if !s.finished {
+        if !s.finished && m.role != MemberRole::GdTwin {
             return Err(Error::Resume {
                 path: m.dir.clone(),
                 what: format!("not finished ({} of {} steps)", s.steps_done, g.steps),
             });
         }
     }
-    let mut steps: BTreeSet<u64> = sums[0].checkpoints.iter().map(|c| c.step).collect();
-    for s in &sums[1..] {
+    let gd_steps_done = ms
+        .iter()
+        .zip(&sums)
+        .filter(|(m, _)| m.role == MemberRole::GdTwin)
+        .map(|(_, s)| s.steps_done)
+        .min();
+    let mut steps: Option<BTreeSet<u64>> = None;
+    for (m, s) in ms.iter().zip(&sums) {
+        if m.role == MemberRole::GdTwin {
+            continue;
+        }
         let other: BTreeSet<u64> = s.checkpoints.iter().map(|c| c.step).collect();
-        steps = steps.intersection(&other).copied().collect();
+        steps = Some(match steps {
+            None => other,
+            Some(a) => a.intersection(&other).copied().collect(),
+        });
     }
-    let steps: Vec<u64> = steps.into_iter().collect();
+    let steps: Vec<u64> = steps.unwrap_or_default().into_iter().collect();
     let loss_at = |k: usize, step: u64| {
         sums[k]
             .checkpoints
@@ -270,7 +287,8 @@ fn analyse_group(cfg: &DriftConfig, g: &GroupConfig, ms: &[&Member]) -> Result<G
                 msd,
             } = ensemble_moments(&views, &w0s[i], &mut mean);
             let top_eigenvalues = covariance_eigenvalues(&views, &mean, cfg.eigenvalues);
-            let (gd_gap, gd_drift) = match gd_of(i) {
+            let gd_here = gd_of(i).filter(|&k| sums[k].checkpoints.iter().any(|c| c.step == step));
+            let (gd_gap, gd_drift) = match gd_here {
                 Some(k) => {
                     load_flat(&train::checkpoint_path(&ms[k].dir, step), &mut gd_buf)?;
                     (Some(dist2_mixed(&mean, &gd_buf)), Some(dist2(&gd_buf, &w0s[i])))
@@ -343,6 +361,7 @@ fn analyse_group(cfg: &DriftConfig, g: &GroupConfig, ms: &[&Member]) -> Result<G
         config: g.clone(),
         n_params,
         shared_init_identical: identical,
+        gd_steps_done,
         last: series.last().cloned(),
         series,
         per_init,
