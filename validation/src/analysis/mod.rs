@@ -17,9 +17,13 @@
 //! SGD-versus-Adam table.
 
 pub mod across;
+pub mod burn_in;
 pub mod exponent;
 pub mod ffpe_predict;
 pub mod gamma_law;
+pub mod llc_truth;
+pub mod mala;
+pub mod mcmc;
 pub mod pca;
 pub mod run;
 pub mod stats;
