@@ -20,11 +20,14 @@ pub mod across;
 pub mod exponent;
 pub mod ffpe_predict;
 pub mod gamma_law;
+pub mod ou_rival;
 pub mod pca;
+pub mod resampling;
 pub mod run;
 pub mod stats;
 pub mod studies;
 pub mod theory;
+pub mod verdict_rules;
 
 /// Errors of the analysis functions. They name the input and the allowed range.
 #[non_exhaustive]
