@@ -6,14 +6,29 @@ use pyo3::prelude::*;
 
 /// `(name, TOML text)` of every shipped example, in the repository's `examples/` order.
 const EXAMPLES: &[(&str, &str)] = &[
-    ("absorbing_1d", include_str!("../../examples/absorbing_1d.toml")),
-    ("double_well_1d", include_str!("../../examples/double_well_1d.toml")),
+    (
+        "absorbing_1d",
+        include_str!("../../examples/absorbing_1d.toml"),
+    ),
+    (
+        "double_well_1d",
+        include_str!("../../examples/double_well_1d.toml"),
+    ),
     ("fractal_3d", include_str!("../../examples/fractal_3d.toml")),
     ("free_2d", include_str!("../../examples/free_2d.toml")),
     ("ou_1d", include_str!("../../examples/ou_1d.toml")),
-    ("ou_2d_anisotropic", include_str!("../../examples/ou_2d_anisotropic.toml")),
-    ("ou_2d_extrapolated", include_str!("../../examples/ou_2d_extrapolated.toml")),
-    ("ou_4d_sparse", include_str!("../../examples/ou_4d_sparse.toml")),
+    (
+        "ou_2d_anisotropic",
+        include_str!("../../examples/ou_2d_anisotropic.toml"),
+    ),
+    (
+        "ou_2d_extrapolated",
+        include_str!("../../examples/ou_2d_extrapolated.toml"),
+    ),
+    (
+        "ou_4d_sparse",
+        include_str!("../../examples/ou_4d_sparse.toml"),
+    ),
 ];
 
 /// Names of the shipped examples.

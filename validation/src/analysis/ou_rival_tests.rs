@@ -120,9 +120,8 @@ fn check_against_simulation(wd: f64, beta: f64, seed: u64) {
         // E|w_t - w_0|^2 = drift^2 + tr Sigma. The simulated squared drift is biased by
         // tr Sigma / S and scattered by 2 |drift| sqrt(tr Sigma / S); both inside this band.
         let msd_sim = sim_drift + sim_trace;
-        let se_drift =
-            2.0 * p.drift_squared[k].sqrt() * (p.trace_covariance[k] / s as f64).sqrt()
-                + p.trace_covariance[k] / s as f64;
+        let se_drift = 2.0 * p.drift_squared[k].sqrt() * (p.trace_covariance[k] / s as f64).sqrt()
+            + p.trace_covariance[k] / s as f64;
         assert!(
             (msd_sim - p.mean_squared_displacement[k]).abs() <= tol + 5.0 * se_drift + 1e-12,
             "wd {wd} beta {beta} t {t}: msd {msd_sim} vs {}",

@@ -36,7 +36,11 @@ pub enum Style {
 /// no trailing zeros, no "-0", scientific notation (`1.5e-05`) for very large or small
 /// values.
 pub fn tick_label(v: f64, range: f64) -> String {
-    let range = if range.is_finite() && range > 0.0 { range } else { 1.0 };
+    let range = if range.is_finite() && range > 0.0 {
+        range
+    } else {
+        1.0
+    };
     if v.abs() < 1e-9 * range {
         return "0".into();
     }
@@ -45,7 +49,11 @@ pub fn tick_label(v: f64, range: f64) -> String {
         let s = format!("{v:.2e}");
         return match s.split_once('e') {
             Some((m, e)) => {
-                let m = if m.contains('.') { m.trim_end_matches('0').trim_end_matches('.') } else { m };
+                let m = if m.contains('.') {
+                    m.trim_end_matches('0').trim_end_matches('.')
+                } else {
+                    m
+                };
                 let e: i32 = e.parse().unwrap_or(0);
                 format!("{m}e{}{:02}", if e < 0 { '-' } else { '+' }, e.abs())
             }
@@ -54,7 +62,11 @@ pub fn tick_label(v: f64, range: f64) -> String {
     }
     let decimals = (2.0 - range.log10().floor()).clamp(0.0, 8.0) as usize;
     let s = format!("{v:.decimals$}");
-    let s = if s.contains('.') { s.trim_end_matches('0').trim_end_matches('.').to_string() } else { s };
+    let s = if s.contains('.') {
+        s.trim_end_matches('0').trim_end_matches('.').to_string()
+    } else {
+        s
+    };
     if s == "-0" { "0".into() } else { s }
 }
 
@@ -158,7 +170,11 @@ fn draw<DB: DrawingBackend>(root: DrawingArea<DB, Shift>, chart: &Chart) -> Resu
             tick_label(*v, yr)
         }
     };
-    let y_labels = if counts { ((y1.floor() as usize) + 1).clamp(2, 11) } else { 10 };
+    let y_labels = if counts {
+        ((y1.floor() as usize) + 1).clamp(2, 11)
+    } else {
+        10
+    };
     c.configure_mesh()
         .x_desc(chart.x_label.as_str())
         .y_desc(chart.y_label.as_str())
@@ -204,7 +220,11 @@ fn draw<DB: DrawingBackend>(root: DrawingArea<DB, Shift>, chart: &Chart) -> Resu
                 let text = s.label.clone();
                 c.draw_series(pts.iter().map(|&p| {
                     EmptyElement::at(p)
-                        + Text::new(text.clone(), (8, -8), ("sans-serif", 14).into_font().color(&col))
+                        + Text::new(
+                            text.clone(),
+                            (8, -8),
+                            ("sans-serif", 14).into_font().color(&col),
+                        )
                 }))
                 .map_err(e2s)?;
                 continue;
