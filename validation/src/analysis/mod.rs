@@ -17,11 +17,14 @@
 //! SGD-versus-Adam table.
 
 pub mod across;
+pub mod aging;
+pub mod ensemble;
 pub mod exponent;
 pub mod ffpe_predict;
 pub mod gamma_law;
 pub mod pca;
 pub mod run;
+pub mod stationarity;
 pub mod stats;
 pub mod studies;
 pub mod theory;
