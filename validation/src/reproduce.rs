@@ -473,8 +473,11 @@ fn run_data(s: &RunSpec, sum: &RunSummary) -> RunData {
     }
 }
 
+/// A bar for a `MultiProgress`: created hidden, so that it never draws on the terminal by
+/// itself before `multi.add` gives it the shared target (a bar that drew alone first left a
+/// stale line behind on the screen).
 fn bar(opts: &ReproduceOptions, len: u64, msg: &str) -> ProgressBar {
-    let pb = ProgressBar::new(len);
+    let pb = ProgressBar::with_draw_target(Some(len), ProgressDrawTarget::hidden());
     if opts.progress {
         pb.set_style(
             ProgressStyle::with_template(
@@ -482,8 +485,6 @@ fn bar(opts: &ReproduceOptions, len: u64, msg: &str) -> ProgressBar {
             )
             .unwrap_or_else(|_| ProgressStyle::default_bar()),
         );
-    } else {
-        pb.set_draw_target(ProgressDrawTarget::hidden());
     }
     pb.set_message(msg.to_string());
     pb
