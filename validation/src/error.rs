@@ -87,6 +87,9 @@ pub enum Error {
     /// A JSON error.
     #[error("json: {0}")]
     Json(#[from] serde_json::Error),
+    /// An estimator of [`crate::analysis`] refused its input.
+    #[error("analysis: {0}")]
+    Analysis(#[from] crate::analysis::AnalysisError),
 }
 
 /// Result with the crate's [`Error`].

@@ -2,11 +2,11 @@
 //! in memory at a time.
 
 use super::config::{DriftConfig, GroupConfig};
-use super::estimators::{
-    self, ExponentFit, MannKendall, Moments, Tamsd, covariance_eigenvalues, dist2,
-    dist2_mixed, ensemble_moments, eb_brownian, ergodicity_breaking, exponent_fit,
-};
+use super::estimators::{ExponentFit, Tamsd, dist2, ergodicity_breaking, exponent_fit};
 use super::runner::{Member, MemberRole, members};
+use crate::analysis::aging::eb_brownian_reference;
+use crate::analysis::ensemble::ensemble_stats;
+use crate::analysis::stationarity::{MannKendall, mann_kendall};
 use crate::analysis::stats::ols;
 use crate::checkpoint;
 use crate::data::Data;
@@ -76,7 +76,9 @@ pub struct Aging {
     pub eamsd: Vec<f64>,
     /// `EB = Var(delta^2) / E[delta^2]^2` over the streams of every initialisation, per lag.
     pub eb: Vec<f64>,
-    /// `EB` of Brownian motion at the same lag and length (the ergodic reference).
+    /// `EB` of Brownian motion in as many independent coordinates as the network has
+    /// parameters, at the same lag and length (the ergodic reference,
+    /// [`eb_brownian_reference`]).
     pub eb_ergodic: Vec<f64>,
     /// Window starts `t_a` (steps) of the aging analysis.
     pub aging_starts: Vec<u64>,
@@ -262,7 +264,6 @@ fn analyse_group(cfg: &DriftConfig, g: &GroupConfig, ms: &[&Member]) -> Result<G
     let mut bufs: Vec<Vec<f32>> = vec![vec![]; n_streams];
     let mut gd_buf: Vec<f32> = vec![];
     let mut w0s: Vec<Vec<f32>> = vec![vec![]; g.inits];
-    let mut mean: Vec<f64> = vec![];
     let mut per_init: Vec<Vec<TimePoint>> = vec![vec![]; g.inits];
     let mut identical = true;
     let mut n_params = 0;
@@ -280,21 +281,18 @@ fn analyse_group(cfg: &DriftConfig, g: &GroupConfig, ms: &[&Member]) -> Result<G
             if w0s[i].is_empty() {
                 return Err(Error::config("checkpoints", "no step 0", "every member's step-0 checkpoint"));
             }
-            let views: Vec<&[f32]> = bufs.iter().map(|b| b.as_slice()).collect();
-            let Moments {
-                drift,
-                diffusion,
-                msd,
-            } = ensemble_moments(&views, &w0s[i], &mut mean);
-            let top_eigenvalues = covariance_eigenvalues(&views, &mean, cfg.eigenvalues);
-            let gd_here = gd_of(i).filter(|&k| sums[k].checkpoints.iter().any(|c| c.step == step));
-            let (gd_gap, gd_drift) = match gd_here {
-                Some(k) => {
-                    load_flat(&train::checkpoint_path(&ms[k].dir, step), &mut gd_buf)?;
-                    (Some(dist2_mixed(&mean, &gd_buf)), Some(dist2(&gd_buf, &w0s[i])))
-                }
-                None => (None, None),
-            };
+            let gd_here =
+                gd_of(i).filter(|&k| sums[k].checkpoints.iter().any(|c| c.step == step));
+            if let Some(k) = gd_here {
+                load_flat(&train::checkpoint_path(&ms[k].dir, step), &mut gd_buf)?;
+            }
+            let st = ensemble_stats(
+                &bufs,
+                w0s[i].as_slice(),
+                gd_here.map(|_| gd_buf.as_slice()),
+                cfg.eigenvalues,
+            )?;
+            let gd_drift = gd_here.map(|_| dist2(&gd_buf, &w0s[i]));
             if let Some((a, b, k)) = aging_window {
                 if step >= a && step <= b && (step - a).is_multiple_of(k) {
                     for (&kk, buf) in ks.iter().zip(&bufs) {
@@ -306,12 +304,12 @@ fn analyse_group(cfg: &DriftConfig, g: &GroupConfig, ms: &[&Member]) -> Result<G
             }
             per_init[i].push(TimePoint {
                 step,
-                drift,
-                diffusion,
-                msd,
-                gd_gap,
+                drift: st.drift,
+                diffusion: st.diffusion,
+                msd: st.mean_sq_displacement,
+                gd_gap: st.gd_gap,
                 gd_drift,
-                top_eigenvalues,
+                top_eigenvalues: st.top_eigenvalues,
                 train_loss: ks.iter().map(|&k| loss_at(k, step)).sum::<f64>() / ks.len() as f64,
             });
         }
@@ -426,11 +424,11 @@ fn stationarity(
         if x.len() < st.min_points {
             return None;
         }
-        estimators::mann_kendall(&x)
+        mann_kendall(&x, st.level).ok()
     };
     let last = grid.last().copied();
     let at_end = last.and_then(test_at);
-    let passes = |m: &Option<MannKendall>| m.as_ref().is_some_and(|m| m.p_value >= st.level);
+    let passes = |m: &Option<MannKendall>| m.as_ref().is_some_and(|m| m.stationary);
     let stationary = passes(&at_end);
     let mut reached_at = None;
     if stationary {
@@ -508,7 +506,10 @@ fn aging(
             per.iter().sum::<f64>() / per.len() as f64
         })
         .collect();
-    let eb_ergodic: Vec<f64> = (1..=lags_n).map(|l| eb_brownian(l, samples)).collect();
+    let dim = tamsd[0].dim();
+    let eb_ergodic: Vec<f64> = (1..=lags_n)
+        .map(|l| eb_brownian_reference(l, samples, dim))
+        .collect();
     let aging_starts: Vec<u64> = cfg
         .aging
         .starts

@@ -162,7 +162,7 @@ pub struct StationarityConfig {
     /// Significance level of the Mann-Kendall trend test (default 0.05): stationary when no
     /// trend is found at this level.
     pub level: f64,
-    /// Fewest loss points in a tested stretch (default 8).
+    /// Fewest loss points in a tested stretch (default 10, the shared test's least).
     pub min_points: usize,
 }
 
@@ -171,7 +171,7 @@ impl Default for StationarityConfig {
         StationarityConfig {
             tail: 0.25,
             level: 0.05,
-            min_points: 8,
+            min_points: crate::analysis::stationarity::MIN_POINTS,
         }
     }
 }

@@ -1,58 +1,11 @@
-//! The estimators the study calls (pure; numbers in, numbers out).
-//!
-//! A thin interface: each function has one job, so that the shared estimators of
-//! [`crate::analysis`] can take their places one by one.
+//! What the study adds to the shared estimators of [`crate::analysis`] (ensemble statistics,
+//! MSD exponents, Mann-Kendall, EB references): the exponent of a window given in steps, and a
+//! streamed time-averaged MSD (a ring of the last `max_lag` checkpoints, never a whole
+//! trajectory in memory, which [`crate::analysis::aging`]'s functions take).
 
-use crate::analysis::gamma_law::lag1_autocorrelation;
-use crate::analysis::pca::symmetric_eigen;
-use crate::analysis::stats::{BootstrapConfig, ConfidenceInterval, SplitMix64, ols, percentile_interval};
+use crate::analysis::ensemble::{log_window, msd_exponent, msd_exponent_across_inits};
+use crate::analysis::stats::{BootstrapConfig, ConfidenceInterval};
 use serde::{Deserialize, Serialize};
-
-/// Moments of an ensemble of `S` weight vectors about their common start `w_0`.
-#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
-pub struct Moments {
-    /// `||m - w_0||^2` (plug-in mean `m`).
-    pub drift: f64,
-    /// `tr Sigma`, unbiased: `sum_j ||w_j - m||^2 / (S - 1)`.
-    pub diffusion: f64,
-    /// `mean_j ||w_j - w_0||^2 = drift + (S - 1) / S diffusion`.
-    pub msd: f64,
-}
-
-/// The ensemble mean of `members` into `mean` (f64) and the [`Moments`] about `w0`.
-/// Needs at least two members of the length of `w0`.
-pub fn ensemble_moments(members: &[&[f32]], w0: &[f32], mean: &mut Vec<f64>) -> Moments {
-    let s = members.len();
-    mean.clear();
-    mean.resize(w0.len(), 0.0);
-    for w in members {
-        for (m, x) in mean.iter_mut().zip(w.iter()) {
-            *m += *x as f64;
-        }
-    }
-    for m in mean.iter_mut() {
-        *m /= s as f64;
-    }
-    let drift = mean
-        .iter()
-        .zip(w0)
-        .map(|(m, a)| (m - *a as f64).powi(2))
-        .sum::<f64>();
-    let spread: f64 = members
-        .iter()
-        .map(|w| {
-            w.iter()
-                .zip(mean.iter())
-                .map(|(x, m)| (*x as f64 - m).powi(2))
-                .sum::<f64>()
-        })
-        .sum();
-    Moments {
-        drift,
-        diffusion: spread / (s as f64 - 1.0).max(1.0),
-        msd: drift + spread / s as f64,
-    }
-}
 
 /// Squared distance in f64.
 pub fn dist2(a: &[f32], b: &[f32]) -> f64 {
@@ -62,39 +15,9 @@ pub fn dist2(a: &[f32], b: &[f32]) -> f64 {
         .sum()
 }
 
-/// Squared distance between an f64 and an f32 vector.
-pub fn dist2_mixed(a: &[f64], b: &[f32]) -> f64 {
-    a.iter().zip(b).map(|(x, y)| (x - *y as f64).powi(2)).sum()
-}
-
-/// The `k` largest eigenvalues of the ensemble covariance `Sigma` (unbiased, `/(S-1)`), from
-/// the `S x S` Gram matrix of the centred members (its nonzero eigenvalues are those of
-/// `Sigma`'s: at most `S - 1` of them).
-pub fn covariance_eigenvalues(members: &[&[f32]], mean: &[f64], k: usize) -> Vec<f64> {
-    let s = members.len();
-    if s < 2 {
-        return vec![];
-    }
-    let mut g = vec![0.0; s * s];
-    for a in 0..s {
-        for b in a..s {
-            let v: f64 = members[a]
-                .iter()
-                .zip(members[b].iter())
-                .zip(mean)
-                .map(|((x, y), m)| (*x as f64 - m) * (*y as f64 - m))
-                .sum();
-            g[a * s + b] = v;
-            g[b * s + a] = v;
-        }
-    }
-    let (mut ev, _) = symmetric_eigen(&g, s);
-    ev.truncate(k.min(s - 1));
-    ev.iter().map(|e| e.max(0.0) / (s as f64 - 1.0)).collect()
-}
-
-/// Power-law exponent of a positive series in a window, pooled over replicates (the mean over
-/// replicates at each time), with an interval that resamples the replicates.
+/// Power-law exponent of a positive series in a window of steps, pooled over replicates (the
+/// mean over replicates at each time), with an interval that resamples the replicates: the
+/// step window as [`msd_exponent_across_inits`] (or [`msd_exponent`] for one replicate) sees it.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ExponentFit {
     /// First step in the window.
@@ -113,9 +36,10 @@ pub struct ExponentFit {
     pub per_replicate: Vec<f64>,
 }
 
-/// Fit `log y ~ a + alpha log t` over the points with `lo <= t <= hi`, `t > 0`, where every
-/// replicate's `y` is positive; `None` with fewer than `min_points` such points.
-/// `y[r][k]` is replicate `r` at time `t[k]`.
+/// Fit `log y ~ a + alpha log t` over the steps `lo <= t <= hi` (`t > 0`); `None` with fewer
+/// than `min_points` points or a non-positive value there. `y[r][k]` is replicate `r` at step
+/// `t[k]`. The window in steps becomes a window in fractions of the `ln t` range of the
+/// positive steps, as the shared estimators take it.
 pub fn exponent_fit(
     t: &[u64],
     y: &[Vec<f64>],
@@ -124,121 +48,45 @@ pub fn exponent_fit(
     min_points: usize,
     boot: &BootstrapConfig,
 ) -> Option<ExponentFit> {
-    let idx: Vec<usize> = (0..t.len())
-        .filter(|&k| {
-            let tk = t[k] as f64;
-            tk > 0.0 && tk >= lo && tk <= hi && y.iter().all(|r| r[k] > 0.0 && r[k].is_finite())
-        })
-        .collect();
-    if idx.len() < min_points.max(3) || y.is_empty() {
+    let first = t.iter().position(|&s| s > 0)?;
+    let tf: Vec<f64> = t[first..].iter().map(|&s| s as f64).collect();
+    let ys: Vec<&[f64]> = y.iter().map(|r| &r[first..]).collect();
+    let (l0, l1) = (tf[0].ln(), tf.last()?.ln());
+    if l1 <= l0 || ys.is_empty() {
         return None;
     }
-    let lt: Vec<f64> = idx.iter().map(|&k| (t[k] as f64).ln()).collect();
-    let slope_of = |reps: &[usize]| -> Option<(f64, f64)> {
-        let ly: Vec<f64> = idx
-            .iter()
-            .map(|&k| (reps.iter().map(|&r| y[r][k]).sum::<f64>() / reps.len() as f64).ln())
-            .collect();
-        ols(&lt, &ly).ok().map(|f| (f.slope, f.r2))
-    };
-    let all: Vec<usize> = (0..y.len()).collect();
-    let (exponent, r2) = slope_of(&all)?;
-    let per_replicate = (0..y.len())
-        .map(|r| slope_of(&[r]).map_or(f64::NAN, |f| f.0))
-        .collect();
-    let ci = (y.len() >= 2).then(|| {
-        let mut rng = SplitMix64::new(boot.seed);
-        let reps: Vec<f64> = (0..boot.resamples)
-            .filter_map(|_| {
-                let pick: Vec<usize> = (0..y.len()).map(|_| rng.below(y.len())).collect();
-                slope_of(&pick).map(|f| f.0)
-            })
-            .collect();
-        percentile_interval(reps, boot.level)
-    });
+    let frac = |v: f64| ((v.max(tf[0]).ln() - l0) / (l1 - l0)).clamp(0.0, 1.0);
+    let window = (frac(lo), frac(hi));
+    if window.0 >= window.1 {
+        return None;
+    }
+    let r = log_window(&tf, window).ok()?;
+    if r.len() < min_points.max(3) {
+        return None;
+    }
+    let (from_step, to_step) = (tf[r.start] as u64, tf[r.end - 1] as u64);
+    if ys.len() == 1 {
+        let f = msd_exponent(&tf, ys[0], window).ok()?;
+        return Some(ExponentFit {
+            from_step,
+            to_step,
+            points: r.len(),
+            exponent: f.slope,
+            r2: f.r2,
+            ci: None,
+            per_replicate: vec![f.slope],
+        });
+    }
+    let f = msd_exponent_across_inits(&tf, &ys, window, boot).ok()?;
     Some(ExponentFit {
-        from_step: t[idx[0]],
-        to_step: t[*idx.last().unwrap_or(&0)],
-        points: idx.len(),
-        exponent,
-        r2,
-        ci,
-        per_replicate,
+        from_step,
+        to_step,
+        points: f.window_points,
+        exponent: f.exponent,
+        r2: f.fit.r2,
+        ci: Some(f.ci),
+        per_replicate: f.per_init,
     })
-}
-
-/// Mann-Kendall trend test with the variance inflated for serial correlation (effective sample
-/// size from the lag-1 autocorrelation of the series detrended by Sen's slope).
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct MannKendall {
-    /// Points.
-    pub n: usize,
-    /// `S = sum_{i<j} sign(x_j - x_i)`.
-    pub s: f64,
-    /// Effective sample size `n (1 - rho) / (1 + rho)` (clamped to `[2, n]`).
-    pub n_eff: f64,
-    /// Normal score of `S` with the inflated variance.
-    pub z: f64,
-    /// Two-sided p-value.
-    pub p_value: f64,
-    /// Sen's slope (per point).
-    pub sen_slope: f64,
-}
-
-/// [`MannKendall`] of `x` (`None` with fewer than 3 points or a non-finite value).
-pub fn mann_kendall(x: &[f64]) -> Option<MannKendall> {
-    let n = x.len();
-    if n < 3 || x.iter().any(|v| !v.is_finite()) {
-        return None;
-    }
-    let mut s = 0.0;
-    let mut slopes = Vec::with_capacity(n * (n - 1) / 2);
-    for i in 0..n {
-        for j in i + 1..n {
-            let d = x[j] - x[i];
-            s += if d > 0.0 {
-                1.0
-            } else if d < 0.0 {
-                -1.0
-            } else {
-                0.0
-            };
-            slopes.push(d / (j - i) as f64);
-        }
-    }
-    slopes.sort_by(f64::total_cmp);
-    let sen_slope = slopes[slopes.len() / 2];
-    let resid: Vec<f64> = x
-        .iter()
-        .enumerate()
-        .map(|(i, v)| v - sen_slope * i as f64)
-        .collect();
-    let rho = lag1_autocorrelation(&resid);
-    let rho = if rho.is_finite() { rho.clamp(-0.99, 0.99) } else { 0.0 };
-    let nf = n as f64;
-    let n_eff = (nf * (1.0 - rho) / (1.0 + rho)).clamp(2.0, nf);
-    let var = nf * (nf - 1.0) * (2.0 * nf + 5.0) / 18.0 * (nf / n_eff);
-    let z = if s > 0.0 {
-        (s - 1.0) / var.sqrt()
-    } else if s < 0.0 {
-        (s + 1.0) / var.sqrt()
-    } else {
-        0.0
-    };
-    let p_value = 2.0 * (1.0 - normal_cdf(z.abs()));
-    Some(MannKendall {
-        n,
-        s,
-        n_eff,
-        z,
-        p_value,
-        sen_slope,
-    })
-}
-
-fn normal_cdf(z: f64) -> f64 {
-    use statrs::distribution::{ContinuousCDF, Normal};
-    Normal::new(0.0, 1.0).map_or(f64::NAN, |d| d.cdf(z))
 }
 
 /// Time-averaged MSD of one evenly sampled trajectory, accumulated one sample at a time (a
@@ -254,6 +102,7 @@ pub struct Tamsd {
     /// `||w_{k+1} - w_k||^2` for every consecutive pair (for aging: any later start).
     pub increments: Vec<f64>,
     max_lag: usize,
+    dim: usize,
 }
 
 impl Tamsd {
@@ -267,11 +116,18 @@ impl Tamsd {
             from_first: vec![],
             increments: vec![],
             max_lag,
+            dim: 0,
         }
+    }
+
+    /// Coordinates per sample (0 before the first).
+    pub fn dim(&self) -> usize {
+        self.dim
     }
 
     /// The next sample.
     pub fn push(&mut self, w: &[f32]) {
+        self.dim = w.len();
         for (l, prev) in self.ring.iter().rev().enumerate() {
             let d = dist2(w, prev);
             self.sums[l] += d;
@@ -319,30 +175,9 @@ pub fn ergodicity_breaking(values: &[f64]) -> f64 {
     var / (m * m)
 }
 
-/// `EB` of Brownian motion (the ergodic reference), lag `l` in a trajectory of `n` samples:
-/// `4 l / (3 (n - 1))` to leading order in `l / n`.
-pub fn eb_brownian(lag: usize, samples: usize) -> f64 {
-    4.0 * lag as f64 / (3.0 * (samples.max(2) - 1) as f64)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn moments_split_the_msd() {
-        let w0 = [0.0f32, 0.0];
-        let a = [1.0f32, 0.0];
-        let b = [3.0f32, 2.0];
-        let mut m = vec![];
-        let mo = ensemble_moments(&[&a, &b], &w0, &mut m);
-        assert!((mo.drift - 5.0).abs() < 1e-12); // m = (2, 1)
-        assert!((mo.diffusion - 4.0).abs() < 1e-12); // (2 + 2) / 1
-        assert!((mo.msd - 7.0).abs() < 1e-12); // (1 + 13) / 2
-        let ev = covariance_eigenvalues(&[&a, &b], &m, 3);
-        assert_eq!(ev.len(), 1);
-        assert!((ev[0] - 4.0).abs() < 1e-12);
-    }
 
     #[test]
     fn exponent_of_a_power_law() {
@@ -356,15 +191,6 @@ mod tests {
         let ci = f.ci.unwrap();
         assert!(ci.lo <= 0.7 + 1e-9 && ci.hi >= 0.7 - 1e-9);
         assert!(exponent_fit(&t, &y, 1.0, 2.0, 4, &BootstrapConfig::default()).is_none());
-    }
-
-    #[test]
-    fn mann_kendall_sees_a_trend_and_not_noise() {
-        let mut rng = SplitMix64::new(3);
-        let noise: Vec<f64> = (0..60).map(|_| rng.normal()).collect();
-        let trend: Vec<f64> = noise.iter().enumerate().map(|(i, v)| v + 0.2 * i as f64).collect();
-        assert!(mann_kendall(&trend).unwrap().p_value < 0.01);
-        assert!(mann_kendall(&noise).unwrap().p_value > 0.05);
     }
 
     #[test]
