@@ -250,7 +250,7 @@ pub fn run_file_with_observer(
 
 /// Reads and parses a problem file.
 pub fn read_file(path: &std::path::Path) -> Result<ProblemFile> {
-    let text = std::fs::read_to_string(path)?;
+    let text = std::fs::read_to_string(path).map_err(|e| FfpeError::file(path, e))?;
     parse_str(&text)
 }
 

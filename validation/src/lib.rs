@@ -19,6 +19,7 @@
 pub mod analysis;
 pub mod batches;
 pub mod checkpoint;
+pub mod curvature;
 pub mod data;
 pub mod device;
 pub mod ensemble;

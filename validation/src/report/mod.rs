@@ -415,12 +415,18 @@ fn figures(res: &Results, data: &[RunData]) -> Vec<(String, Chart, String)> {
     }
     study_figures(res, &mut figs);
     // Gamma QQ (in units of the fitted scale, so every run shares the diagonal).
+    let mut first_of_optimizer = std::collections::HashSet::new();
     let mut series: Vec<Series> = res
         .runs
         .iter()
         .filter_map(|r| r.gamma_law.as_ref().map(|g| (r, g)))
         .map(|(r, g)| Series {
-            label: String::new(),
+            // one legend entry per optimizer (the first run of each)
+            label: if first_of_optimizer.insert(r.optimizer.clone()) {
+                format!("{} runs", r.optimizer.to_uppercase())
+            } else {
+                String::new()
+            },
             points: g
                 .qq
                 .iter()
@@ -563,6 +569,10 @@ fn document(res: &Results, figure_files: &[(String, String)]) -> Document {
         m.bootstrap_resamples,
         num(m.bootstrap_level)
     ));
+    d.p(format!("The claims tested are those of {}.", m.paper));
+    if !m.preset_note.is_empty() {
+        d.p(format!("**{}**", m.preset_note));
+    }
     d.h(2, "Verdicts");
     d.table(
         &["claim", "verdict", "evidence"],
@@ -1193,6 +1203,14 @@ fn study_figures(res: &Results, figs: &mut Vec<(String, Chart, String)>) {
                 style: Style::Points,
                 color: k,
             });
+            for r in &rows {
+                series.push(Series {
+                    label: r.arch.clone(),
+                    points: vec![(r.llc.mean, r.test_error.mean)],
+                    style: Style::Annotation,
+                    color: k,
+                });
+            }
             for r in rows {
                 if let Some(c) = &r.llc.ci {
                     series.push(Series {

@@ -556,7 +556,7 @@ fn claims(res: &Results, boot: &BootstrapConfig) -> Vec<Claim> {
     out
 }
 
-/// The verdicts of the studies beyond the main sweep (issue 10); none when the preset has no
+/// The verdicts of the studies beyond the main sweep; none when the preset has no
 /// studies.
 pub fn study_claims(st: &crate::analysis::studies::StudyResults) -> Vec<Claim> {
     use crate::analysis::studies::HIGH;
