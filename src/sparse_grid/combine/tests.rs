@@ -1,7 +1,7 @@
 //! Unit tests of the combination: exactness on representable functions, errors.
 
+use super::super::error::SparseGridError;
 use super::super::geometry::Layout;
-use super::super::scheme::Component;
 use super::*;
 
 fn affine_product(x: &[f64]) -> f64 {
