@@ -640,16 +640,16 @@ impl FileSpec {
             match keys {
                 SectionKeys::Plain(keys) => {
                     check_keys(name, &t, None, keys, &[])?;
-                    if *name == "equation" {
-                        if let Some(f) = t.get("fractal") {
-                            let Value::Table(f) = f else {
-                                return Err(FfpeError::WrongType {
-                                    key: "equation.fractal".into(),
-                                    expected: "a table [equation.fractal]".into(),
-                                });
-                            };
-                            check_keys("equation.fractal", f, None, fractal_keys(), &[])?;
-                        }
+                    if *name == "equation"
+                        && let Some(f) = t.get("fractal")
+                    {
+                        let Value::Table(f) = f else {
+                            return Err(FfpeError::WrongType {
+                                key: "equation.fractal".into(),
+                                expected: "a table [equation.fractal]".into(),
+                            });
+                        };
+                        check_keys("equation.fractal", f, None, fractal_keys(), &[])?;
                     }
                 }
                 SectionKeys::Kinds(kinds) => {
