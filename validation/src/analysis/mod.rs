@@ -21,6 +21,7 @@ pub mod exponent;
 pub mod ffpe_predict;
 pub mod gamma_law;
 pub mod pca;
+pub mod results;
 pub mod run;
 pub mod stats;
 pub mod studies;
