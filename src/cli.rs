@@ -45,6 +45,12 @@ pub enum Command {
         /// (order 2 - alpha) or `l2-1sigma` (Alikhanov, order 2 on graded meshes).
         #[arg(long, value_name = "SCHEME")]
         scheme: Option<String>,
+        /// Also print the exact continuum mean and `<w_i^2>` beside the numerical ones, and
+        /// the largest error, where a closed form exists (flat potential: free subdiffusion,
+        /// valid until the walls are felt; quadratic potential: fractional Ornstein-Uhlenbeck;
+        /// no-flux walls). With `--json`: key `"exact"`.
+        #[arg(long)]
+        exact: bool,
     },
     /// Steady state of a problem file: null-space solve versus Boltzmann closed form.
     Steady {
@@ -65,7 +71,8 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Mittag-Leffler function E_{alpha,beta}(z), one line per value.
+    /// Mittag-Leffler function E_{alpha,beta}(z): a header line `z E_{alpha,beta}(z)`, then
+    /// one line per argument, `z value` (complex: `re,im re,im`).
     #[command(allow_negative_numbers = true)]
     Ml {
         /// alpha > 0.
@@ -188,6 +195,7 @@ pub fn run_on(cli: Cli, ranks: &dyn crate::distributed::Ranks) -> Result<()> {
             json,
             out: dir,
             scheme,
+            exact,
         } => {
             let mut file = read_file(&problem)?;
             if let Some(name) = scheme {
@@ -210,12 +218,25 @@ pub fn run_on(cli: Cli, ranks: &dyn crate::distributed::Ranks) -> Result<()> {
                 _ => run_file(&file)?,
             };
             if let Some(dir) = dir {
-                write_outputs(&dir, &sol)?;
+                let written = write_outputs(&dir, &sol)?;
+                eprintln!("wrote {} files to {}: {}", written.len(), dir.display(), summarise_files(&written));
             }
+            let exact_rows = if exact {
+                Some(exact_table(&file, &sol)?)
+            } else {
+                None
+            };
             if json {
-                writeln!(out, "{}", solution_json(&sol))?;
+                let mut v = solution_json(&sol);
+                if let Some(rows) = &exact_rows {
+                    v["exact"] = exact_json(rows);
+                }
+                writeln!(out, "{v}")?;
             } else {
                 print_table(&mut out, &sol)?;
+                if let Some(rows) = &exact_rows {
+                    print_exact(&mut out, rows)?;
+                }
             }
         }
         Command::Steady { problem, json } => {
@@ -294,6 +315,9 @@ pub fn run_on(cli: Cli, ranks: &dyn crate::distributed::Ranks) -> Result<()> {
             json,
             z,
         } => {
+            if !json {
+                writeln!(out, "z E_{{{alpha},{beta}}}(z)")?;
+            }
             for s in &z {
                 let zc = parse_z(s)?;
                 let v = if zc.im == 0.0 {
@@ -373,40 +397,139 @@ pub fn solution_json(sol: &FileSolution) -> serde_json::Value {
         "kl_to_steady": o.iter().map(|x| x.kl_to_steady).collect::<Vec<_>>(),
         "l1_to_steady": o.iter().map(|x| x.l1_to_steady).collect::<Vec<_>>(),
         "stop_reason": format!("{:?}", sol.stop_reason),
+        "stop_reason_text": stop_reason_text(sol.stop_reason),
         "stats": sol.stats,
         "sparse": sol.sparse,
         "extrapolation": sol.extrapolation,
     })
 }
 
+/// `x` in scientific notation with `prec` digits after the point and a signed two-digit
+/// exponent (`1.793058e+00`), as C's `%e` and Python's `float()` read it.
+pub fn sci(x: f64, prec: usize) -> String {
+    let s = format!("{x:.prec$e}");
+    match s.split_once('e') {
+        Some((mant, exp)) => match exp.parse::<i32>() {
+            Ok(e) => format!("{mant}e{}{:02}", if e < 0 { '-' } else { '+' }, e.abs()),
+            Err(_) => s,
+        },
+        None => s, // inf, NaN
+    }
+}
+
+/// Why the solve stopped, in words.
+pub fn stop_reason_text(r: crate::solve::StopReason) -> &'static str {
+    match r {
+        crate::solve::StopReason::FinalTime => "reached the final time",
+        crate::solve::StopReason::ObserverStop => "stopped by an observer",
+        crate::solve::StopReason::MaxSteps => "stopped at the step limit (time.max_steps)",
+    }
+}
+
+/// One output time of `--exact`: time, numerical and exact mean and `<w_i^2>` per axis.
+struct ExactRow {
+    time: f64,
+    mean: Vec<f64>,
+    mean_exact: Vec<f64>,
+    second: Vec<f64>,
+    second_exact: Vec<f64>,
+}
+
+fn exact_table(file: &crate::config::ProblemFile, sol: &FileSolution) -> Result<Vec<ExactRow>> {
+    let mut rows = Vec::with_capacity(sol.observables.len());
+    for o in &sol.observables {
+        let Some((m, s)) = crate::reference::exact_moments(&file.problem, o.time)? else {
+            return Err(FfpeError::invalid(
+                "--exact",
+                "no closed form for this problem: needs [potential] kind = \"flat\" or \"quadratic\" and no-flux walls",
+            ));
+        };
+        rows.push(ExactRow {
+            time: o.time,
+            mean: o.mean.clone(),
+            mean_exact: m,
+            second: o.second_moment.clone(),
+            second_exact: s,
+        });
+    }
+    Ok(rows)
+}
+
+fn max_abs_diff(a: &[f64], b: &[f64]) -> f64 {
+    a.iter().zip(b).map(|(x, y)| (x - y).abs()).fold(0.0, f64::max)
+}
+
+fn exact_json(rows: &[ExactRow]) -> serde_json::Value {
+    json!({
+        "times": rows.iter().map(|r| r.time).collect::<Vec<_>>(),
+        "mean": rows.iter().map(|r| r.mean_exact.clone()).collect::<Vec<_>>(),
+        "second_moment": rows.iter().map(|r| r.second_exact.clone()).collect::<Vec<_>>(),
+        "max_error_mean": rows.iter().map(|r| max_abs_diff(&r.mean, &r.mean_exact)).fold(0.0, f64::max),
+        "max_error_second_moment": rows.iter().map(|r| max_abs_diff(&r.second, &r.second_exact)).fold(0.0, f64::max),
+    })
+}
+
+fn print_exact(out: &mut impl Write, rows: &[ExactRow]) -> Result<()> {
+    let f = |v: &[f64]| v.iter().map(|x| sci(*x, 6)).collect::<Vec<_>>().join(",");
+    writeln!(out, "exact continuum moments (closed form) beside the numerical ones:")?;
+    writeln!(
+        out,
+        "{:>13} {:>28} {:>28} {:>12} {:>28} {:>12}",
+        "t", "mean (exact)", "mean (numerical)", "error", "<w_i^2> (exact)", "error"
+    )?;
+    for r in rows {
+        writeln!(
+            out,
+            "{:>13} {:>28} {:>28} {:>12} {:>28} {:>12}",
+            sci(r.time, 6),
+            f(&r.mean_exact),
+            f(&r.mean),
+            sci(max_abs_diff(&r.mean, &r.mean_exact), 2),
+            f(&r.second_exact),
+            sci(max_abs_diff(&r.second, &r.second_exact), 2),
+        )?;
+    }
+    Ok(())
+}
+
+fn summarise_files(files: &[String]) -> String {
+    let densities = files.iter().filter(|f| f.starts_with("density_")).count();
+    let mut named: Vec<&str> = files
+        .iter()
+        .filter(|f| !f.starts_with("density_"))
+        .map(String::as_str)
+        .collect();
+    let d;
+    if densities > 0 {
+        d = format!("{densities} density snapshots density_K.csv");
+        named.push(&d);
+    }
+    named.join(", ")
+}
+
 fn print_table(out: &mut impl Write, sol: &FileSolution) -> Result<()> {
     writeln!(
         out,
-        "{:>12} {:>14} {:>28} {:>28} {:>14}",
+        "{:>13} {:>14} {:>28} {:>28} {:>13}",
         "t", "mass", "mean", "<w_i^2>", "msd"
     )?;
     for o in &sol.observables {
-        let f = |v: &[f64]| {
-            v.iter()
-                .map(|x| format!("{x:.6e}"))
-                .collect::<Vec<_>>()
-                .join(",")
-        };
+        let f = |v: &[f64]| v.iter().map(|x| sci(*x, 6)).collect::<Vec<_>>().join(",");
         writeln!(
             out,
-            "{:>12.6e} {:>14.10} {:>28} {:>28} {:>14.6e}",
-            o.time,
+            "{:>13} {:>14.10} {:>28} {:>28} {:>13}",
+            sci(o.time, 6),
             o.mass,
             f(&o.mean),
             f(&o.second_moment),
-            o.msd
+            sci(o.msd, 6)
         )?;
     }
     let s = &sol.stats;
     writeln!(
         out,
-        "stopped: {:?}; {} steps, {} unknowns, {} factorizations, {} history terms, {} exponentials, {:.3} s",
-        sol.stop_reason,
+        "{}; {} steps, {} unknowns, {} factorizations, {} history terms, {} exponentials, {:.3} s",
+        stop_reason_text(sol.stop_reason),
         s.steps,
         s.unknowns,
         s.factorizations,
@@ -423,10 +546,18 @@ fn print_table(out: &mut impl Write, sol: &FileSolution) -> Result<()> {
     Ok(())
 }
 
-/// Writes `observables.csv`, `stats.json` and `density_<k>.csv` snapshots into `dir`.
-pub fn write_outputs(dir: &Path, sol: &FileSolution) -> Result<()> {
-    std::fs::create_dir_all(dir)?;
-    let mut f = std::io::BufWriter::new(std::fs::File::create(dir.join("observables.csv"))?);
+/// Writes `observables.csv`, `stats.json` and `density_<k>.csv` snapshots (columns `t`,
+/// `x_0`, ..., `p`) into `dir`; returns the names of the files written.
+pub fn write_outputs(dir: &Path, sol: &FileSolution) -> Result<Vec<String>> {
+    let mut written = vec!["observables.csv".to_string(), "stats.json".to_string()];
+    std::fs::create_dir_all(dir).map_err(|e| FfpeError::file(dir, e))?;
+    let create = |name: &str| {
+        let path = dir.join(name);
+        std::fs::File::create(&path)
+            .map(std::io::BufWriter::new)
+            .map_err(|e| FfpeError::file(&path, e))
+    };
+    let mut f = create("observables.csv")?;
     let d = sol.observables.first().map_or(0, |o| o.mean.len());
     let mut header = vec!["time".to_string(), "mass".to_string()];
     header.extend((0..d).map(|a| format!("mean_{a}")));
@@ -448,25 +579,28 @@ pub fn write_outputs(dir: &Path, sol: &FileSolution) -> Result<()> {
     std::fs::write(
         dir.join("stats.json"),
         serde_json::to_string_pretty(
-            &json!({"stats": sol.stats, "stop_reason": format!("{:?}", sol.stop_reason)}),
+            &json!({"stats": sol.stats, "stop_reason": format!("{:?}", sol.stop_reason),
+                    "stop_reason_text": stop_reason_text(sol.stop_reason)}),
         )
         .unwrap_or_default(),
     )?;
     for (k, s) in sol.snapshots.iter().enumerate() {
-        let mut f =
-            std::io::BufWriter::new(std::fs::File::create(dir.join(format!("density_{k}.csv")))?);
+        let mut f = create(&format!("density_{k}.csv"))?;
+        written.push(format!("density_{k}.csv"));
         let g = &s.grid;
-        let mut h: Vec<String> = (0..g.dim()).map(|a| format!("x_{a}")).collect();
+        let mut h = vec!["t".to_string()];
+        h.extend((0..g.dim()).map(|a| format!("x_{a}")));
         h.push("p".into());
-        writeln!(f, "# t = {:.17e}", s.time)?;
         writeln!(f, "{}", h.join(","))?;
+        let t = format!("{:.17e}", s.time);
         let mut c = vec![0.0; g.dim()];
         for (idx, p) in s.density.iter().enumerate() {
             g.centre_into(idx, &mut c);
-            let mut row: Vec<String> = c.iter().map(|x| format!("{x:.10e}")).collect();
+            let mut row = vec![t.clone()];
+            row.extend(c.iter().map(|x| format!("{x:.10e}")));
             row.push(format!("{p:.17e}"));
             writeln!(f, "{}", row.join(","))?;
         }
     }
-    Ok(())
+    Ok(written)
 }

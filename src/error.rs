@@ -86,12 +86,27 @@ pub enum FfpeError {
     /// An I/O error (reading a problem file, writing output).
     #[error("I/O: {0}")]
     Io(#[from] std::io::Error),
+    /// An I/O error on a named file (reading a problem file, writing output).
+    #[error("{path}: {source}")]
+    File {
+        /// The file or directory.
+        path: String,
+        /// What went wrong.
+        source: std::io::Error,
+    },
 }
 
 /// Result alias of the crate.
 pub type Result<T> = std::result::Result<T, FfpeError>;
 
 impl FfpeError {
+    /// An I/O error on `path`, naming the file in the message.
+    pub fn file(path: &std::path::Path, source: std::io::Error) -> Self {
+        Self::File {
+            path: path.display().to_string(),
+            source,
+        }
+    }
     /// Out-of-range helper.
     pub fn out_of_range(key: &str, value: impl std::fmt::Display, allowed: &str) -> Self {
         Self::OutOfRange {

@@ -10,6 +10,7 @@
 //! | `steady` | [`ffpe::predict::steady_state`] |
 //! | `exponent` | [`ffpe::cli::exponent_of_file`] (what `ffpe exponent` runs) |
 //! | `llc` | [`ffpe_validation::llc::estimate`] (what `ffpe-validate llc` runs) |
+//! | `examples.names`, `examples.text`, `examples.path` | the repository's `examples/*.toml`, compiled in |
 //!
 //! This crate is the extension module `ffpe._native`; the Python package around it
 //! (`python/python/ffpe/__init__.py`) only converts arguments (numpy arrays, dicts,
@@ -22,6 +23,7 @@
 //! `cargo test --workspace` / `cargo clippy --workspace` build this crate like any other.
 
 mod convert;
+mod examples;
 mod fp;
 mod llc;
 mod ml;
@@ -41,5 +43,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(fp::exponent, m)?)?;
     m.add_function(wrap_pyfunction!(fp::parse_problem, m)?)?;
     m.add_function(wrap_pyfunction!(llc::llc, m)?)?;
+    m.add_function(wrap_pyfunction!(examples::example_names, m)?)?;
+    m.add_function(wrap_pyfunction!(examples::example_text, m)?)?;
     Ok(())
 }

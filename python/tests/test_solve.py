@@ -167,3 +167,28 @@ def test_bad_files_and_windows(tmp_path):
         ffpe.exponent(OU, (0.1,))
     with pytest.raises(ValueError, match="equation.alpha"):
         ffpe.steady(_with("equation", alpha=0.0))
+
+
+def test_shipped_examples_equal_the_repository_files(tmp_path, monkeypatch):
+    # the examples compiled into the package are the repository's files, byte for byte,
+    # and work from any directory
+    names = ffpe.examples.names()
+    assert sorted(names) == sorted(p.stem for p in EXAMPLES.glob("*.toml"))
+    for name in names:
+        assert ffpe.examples.text(name) == (EXAMPLES / f"{name}.toml").read_text(encoding="utf-8")
+    monkeypatch.setenv("FFPE_EXAMPLES_DIR", str(tmp_path / "cache"))
+    monkeypatch.chdir(tmp_path)
+    ours = ffpe.solve(ffpe.examples.path("ou_1d"))
+    repo = ffpe.solve(EXAMPLES / "ou_1d.toml")
+    np.testing.assert_array_equal(ours["mean"], repo["mean"])
+    with pytest.raises(ValueError, match="ou_1d"):
+        ffpe.examples.text("no_such_example")
+
+
+def test_progress_true_without_tqdm_warns(monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "tqdm", None)
+    monkeypatch.setitem(sys.modules, "tqdm.auto", None)
+    with pytest.warns(UserWarning, match="tqdm is not installed"):
+        ffpe.relax(0.5, 1.0, 1.0, steps=16, progress=True)

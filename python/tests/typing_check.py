@@ -33,6 +33,9 @@ def use() -> None:
 
     s: ffpe.Solution = ffpe.solve("examples/ou_1d.toml", progress=progress)
     s2 = ffpe.solve({"equation": {"alpha": 0.5}}, snapshots=False, progress=None)
+    shipped: list[str] = ffpe.examples.names()
+    s3: ffpe.Solution = ffpe.solve(ffpe.examples.path(shipped[0]))
+    toml_text: str = ffpe.examples.text("ou_1d")
     cells: tuple[int, ...] = s2["grid"]["cells"]
     reason: str = s["stop_reason"]
     unknowns: int = s["stats"]["unknowns"]

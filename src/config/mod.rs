@@ -194,7 +194,7 @@ pub fn solve_sparse(file: &ProblemFile) -> Result<FileSolution> {
 
 /// Reads and parses a problem file.
 pub fn read_file(path: &std::path::Path) -> Result<ProblemFile> {
-    let text = std::fs::read_to_string(path)?;
+    let text = std::fs::read_to_string(path).map_err(|e| FfpeError::file(path, e))?;
     parse_str(&text)
 }
 

@@ -36,6 +36,7 @@
 //! | [`llc`] | the SGLD estimator: configuration (every default in one place), estimate, chains |
 //! | [`train`] | configuration, runner, records, resume file of a training run |
 //! | [`ensemble`] | many runs advanced side by side, each exactly as `train::run` would |
+//! | [`curvature`] | f64 MLP loss, gradient and exact Hessian-vector products, Lanczos, SLQ, gradient-noise projections |
 //! | [`analysis`] | exponents, Gamma law, PCA, theory relations, across-run statistics, studies; its own output types in [`analysis::results`] |
 //! | [`moons`] | the Moons posterior test (SGD versus the tempered posterior) |
 //! | [`report`] | `results.json`, claims and verdicts, tables, figures, the Markdown/HTML document |
@@ -47,6 +48,7 @@
 
 pub mod analysis;
 pub mod batches;
+pub mod curvature;
 pub mod data;
 pub mod device;
 pub mod ensemble;

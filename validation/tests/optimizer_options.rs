@@ -66,7 +66,11 @@ fn momentum_and_weight_decay_resume_bit_identically() {
         // candle path (BatchNorm): the same kernel on the host values
         small("784-12-10+bn", sgd.clone(), 60),
         // AdamW on the fast path
-        small("784-16-10", Optimizer::adam(1e-3).with_weight_decay(0.01), 60),
+        small(
+            "784-16-10",
+            Optimizer::adam(1e-3).with_weight_decay(0.01),
+            60,
+        ),
     ] {
         let what = format!("{} {:?}", cfg.arch, cfg.optimizer);
         let a = tempfile::tempdir().unwrap();
@@ -107,7 +111,15 @@ fn bin() -> Command {
 fn cli_refuses_a_misspelt_optimizer_and_trains_with_momentum() {
     let out = tempfile::tempdir().unwrap();
     let o = bin()
-        .args(["--threads", "1", "train", "--optimizer", "sdg", "--quiet", "--out"])
+        .args([
+            "--threads",
+            "1",
+            "train",
+            "--optimizer",
+            "sdg",
+            "--quiet",
+            "--out",
+        ])
         .arg(out.path())
         .output()
         .unwrap();
@@ -141,11 +153,7 @@ fn cli_refuses_a_misspelt_optimizer_and_trains_with_momentum() {
         .arg(out.path())
         .output()
         .unwrap();
-    assert!(
-        o.status.success(),
-        "{}",
-        String::from_utf8_lossy(&o.stderr)
-    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let s = train::load_summary(out.path()).unwrap();
     assert!(s.finished);
     assert_eq!(

@@ -37,6 +37,7 @@ from typing import Any, Callable, Mapping
 import numpy as np
 
 from . import _native
+from . import examples as examples
 
 __all__ = [
     "mittag_leffler",
@@ -60,6 +61,13 @@ def _progress(progress: Any, desc: str) -> tuple[Callable[[float, float], None] 
         try:
             from tqdm.auto import tqdm
         except ImportError:
+            import warnings
+
+            warnings.warn(
+                "progress=True shows a tqdm bar, but tqdm is not installed (pip install tqdm): "
+                "no progress is shown",
+                stacklevel=3,
+            )
             return None, None
         bar = tqdm(total=1.0, desc=desc, bar_format="{l_bar}{bar}| {elapsed}<{remaining}")
 

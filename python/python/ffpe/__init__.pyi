@@ -6,6 +6,8 @@ from typing import Any, Callable, Literal, Mapping, Optional, Sequence, Tuple, T
 import numpy as np
 import numpy.typing as npt
 
+from . import examples as examples
+
 __version__: str
 
 ProgressArg = Union[None, bool, Callable[[float, float], Any]]

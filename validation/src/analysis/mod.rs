@@ -17,15 +17,22 @@
 //! SGD-versus-Adam table.
 
 pub mod across;
+pub mod burn_in;
 pub mod exponent;
 pub mod ffpe_predict;
 pub mod gamma_law;
+pub mod llc_truth;
+pub mod mala;
+pub mod mcmc;
+pub mod ou_rival;
 pub mod pca;
+pub mod resampling;
 pub mod results;
 pub mod run;
 pub mod stats;
 pub mod studies;
 pub mod theory;
+pub mod verdict_rules;
 
 /// Errors of the analysis functions. They name the input and the allowed range.
 #[non_exhaustive]

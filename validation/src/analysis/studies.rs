@@ -1,4 +1,4 @@
-//! The studies beyond the main sweep (issue 10): the tail index of the SGD jumps (Hill
+//! The studies beyond the main sweep: the tail index of the SGD jumps (Hill
 //! estimator), the exponent histogram of many seeds (Figure 4 of the paper), LLC and test error
 //! across architectures (Figure 5a), the batch-size scan and the LLC scale scan. Pure functions
 //! and result types; `crate::reproduce` gathers the inputs.

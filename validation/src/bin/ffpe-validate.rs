@@ -85,11 +85,12 @@ struct MergeArgs {
 
 #[derive(Args)]
 struct ReproduceArgs {
-    /// Sweep: quick (2 architectures x 3 seeds x SGD/Adam, about 2 min on 2 CPU cores), medium
-    /// (3 architectures x 10 seeds x SGD/Adam plus the studies: Figure 4 seeds, batch-size
-    /// scan, LLC scale scan, Moons; about 40 CPU-minutes per core on 2 cores), paper (5
-    /// architectures x 20 seeds x SGD/Adam plus the studies, sized for one GPU) or tiny
-    /// (seconds).
+    /// Sweep: quick (a smoke run: 2 architectures x 3 seeds x SGD/Adam, 10,000 steps; about
+    /// 2-4 min on 2 CPU cores; its runs are still ballistic, so its verdicts are not the
+    /// study's result), medium (3 architectures x 10 seeds x SGD/Adam plus the studies:
+    /// Figure 4 seeds, batch-size scan, LLC scale scan, Moons; about 45 min wall on 2 CPU
+    /// cores), paper (5 architectures x 20 seeds x SGD/Adam plus the studies, sized for one
+    /// GPU) or tiny (seconds, for tests).
     #[arg(long, default_value = "quick")]
     preset: String,
     /// Device: cpu or cuda (cuda needs a build with `--features cuda`).
@@ -191,7 +192,7 @@ struct TrainArgs {
     #[arg(long, default_value_t = TrainConfig::default().llc_every)]
     llc_every: u64,
     /// LLC estimates per decade of steps on the geometric schedule (0: none; then every
-    /// `--llc-every` steps from the start instead, the schedule before issue 10).
+    /// `--llc-every` steps from the start instead).
     #[arg(long, default_value_t = 10)]
     llc_per_decade: u32,
     /// SGLD chains per LLC estimate during training.
@@ -295,7 +296,19 @@ struct LlcArgs {
     json: bool,
 }
 
-fn main() -> Result<()> {
+/// User errors are printed as one message (the causes joined by ": "), never with a
+/// backtrace, whatever `RUST_BACKTRACE` says; the exit code is 1.
+fn main() -> std::process::ExitCode {
+    match run() {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+fn run() -> Result<()> {
     let cli = Cli::parse();
     let threads = cli.threads.unwrap_or(1);
     if threads == 0 {
@@ -447,8 +460,8 @@ fn cmd_merge(a: MergeArgs) -> Result<()> {
 
 fn print_results(res: &ffpe_validation::report::results::Results, out: &std::path::Path) {
     println!(
-        "wrote {} ({} runs, {} trained, {} reused, {:.1} s)",
-        out.join("report.md").display(),
+        "wrote the report to {} ({} runs, {} trained, {} reused, {:.1} s)",
+        out.display(),
         res.runs.len(),
         res.meta.runs_trained,
         res.meta.runs_reused,
@@ -457,6 +470,15 @@ fn print_results(res: &ffpe_validation::report::results::Results, out: &std::pat
     for c in &res.claims {
         println!("{:>13}  {}", c.verdict.words(), c.statement);
     }
+    if !res.meta.preset_note.is_empty() {
+        println!("note: {}", res.meta.preset_note);
+    }
+    println!(
+        "report: {} (also {}; every number in {})",
+        out.join("report.md").display(),
+        out.join("report.html").display(),
+        out.join("results.json").display()
+    );
 }
 
 /// Candle reads RAYON_NUM_THREADS when it sizes its matrix-product parallelism.

@@ -212,12 +212,18 @@ pub(super) fn figures(res: &Results, data: &[RunData]) -> Vec<(String, Chart, St
     }
     study_figures(res, &mut figs);
     // Gamma QQ (in units of the fitted scale, so every run shares the diagonal).
+    let mut first_of_optimizer = std::collections::HashSet::new();
     let mut series: Vec<Series> = res
         .runs
         .iter()
         .filter_map(|r| r.gamma_law.as_ref().map(|g| (r, g)))
         .map(|(r, g)| Series {
-            label: String::new(),
+            // one legend entry per optimizer (the first run of each)
+            label: if first_of_optimizer.insert(r.optimizer) {
+                format!("{} runs", r.optimizer.name().to_uppercase())
+            } else {
+                String::new()
+            },
             points: g
                 .qq
                 .iter()
@@ -383,6 +389,14 @@ pub(super) fn study_figures(res: &Results, figs: &mut Vec<(String, Chart, String
                 style: Style::Points,
                 color: k,
             });
+            for r in &rows {
+                series.push(Series {
+                    label: r.arch.clone(),
+                    points: vec![(r.llc.mean, r.test_error.mean)],
+                    style: Style::Annotation,
+                    color: k,
+                });
+            }
             for r in rows {
                 if let Some(c) = &r.llc.ci {
                     series.push(Series {

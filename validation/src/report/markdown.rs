@@ -29,6 +29,10 @@ pub(super) fn document(res: &Results, figure_files: &[(String, String)]) -> Docu
         m.bootstrap_resamples,
         num(m.bootstrap_level)
     ));
+    d.p(format!("The claims tested are those of {}.", m.paper));
+    if !m.preset_note.is_empty() {
+        d.p(format!("**{}**", m.preset_note));
+    }
     d.h(2, "Verdicts");
     d.table(
         &["claim", "verdict", "evidence"],

@@ -27,6 +27,47 @@ pub enum Style {
     Dashed,
     /// Filled circles.
     Points,
+    /// The series' `label` written as text beside each of its points (no legend entry):
+    /// names points, e.g. by architecture.
+    Annotation,
+}
+
+/// A tick label for `v` on an axis spanning `range`: as few digits as the range needs,
+/// no trailing zeros, no "-0", scientific notation (`1.5e-05`) for very large or small
+/// values.
+pub fn tick_label(v: f64, range: f64) -> String {
+    let range = if range.is_finite() && range > 0.0 {
+        range
+    } else {
+        1.0
+    };
+    if v.abs() < 1e-9 * range {
+        return "0".into();
+    }
+    let mag = v.abs().max(range);
+    if !(1e-4..1e5).contains(&mag) {
+        let s = format!("{v:.2e}");
+        return match s.split_once('e') {
+            Some((m, e)) => {
+                let m = if m.contains('.') {
+                    m.trim_end_matches('0').trim_end_matches('.')
+                } else {
+                    m
+                };
+                let e: i32 = e.parse().unwrap_or(0);
+                format!("{m}e{}{:02}", if e < 0 { '-' } else { '+' }, e.abs())
+            }
+            None => s,
+        };
+    }
+    let decimals = (2.0 - range.log10().floor()).clamp(0.0, 8.0) as usize;
+    let s = format!("{v:.decimals$}");
+    let s = if s.contains('.') {
+        s.trim_end_matches('0').trim_end_matches('.').to_string()
+    } else {
+        s
+    };
+    if s == "-0" { "0".into() } else { s }
 }
 
 /// One data series.
@@ -112,17 +153,36 @@ fn draw<DB: DrawingBackend>(root: DrawingArea<DB, Shift>, chart: &Chart) -> Resu
     root.fill(&WHITE).map_err(e2s)?;
     let ((x0, x1), (y0, y1)) = bounds(chart);
     let mut c = ChartBuilder::on(&root)
-        .caption(&chart.title, ("sans-serif", 18))
-        .margin(12)
-        .x_label_area_size(40)
-        .y_label_area_size(60)
+        .caption(&chart.title, ("sans-serif", 22))
+        .margin(14)
+        .x_label_area_size(50)
+        .y_label_area_size(76)
         .build_cartesian_2d(x0..x1, y0..y1)
         .map_err(e2s)?;
+    let (xr, yr) = (x1 - x0, y1 - y0);
+    let x_fmt = move |v: &f64| tick_label(*v, xr);
+    // Histogram counts are integers: integer ticks only.
+    let counts = !chart.bars.is_empty();
+    let y_fmt = move |v: &f64| {
+        if counts && (v - v.round()).abs() > 1e-9 {
+            String::new()
+        } else {
+            tick_label(*v, yr)
+        }
+    };
+    let y_labels = if counts {
+        ((y1.floor() as usize) + 1).clamp(2, 11)
+    } else {
+        10
+    };
     c.configure_mesh()
         .x_desc(chart.x_label.as_str())
         .y_desc(chart.y_label.as_str())
-        .label_style(("sans-serif", 12))
-        .axis_desc_style(("sans-serif", 14))
+        .x_label_formatter(&x_fmt)
+        .y_label_formatter(&y_fmt)
+        .y_labels(y_labels)
+        .label_style(("sans-serif", 16))
+        .axis_desc_style(("sans-serif", 18))
         .draw()
         .map_err(e2s)?;
     for &(a, b, h) in &chart.bars {
@@ -154,8 +214,21 @@ fn draw<DB: DrawingBackend>(root: DrawingArea<DB, Shift>, chart: &Chart) -> Resu
                 )
                 .map_err(e2s)?,
             Style::Points => c
-                .draw_series(pts.iter().map(|&p| Circle::new(p, 3, col.filled())))
+                .draw_series(pts.iter().map(|&p| Circle::new(p, 4, col.filled())))
                 .map_err(e2s)?,
+            Style::Annotation => {
+                let text = s.label.clone();
+                c.draw_series(pts.iter().map(|&p| {
+                    EmptyElement::at(p)
+                        + Text::new(
+                            text.clone(),
+                            (8, -8),
+                            ("sans-serif", 14).into_font().color(&col),
+                        )
+                }))
+                .map_err(e2s)?;
+                continue;
+            }
         };
         if !s.label.is_empty() {
             legend = true;
@@ -168,7 +241,7 @@ fn draw<DB: DrawingBackend>(root: DrawingArea<DB, Shift>, chart: &Chart) -> Resu
         c.configure_series_labels()
             .background_style(WHITE.mix(0.8))
             .border_style(BLACK)
-            .label_font(("sans-serif", 12))
+            .label_font(("sans-serif", 16))
             .position(SeriesLabelPosition::UpperLeft)
             .draw()
             .map_err(e2s)?;
@@ -197,6 +270,18 @@ pub fn render(dir: &Path, name: &str, chart: &Chart) -> Result<Vec<String>, Stri
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn tick_labels_are_short_and_never_negative_zero() {
+        assert_eq!(tick_label(1000.0, 5000.0), "1000");
+        assert_eq!(tick_label(-0.0, 1.0), "0");
+        assert_eq!(tick_label(-1e-17, 1.0), "0");
+        assert_eq!(tick_label(0.25, 1.0), "0.25");
+        assert_eq!(tick_label(0.5, 3.0), "0.5");
+        assert_eq!(tick_label(1.5e-5, 2e-5), "1.5e-05");
+        assert_eq!(tick_label(2.0e6, 1e6), "2e+06");
+        assert_eq!(tick_label(0.3333333, 0.1), "0.333");
+    }
 
     #[test]
     fn renders_svg_and_png_with_text() {

@@ -82,6 +82,25 @@ pub struct Meta {
     pub weight_decay: f64,
     /// Minibatch size.
     pub batch_size: usize,
+    /// The paper whose claims are tested (title, authors, arXiv number).
+    #[serde(default)]
+    pub paper: String,
+    /// What the preset is for: a smoke run (tiny, quick) or a result (medium, paper).
+    #[serde(default)]
+    pub preset_note: String,
+}
+
+/// The paper under test, as the report names it.
+pub const PAPER: &str = "Hennick and De Baerdemacker, \"Almost Bayesian: the fractal dynamics of stochastic gradient descent\", arXiv 2503.22478";
+
+/// What a preset's report is: the smoke presets say so and point to the committed result.
+pub fn preset_note(preset: &str) -> String {
+    match preset {
+        "tiny" | "quick" => format!(
+            "This is a smoke run (preset {preset}): its runs are short and its SGD runs are still in the early, ballistic phase, so its verdicts are not the study's result. The study's result is the committed medium report, validation/results/ in the repository (see the README)."
+        ),
+        _ => String::new(),
+    }
 }
 
 /// The whole `results.json`.

@@ -345,6 +345,8 @@ fn analyse_and_report(
         momentum: p.momentum,
         weight_decay: p.weight_decay,
         batch_size: p.batch_size,
+        paper: crate::report::results::PAPER.into(),
+        preset_note: crate::report::results::preset_note(&p.name),
     };
     // The main sweep's claims use the main runs only (every group the same size); the studies
     // use every run.

@@ -1,10 +1,10 @@
-//! The studies beyond the main sweep (issue 10): exponent histogram, architectures, batch-size
+//! The studies beyond the main sweep: exponent histogram, architectures, batch-size
 //! scan, LLC scale scan, the Moons test.
 
 #[allow(unused_imports)]
 use super::*;
 
-/// The studies of the preset (issue 10) from every run's analysis and summary.
+/// The studies of the preset from every run's analysis and summary.
 pub(super) fn study_results(
     opts: &ReproduceOptions,
     specs: &[RunSpec],
@@ -139,8 +139,9 @@ pub(super) fn study_results(
             hill_per_run: hills,
             hill_alpha: studies::mean_ci(&alphas, boot),
             late_s: studies::mean_ci(&s, boot),
-            fraction_subdiffusive: (!sf.is_empty())
-                .then(|| crate::analysis::across::fraction_below(&sf, crate::analysis::theory::BOUND_S)),
+            fraction_subdiffusive: (!sf.is_empty()).then(|| {
+                crate::analysis::across::fraction_below(&sf, crate::analysis::theory::BOUND_S)
+            }),
             llc: studies::mean_ci(
                 &idx.iter()
                     .map(|&i| analyses[i].final_llc)

@@ -57,7 +57,7 @@ pub(super) fn one_thread() -> usize {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum LlcSchedule {
-    /// Every `llc_every` steps from the start (the schedule before issue 10).
+    /// Every `llc_every` steps from the start.
     Uniform,
     /// At the geometric steps `checkpoint_schedule(steps, per_decade)` (step 0 excluded: so
     /// `log t` is evenly sampled, as the checkpoints; with `per_decade` a divisor of

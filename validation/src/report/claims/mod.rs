@@ -6,13 +6,11 @@ mod studies;
 pub use studies::study_claims;
 
 #[allow(unused_imports)]
+use super::format::ci_text;
+#[allow(unused_imports)]
 use super::format::num;
 #[allow(unused_imports)]
 use super::results::{Correlations, GroupSummary, Meta, Results};
-#[allow(unused_imports)]
-use super::format::ci_text;
-#[allow(unused_imports)]
-use crate::analysis::stats::{bootstrap_mean_difference, normal_quantile};
 #[allow(unused_imports)]
 use crate::analysis::across::{fraction_below, histogram, optimizer_row};
 #[allow(unused_imports)]
@@ -23,8 +21,10 @@ use crate::analysis::stats::{
     mean, percentile_interval,
 };
 #[allow(unused_imports)]
-use crate::verdict::{Claim, Verdict};
+use crate::analysis::stats::{bootstrap_mean_difference, normal_quantile};
 use crate::analysis::theory::BOUND_S;
+#[allow(unused_imports)]
+use crate::verdict::{Claim, Verdict};
 
 pub(super) fn majority_verdict(k: usize, n: usize) -> Verdict {
     if n == 0 {

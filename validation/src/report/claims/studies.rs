@@ -3,7 +3,7 @@
 #[allow(unused_imports)]
 use super::*;
 
-/// The verdicts of the studies beyond the main sweep (issue 10); none when the preset has no
+/// The verdicts of the studies beyond the main sweep; none when the preset has no
 /// studies.
 pub fn study_claims(st: &crate::report::results::StudyResults) -> Vec<Claim> {
     use crate::analysis::studies::HIGH;
