@@ -116,7 +116,6 @@ pub fn published_values(
     match optimizer {
         crate::optim::OptimizerKind::Sgd => Some((7.8, 10.2, 12.5, 11.8, 94.1)),
         crate::optim::OptimizerKind::Adam => Some((0.41, 0.91, 3.1, 5.8, 90.4)),
-        _ => None,
     }
 }
 

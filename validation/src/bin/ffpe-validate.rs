@@ -155,7 +155,7 @@ struct TrainArgs {
     batchnorm: bool,
     /// Optimizer: sgd (plain unless --momentum / --weight-decay) or adam (AdamW with
     /// --weight-decay).
-    #[arg(long, default_value = "sgd")]
+    #[arg(long, default_value = OptimizerKind::Sgd.name())]
     optimizer: String,
     /// Learning rate.
     #[arg(long, default_value_t = TrainConfig::default().optimizer.lr())]

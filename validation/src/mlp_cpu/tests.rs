@@ -134,7 +134,7 @@ fn adam_step_matches_candle_gradients_and_formula() {
             let want_loss = lg.loss.to_scalar::<f32>().unwrap() as f64;
             assert!((losses[0] - want_loss).abs() < 1e-5);
             // the gradient: candle's up to f32 summation order (1e-4 of the largest entry)
-            let a = fast[0].adam.as_ref().unwrap();
+            let a = fast[0].opt.as_ref().unwrap();
             let g = fast[0].flatten(&a.gw, &a.gb);
             let want_g: Vec<f32> = lg
                 .grads

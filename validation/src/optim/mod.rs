@@ -79,10 +79,13 @@ impl Real for f64 {
 
 /// Which optimizer, by name: `sgd` or `adam` (parsed once, at the edge; an unknown name is an
 /// error that lists the allowed ones). Serialized as the lowercase name.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum OptimizerKind {
-    /// Stochastic gradient descent ([`Optimizer::Sgd`]).
+    /// Stochastic gradient descent ([`Optimizer::Sgd`]), the study's optimizer (the default).
+    #[default]
     Sgd,
     /// Adam ([`Optimizer::Adam`]).
     Adam,
@@ -93,7 +96,7 @@ impl OptimizerKind {
     pub const ALL: [OptimizerKind; 2] = [OptimizerKind::Sgd, OptimizerKind::Adam];
 
     /// The name (`sgd`, `adam`).
-    pub fn name(self) -> &'static str {
+    pub const fn name(self) -> &'static str {
         match self {
             OptimizerKind::Sgd => "sgd",
             OptimizerKind::Adam => "adam",

@@ -91,7 +91,10 @@ impl candle_core::CustomOp2 for SgdOp {
         s2: &candle_core::CpuStorage,
         l2: &candle_core::Layout,
     ) -> candle_core::Result<(candle_core::CpuStorage, candle_core::Shape)> {
-        let slice = |s: &'_ candle_core::CpuStorage, l: &candle_core::Layout| {
+        fn slice<'a>(
+            s: &'a candle_core::CpuStorage,
+            l: &candle_core::Layout,
+        ) -> candle_core::Result<&'a [f32]> {
             let all = s.as_slice::<f32>()?;
             match l.contiguous_offsets() {
                 Some((a, b)) => Ok(&all[a..b]),
@@ -99,7 +102,7 @@ impl candle_core::CustomOp2 for SgdOp {
                     "sgd update needs contiguous tensors".into(),
                 )),
             }
-        };
+        }
         let mut w = slice(s1, l1)?.to_vec();
         sgd_update(&mut w, slice(s2, l2)?, &mut [], &SgdStep::plain(self.lr));
         Ok((candle_core::CpuStorage::F32(w), l1.shape().clone()))

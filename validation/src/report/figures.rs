@@ -381,7 +381,7 @@ pub(super) fn study_figures(res: &Results, figs: &mut Vec<(String, Chart, String
                 .filter(|r| &r.optimizer == opt)
                 .collect();
             series.push(Series {
-                label: opt.clone(),
+                label: opt.to_string(),
                 points: rows
                     .iter()
                     .map(|r| (r.llc.mean, r.test_error.mean))

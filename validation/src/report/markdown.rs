@@ -99,7 +99,7 @@ pub(super) fn document(res: &Results, figure_files: &[(String, String)]) -> Docu
             .map(|g| {
                 vec![
                     g.arch.clone(),
-                    g.optimizer.clone(),
+                    g.optimizer.to_string(),
                     g.runs.to_string(),
                     num(g.late_s_mean),
                     ci(&g.late_s_ci),
@@ -215,7 +215,7 @@ pub(super) fn document(res: &Results, figure_files: &[(String, String)]) -> Docu
             .iter()
             .map(|o| {
                 vec![
-                    o.optimizer.clone(),
+                    o.optimizer.to_string(),
                     o.runs.to_string(),
                     format!("{} +- {}", num(o.d_s_mean), num(o.d_s_std)),
                     format!("{} +- {}", num(o.llc_mean), num(o.llc_std)),
@@ -409,7 +409,7 @@ pub(super) fn studies_sections(d: &mut Document, st: &crate::report::results::St
                 .map(|r| {
                     vec![
                         r.arch.clone(),
-                        r.optimizer.clone(),
+                        r.optimizer.to_string(),
                         r.n_params.to_string(),
                         mean_ci_text(&r.llc),
                         mean_ci_text(&r.test_error),

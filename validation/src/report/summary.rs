@@ -1,17 +1,13 @@
 //! From per-run analyses to the across-run summaries and the verdicts.
 
 use super::claims::claims;
-use super::format::num;
 use super::results::{Correlations, GroupSummary, Meta, Results};
 use crate::analysis::across::{fraction_below, histogram, optimizer_row};
 use crate::analysis::results::RunAnalysis;
-use crate::analysis::stats::normal_quantile;
 use crate::analysis::stats::{
-    BootstrapConfig, ConfidenceInterval, SplitMix64, bootstrap_mean, correlation_with_x_errors,
-    mean, percentile_interval,
+    BootstrapConfig, bootstrap_mean, correlation_with_x_errors, mean, normal_quantile,
 };
 use crate::analysis::theory::BOUND_S;
-use crate::verdict::{Claim, Verdict};
 
 fn groups(runs: &[RunAnalysis], boot: &BootstrapConfig) -> Vec<GroupSummary> {
     let mut keys: Vec<(String, crate::optim::OptimizerKind)> = Vec::new();
