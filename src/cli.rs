@@ -219,7 +219,12 @@ pub fn run_on(cli: Cli, ranks: &dyn crate::distributed::Ranks) -> Result<()> {
             };
             if let Some(dir) = dir {
                 let written = write_outputs(&dir, &sol)?;
-                eprintln!("wrote {} files to {}: {}", written.len(), dir.display(), summarise_files(&written));
+                eprintln!(
+                    "wrote {} files to {}: {}",
+                    written.len(),
+                    dir.display(),
+                    summarise_files(&written)
+                );
             }
             let exact_rows = if exact {
                 Some(exact_table(&file, &sol)?)
@@ -335,12 +340,15 @@ pub fn run_on(cli: Cli, ranks: &dyn crate::distributed::Ranks) -> Result<()> {
                         json!({"z": [zc.re, zc.im], "value": [v.re, v.im]})
                     )?;
                 } else if zc.im == 0.0 {
-                    writeln!(out, "{:.17e} {:.17e}", zc.re, v.re)?;
+                    writeln!(out, "{} {}", sci(zc.re, 17), sci(v.re, 17))?;
                 } else {
                     writeln!(
                         out,
-                        "{:.17e},{:.17e} {:.17e},{:.17e}",
-                        zc.re, zc.im, v.re, v.im
+                        "{},{} {},{}",
+                        sci(zc.re, 17),
+                        sci(zc.im, 17),
+                        sci(v.re, 17),
+                        sci(v.im, 17)
                     )?;
                 }
             }
@@ -456,7 +464,10 @@ fn exact_table(file: &crate::config::ProblemFile, sol: &FileSolution) -> Result<
 }
 
 fn max_abs_diff(a: &[f64], b: &[f64]) -> f64 {
-    a.iter().zip(b).map(|(x, y)| (x - y).abs()).fold(0.0, f64::max)
+    a.iter()
+        .zip(b)
+        .map(|(x, y)| (x - y).abs())
+        .fold(0.0, f64::max)
 }
 
 fn exact_json(rows: &[ExactRow]) -> serde_json::Value {
@@ -471,7 +482,10 @@ fn exact_json(rows: &[ExactRow]) -> serde_json::Value {
 
 fn print_exact(out: &mut impl Write, rows: &[ExactRow]) -> Result<()> {
     let f = |v: &[f64]| v.iter().map(|x| sci(*x, 6)).collect::<Vec<_>>().join(",");
-    writeln!(out, "exact continuum moments (closed form) beside the numerical ones:")?;
+    writeln!(
+        out,
+        "exact continuum moments (closed form) beside the numerical ones:"
+    )?;
     writeln!(
         out,
         "{:>13} {:>28} {:>28} {:>12} {:>28} {:>12}",

@@ -8,7 +8,9 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 fn example(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("examples").join(name)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("examples")
+        .join(name)
 }
 
 fn ffpe(args: &[&str]) -> (bool, String, String) {
@@ -46,7 +48,10 @@ fn solve_table_numbers_parse_and_stop_reason_is_in_words() {
         .collect();
     assert_eq!(rows.len(), 5, "{out}");
     for row in rows {
-        for tok in row.split(|c: char| c.is_whitespace() || c == ',').filter(|t| !t.is_empty()) {
+        for tok in row
+            .split(|c: char| c.is_whitespace() || c == ',')
+            .filter(|t| !t.is_empty())
+        {
             check_number(tok);
         }
     }
@@ -81,11 +86,19 @@ fn solve_out_writes_plain_csv_and_says_what_it_wrote() {
         let mut lines = text.lines();
         let header: Vec<&str> = lines.next().unwrap().split(',').collect();
         assert!(
-            header.iter().all(|h| h.chars().next().is_some_and(|c| c.is_ascii_alphabetic())),
+            header
+                .iter()
+                .all(|h| h.chars().next().is_some_and(|c| c.is_ascii_alphabetic())),
             "{}: header {header:?}",
             path.display()
         );
-        if path.file_name().unwrap().to_str().unwrap().starts_with("density_") {
+        if path
+            .file_name()
+            .unwrap()
+            .to_str()
+            .unwrap()
+            .starts_with("density_")
+        {
             assert_eq!(header, ["t", "x_0", "x_1", "p"], "{}", path.display());
         }
         let mut n = 0;
@@ -103,7 +116,12 @@ fn solve_out_writes_plain_csv_and_says_what_it_wrote() {
 
 #[test]
 fn exact_option_shows_the_closed_form_and_a_small_error() {
-    let (ok, out, err) = ffpe(&["solve", example("ou_1d.toml").to_str().unwrap(), "--json", "--exact"]);
+    let (ok, out, err) = ffpe(&[
+        "solve",
+        example("ou_1d.toml").to_str().unwrap(),
+        "--json",
+        "--exact",
+    ]);
     assert!(ok, "{err}");
     let v: serde_json::Value = serde_json::from_str(&out).unwrap();
     let e = &v["exact"];
@@ -114,12 +132,19 @@ fn exact_option_shows_the_closed_form_and_a_small_error() {
     // truncates nothing visible. So both errors lie well below h^2.
     let em = e["max_error_mean"].as_f64().unwrap();
     let es = e["max_error_second_moment"].as_f64().unwrap();
-    assert!(em < 3.9e-3 && es < 3.9e-3, "mean error {em}, second-moment error {es}");
+    assert!(
+        em < 3.9e-3 && es < 3.9e-3,
+        "mean error {em}, second-moment error {es}"
+    );
     // and the table form prints the same comparison
     let (ok, out, err) = ffpe(&["solve", example("ou_1d.toml").to_str().unwrap(), "--exact"]);
     assert!(ok && out.contains("exact continuum moments"), "{err}{out}");
     // no closed form: a clear error naming the option
-    let (ok, _, err) = ffpe(&["solve", example("double_well_1d.toml").to_str().unwrap(), "--exact"]);
+    let (ok, _, err) = ffpe(&[
+        "solve",
+        example("double_well_1d.toml").to_str().unwrap(),
+        "--exact",
+    ]);
     assert!(!ok && err.contains("--exact"), "{err}");
 }
 
@@ -157,7 +182,10 @@ fn help_texts_speak_of_the_product_not_its_history() {
         assert!(ok, "{args:?}: {err}");
         let lower = out.to_lowercase();
         assert!(
-            !lower.split("issue").skip(1).any(|rest| rest.trim_start().starts_with(|c: char| c.is_ascii_digit())),
+            !lower
+                .split("issue")
+                .skip(1)
+                .any(|rest| rest.trim_start().starts_with(|c: char| c.is_ascii_digit())),
             "{args:?} mentions an issue number: {out}"
         );
     }

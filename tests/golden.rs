@@ -14,7 +14,11 @@ fn solve_json_of_every_example_equals_the_golden_output() {
         .filter(|p| p.extension().and_then(|e| e.to_str()) == Some("toml"))
         .collect();
     names.sort();
-    assert!(names.len() >= 8, "expected the example files, found {}", names.len());
+    assert!(
+        names.len() >= 8,
+        "expected the example files, found {}",
+        names.len()
+    );
     let mut failures = Vec::new();
     for path in &names {
         let out = std::process::Command::new(env!("CARGO_BIN_EXE_ffpe"))
@@ -37,5 +41,8 @@ fn solve_json_of_every_example_equals_the_golden_output() {
             failures.push(format!("{stem}: {:?}", &diffs[..diffs.len().min(10)]));
         }
     }
-    assert!(failures.is_empty(), "differences from the golden outputs: {failures:#?}");
+    assert!(
+        failures.is_empty(),
+        "differences from the golden outputs: {failures:#?}"
+    );
 }

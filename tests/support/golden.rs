@@ -13,7 +13,14 @@ use std::path::Path;
 /// Keys that measure the machine or the invocation, not the computation.
 fn skipped(key: &str) -> bool {
     const PARTS: [&str; 8] = [
-        "seconds", "wall", "rss", "peak", "elapsed", "runs_trained", "runs_reused", "rank_stats",
+        "seconds",
+        "wall",
+        "rss",
+        "peak",
+        "elapsed",
+        "runs_trained",
+        "runs_reused",
+        "rank_stats",
     ];
     PARTS.iter().any(|p| key.contains(p))
 }
@@ -41,7 +48,10 @@ fn walk(path: &str, golden: &Value, new: &Value, diffs: &mut Vec<String>) {
             }
         }
         (Value::Number(g), Value::Number(n)) => {
-            let (a, b) = (g.as_f64().unwrap_or(f64::NAN), n.as_f64().unwrap_or(f64::NAN));
+            let (a, b) = (
+                g.as_f64().unwrap_or(f64::NAN),
+                n.as_f64().unwrap_or(f64::NAN),
+            );
             if a.to_bits() != b.to_bits() {
                 diffs.push(format!("{path}: {g} vs {n}"));
             }

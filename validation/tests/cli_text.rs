@@ -21,6 +21,7 @@ fn help_texts_speak_of_the_product_not_its_history() {
         Some("reproduce"),
         Some("merge"),
         Some("moons"),
+        Some("hessian"),
     ] {
         let mut args: Vec<&str> = cmd.into_iter().collect();
         args.push("--help");

@@ -17,7 +17,9 @@
 //! SGD-versus-Adam table.
 
 pub mod across;
+pub mod aging;
 pub mod burn_in;
+pub mod ensemble;
 pub mod exponent;
 pub mod ffpe_predict;
 pub mod gamma_law;
@@ -29,6 +31,7 @@ pub mod pca;
 pub mod resampling;
 pub mod results;
 pub mod run;
+pub mod stationarity;
 pub mod stats;
 pub mod studies;
 pub mod theory;

@@ -7,6 +7,7 @@
 
 use anyhow::{Context, Result, bail};
 use clap::{Args, Parser, Subcommand};
+use ffpe_validation::curvature::{HessianConfig, measure};
 use ffpe_validation::data::{self, DataConfig};
 use ffpe_validation::device::DeviceKind;
 use ffpe_validation::llc::{self, InitLoss, LlcConfig, NBeta};
@@ -46,6 +47,38 @@ enum Command {
     /// Langevin samples of the tempered posterior (and untempered / mis-tempered controls);
     /// writes moons.json and moons.md.
     Moons(MoonsArgs),
+    /// Curvature of the training loss at a checkpoint: the top Hessian eigenvalues (exact
+    /// Hessian-vector products, Lanczos), optionally the spectral density (stochastic Lanczos
+    /// quadrature), and the per-sample gradient-noise covariance on the top eigenvectors. The
+    /// loss is the mean cross-entropy over the training images that `llc --data DIR` uses.
+    Hessian(HessianArgs),
+}
+
+#[derive(Args)]
+struct HessianArgs {
+    #[command(flatten)]
+    data: DataArgs,
+    /// Checkpoint (safetensors with fc1.weight, fc1.bias, ...; no BatchNorm).
+    #[arg(long)]
+    weights: PathBuf,
+    /// Expected architecture, e.g. 784-128-10 (checked against the checkpoint; default: inferred).
+    #[arg(long)]
+    arch: Option<String>,
+    /// Top eigenpairs (largest first).
+    #[arg(long, default_value_t = HessianConfig::default().top)]
+    top: usize,
+    /// Also the spectral density (stochastic Lanczos quadrature).
+    #[arg(long)]
+    density: bool,
+    /// Use only the first N training images (default: all of the split).
+    #[arg(long, value_name = "N")]
+    max_samples: Option<usize>,
+    /// Seed of the Lanczos start vector and the SLQ probes.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Print one JSON object (keys: eigenvalues, largest first; residuals; density; noise_trace; noise_projected; ...).
+    #[arg(long)]
+    json: bool,
 }
 
 #[derive(Args)]
@@ -294,6 +327,9 @@ struct LlcArgs {
     /// Print one JSON object.
     #[arg(long)]
     json: bool,
+    /// No progress bar (for scripts and logs).
+    #[arg(long)]
+    quiet: bool,
 }
 
 /// User errors are printed as one message (the causes joined by ": "), never with a
@@ -325,6 +361,7 @@ fn run() -> Result<()> {
         Command::Reproduce(a) => cmd_reproduce(a),
         Command::Merge(a) => cmd_merge(a),
         Command::Moons(a) => cmd_moons(a),
+        Command::Hessian(a) => cmd_hessian(a),
     }
 }
 
@@ -455,6 +492,77 @@ fn cmd_merge(a: MergeArgs) -> Result<()> {
     let res = ffpe_validation::shard::merge(&a.dirs, &opts)
         .with_context(|| format!("merge --preset {}", a.preset))?;
     print_results(&res, &a.out);
+    Ok(())
+}
+
+fn cmd_hessian(a: HessianArgs) -> Result<()> {
+    let net = Network::load(&a.weights, &candle_core::Device::Cpu)?;
+    if net.arch().batchnorm {
+        bail!(
+            "{}: has BatchNorm layers; hessian supports fully connected ReLU networks without BatchNorm",
+            a.weights.display()
+        );
+    }
+    if let Some(s) = &a.arch {
+        let want = arch_of(s, false)?;
+        if &want != net.arch() {
+            bail!(
+                "--arch {want} does not match the checkpoint {} ({})",
+                a.weights.display(),
+                net.arch()
+            );
+        }
+    }
+    let d = data::load(&a.data.config())?;
+    let params: Vec<f64> = net.flat_params()?.into_iter().map(f64::from).collect();
+    let cfg = HessianConfig {
+        top: a.top,
+        density: a.density,
+        max_samples: a.max_samples,
+        seed: a.seed,
+        ..HessianConfig::default()
+    };
+    let r = measure(
+        &net.arch().widths,
+        &params,
+        &d.train.images,
+        &d.train.labels,
+        &cfg,
+    )
+    .with_context(|| format!("hessian of {}", a.weights.display()))?;
+    if a.json {
+        println!("{}", serde_json::to_string(&r)?);
+    } else {
+        println!(
+            "{} ({} parameters, {} images): loss {:.6}, |grad| {:.3e}, {} Lanczos steps, {:.1} s",
+            a.weights.display(),
+            r.n_params,
+            r.n_samples,
+            r.loss,
+            r.grad_norm,
+            r.lanczos_steps,
+            r.seconds
+        );
+        for (i, (h, res)) in r.eigenvalues.iter().zip(&r.residuals).enumerate() {
+            let c = r
+                .noise_projected
+                .as_ref()
+                .map(|c| format!("  noise c_i {:.6e}", c[i]))
+                .unwrap_or_default();
+            println!("  h_{} = {h:.6e}  (residual {res:.1e}){c}", i + 1);
+        }
+        if let Some(t) = r.noise_trace {
+            println!("  tr C (per-sample gradient covariance) = {t:.6e}");
+        }
+        if let Some(dn) = &r.density {
+            println!(
+                "  SLQ: tr H = {:.6e}, tr H^2 = {:.6e} (density on {} points in --json)",
+                dn.trace,
+                dn.trace_sq,
+                dn.grid.len()
+            );
+        }
+    }
     Ok(())
 }
 
@@ -676,14 +784,52 @@ fn cmd_llc(a: LlcArgs, threads: usize) -> Result<()> {
     let results = if nets.len() == 1 {
         vec![llc::estimate(&nets[0], &d.train, &cfg)?]
     } else {
+        // In groups of 2 x threads checkpoints, with a progress bar between groups: every
+        // result equals `llc::estimate` of its checkpoint alone, so grouping changes nothing.
         let jobs: Vec<(&Network, &LlcConfig)> = nets.iter().map(|n| (n, &cfg)).collect();
-        llc::estimate_many(&jobs, &d.train, threads)?
+        let pb = if a.quiet {
+            indicatif::ProgressBar::hidden()
+        } else {
+            indicatif::ProgressBar::new(jobs.len() as u64)
+        };
+        pb.set_style(
+            indicatif::ProgressStyle::with_template(
+                "LLC of checkpoints [{elapsed_precise}] {bar:40} {pos}/{len} (eta {eta})",
+            )
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        );
+        let mut results = Vec::with_capacity(jobs.len());
+        for group in jobs.chunks(2 * threads) {
+            results.extend(llc::estimate_many(group, &d.train, threads)?);
+            pb.inc(group.len() as u64);
+        }
+        pb.finish_and_clear();
+        results
     };
     for (path, r) in a.weights.iter().zip(&results) {
-        for w in &r.warnings {
-            eprintln!("warning: {}: {w}", path.display());
-        }
         print_llc(path, r, a.json, nets.len() > 1);
+    }
+    // Each distinct warning once, with the checkpoints it concerns.
+    let mut warned: Vec<(&str, Vec<&std::path::Path>)> = Vec::new();
+    for (path, r) in a.weights.iter().zip(&results) {
+        for w in &r.warnings {
+            match warned.iter_mut().find(|(text, _)| *text == w.as_str()) {
+                Some((_, paths)) => paths.push(path),
+                None => warned.push((w, vec![path])),
+            }
+        }
+    }
+    for (text, paths) in warned {
+        if paths.len() == 1 {
+            eprintln!("warning: {}: {text}", paths[0].display());
+        } else {
+            eprintln!(
+                "warning ({} of {} checkpoints, first {}): {text}",
+                paths.len(),
+                results.len(),
+                paths[0].display()
+            );
+        }
     }
     Ok(())
 }

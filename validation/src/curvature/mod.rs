@@ -44,6 +44,7 @@
 //! [`Hessian::apply`], whose slice lengths are those of the operator (as for slice indexing).
 
 pub mod lanczos;
+pub mod measure;
 pub mod mlp;
 pub mod noise;
 mod rng;
@@ -52,6 +53,7 @@ pub mod slq;
 mod tests;
 
 pub use lanczos::{LanczosConfig, LanczosResult, LanczosStop, lanczos_top_k, tridiagonal_eigen};
+pub use measure::{HessianConfig, HessianReport, measure};
 pub use mlp::{Batch, Hessian, Input, Label, Mlp};
 pub use noise::{NoiseAccumulator, NoiseStats, gradient_noise};
 pub use slq::{SlqConfig, SlqResult, slq};
