@@ -2,8 +2,8 @@
 //!
 //! With localization at `w*` it is the LLC estimator's step (Lau et al.; `sigma = sqrt(eps)` times
 //! the noise level); without (`anchor = None`), `n_beta = 1` and `eps/2` the step size, it is the
-//! Langevin proposal of the Moons test ([`crate::moons`]). [`SgldOp`] applies it to
-//! chain-batched candle tensors on the CPU, [`sgld_tensors`] on other devices.
+//! Langevin proposal of the Moons test ([`crate::moons`]). Inside the crate a candle op applies
+//! it to chain-batched tensors on the CPU, and a tensor form on other devices.
 
 use super::Real;
 use crate::rng::Rng;
