@@ -12,7 +12,8 @@ use ffpe_validation::data::{self, DataConfig};
 use ffpe_validation::device::DeviceKind;
 use ffpe_validation::llc::{self, InitLoss, LlcConfig, NBeta};
 use ffpe_validation::model::{Arch, Network};
-use ffpe_validation::train::{self, LlcSchedule, Optimizer, TrainConfig};
+use ffpe_validation::optim::{Optimizer, OptimizerKind};
+use ffpe_validation::train::{self, LlcSchedule, TrainConfig};
 use std::path::PathBuf;
 
 #[derive(Parser)]
@@ -154,13 +155,13 @@ struct DataArgs {
     #[arg(long)]
     data: Option<PathBuf>,
     /// Training images of the seeded split (ignored when DIR has t10k files).
-    #[arg(long, default_value_t = 8000)]
+    #[arg(long, default_value_t = DataConfig::default().n_train)]
     n_train: usize,
     /// Test images of the seeded split (ignored when DIR has t10k files).
-    #[arg(long, default_value_t = 2000)]
+    #[arg(long, default_value_t = DataConfig::default().n_test)]
     n_test: usize,
     /// Seed of the train/test split.
-    #[arg(long, default_value_t = 0)]
+    #[arg(long, default_value_t = DataConfig::default().split_seed)]
     split_seed: u64,
 }
 
@@ -185,17 +186,25 @@ struct TrainArgs {
     /// BatchNorm after each hidden linear layer.
     #[arg(long)]
     batchnorm: bool,
-    /// Optimizer: sgd (no momentum, no weight decay) or adam.
-    #[arg(long, default_value = "sgd")]
+    /// Optimizer: sgd (plain unless --momentum / --weight-decay) or adam (AdamW with
+    /// --weight-decay).
+    #[arg(long, default_value = OptimizerKind::Sgd.name())]
     optimizer: String,
     /// Learning rate.
-    #[arg(long, default_value_t = 1e-3)]
+    #[arg(long, default_value_t = TrainConfig::default().optimizer.lr())]
     lr: f64,
+    /// SGD momentum, as torch.optim.SGD (0: none, the study's SGD).
+    #[arg(long, default_value_t = 0.0)]
+    momentum: f64,
+    /// Weight decay: added to the gradient for SGD (torch.optim.SGD), decoupled for Adam
+    /// (torch.optim.AdamW); 0: none.
+    #[arg(long, default_value_t = 0.0)]
+    weight_decay: f64,
     /// Minibatch size.
-    #[arg(long, default_value_t = 256)]
+    #[arg(long, default_value_t = TrainConfig::default().batch_size)]
     batch_size: usize,
     /// Number of updates.
-    #[arg(long, default_value_t = 10_000)]
+    #[arg(long, default_value_t = TrainConfig::default().steps)]
     steps: u64,
     /// Seed of initialisation and minibatch order.
     #[arg(long, default_value_t = 0)]
@@ -206,36 +215,40 @@ struct TrainArgs {
     #[arg(long, default_value_t = 1)]
     seeds: u64,
     /// Checkpoints per decade of steps.
-    #[arg(long, default_value_t = 20)]
+    #[arg(long, default_value_t = TrainConfig::default().checkpoints_per_decade)]
     checkpoints_per_decade: u32,
     /// Record every minibatch loss in the last N steps (default: last 10 %).
     #[arg(long)]
     late_window: Option<u64>,
     /// Estimate the LLC every K steps in the late window (0: never); with
     /// `--llc-per-decade 0`, every K steps from the start.
-    #[arg(long, default_value_t = 100)]
+    #[arg(long, default_value_t = TrainConfig::default().llc_every)]
     llc_every: u64,
     /// LLC estimates per decade of steps on the geometric schedule (0: none; then every
     /// `--llc-every` steps from the start instead).
     #[arg(long, default_value_t = 10)]
     llc_per_decade: u32,
     /// SGLD chains per LLC estimate during training.
-    #[arg(long, default_value_t = 2)]
+    #[arg(long, default_value_t = TrainConfig::default().llc.chains)]
     llc_chains: usize,
     /// SGLD draws per chain during training.
-    #[arg(long, default_value_t = 100)]
+    #[arg(long, default_value_t = TrainConfig::default().llc.draws)]
     llc_draws: usize,
     /// SGLD step size during training.
-    #[arg(long, default_value_t = 1e-4)]
+    #[arg(long, default_value_t = LlcConfig::default().epsilon)]
     llc_epsilon: f64,
     /// SGLD localization during training.
-    #[arg(long, default_value_t = 100.0)]
+    #[arg(long, default_value_t = LlcConfig::default().gamma)]
     llc_gamma: f64,
+    /// SGLD minibatch size during training (the same for every training batch size, as in
+    /// `reproduce`).
+    #[arg(long, default_value_t = LlcConfig::default().batch_size)]
+    llc_batch_size: usize,
     /// n_beta during training: batch, dataset or a number.
     #[arg(long, default_value = "batch")]
     llc_nbeta: String,
     /// Save the resume state every N steps (it is also saved at every checkpoint).
-    #[arg(long, default_value_t = 1000)]
+    #[arg(long, default_value_t = TrainConfig::default().resume_every)]
     resume_every: u64,
     /// Run directory.
     #[arg(long)]
@@ -272,34 +285,34 @@ struct LlcArgs {
     #[arg(long)]
     batchnorm: bool,
     /// SGLD step size.
-    #[arg(long, default_value_t = 1e-4)]
+    #[arg(long, default_value_t = LlcConfig::default().epsilon)]
     epsilon: f64,
     /// Localization strength.
-    #[arg(long, default_value_t = 100.0)]
+    #[arg(long, default_value_t = LlcConfig::default().gamma)]
     gamma: f64,
     /// Inverse temperature: batch (B/ln B), dataset (n/ln n) or a number.
     #[arg(long, default_value = "batch")]
     nbeta: String,
     /// Chains.
-    #[arg(long, default_value_t = 4)]
+    #[arg(long, default_value_t = LlcConfig::default().chains)]
     chains: usize,
     /// Draws per chain.
-    #[arg(long, default_value_t = 1000)]
+    #[arg(long, default_value_t = LlcConfig::default().draws)]
     draws: usize,
     /// Burn-in steps.
-    #[arg(long, default_value_t = 0)]
+    #[arg(long, default_value_t = LlcConfig::default().burnin)]
     burnin: usize,
     /// Steps between draws.
-    #[arg(long, default_value_t = 1)]
+    #[arg(long, default_value_t = LlcConfig::default().steps_between_draws)]
     steps_between_draws: usize,
     /// Minibatch size.
-    #[arg(long, default_value_t = 256)]
+    #[arg(long, default_value_t = LlcConfig::default().batch_size)]
     batch_size: usize,
     /// Seed.
-    #[arg(long, default_value_t = 0)]
+    #[arg(long, default_value_t = LlcConfig::default().seed)]
     seed: u64,
     /// Noise multiplier (0: deterministic).
-    #[arg(long, default_value_t = 1.0)]
+    #[arg(long, default_value_t = LlcConfig::default().noise_level)]
     noise_level: f64,
     /// Minibatches in dataset order.
     #[arg(long)]
@@ -453,7 +466,7 @@ fn reproduce_mpi(
 }
 
 fn cmd_moons(a: MoonsArgs) -> Result<()> {
-    use ffpe_validation::checkpoint::write_atomic;
+    use ffpe_validation::io::write_atomic;
     use ffpe_validation::moons::{self, MoonsConfig};
     let cfg = if a.quick {
         MoonsConfig::tiny()
@@ -590,11 +603,13 @@ fn arch_of(s: &str, bn: bool) -> Result<Arch> {
 }
 
 fn cmd_train(a: TrainArgs, threads: usize) -> Result<()> {
-    let optimizer = match a.optimizer.as_str() {
-        "sgd" => Optimizer::sgd(a.lr),
-        "adam" => Optimizer::adam(a.lr),
-        o => bail!("invalid --optimizer {o}: sgd or adam"),
-    };
+    let kind: OptimizerKind = a.optimizer.parse()?;
+    if kind == OptimizerKind::Adam && a.momentum != 0.0 {
+        bail!("--momentum is for sgd; adam has its own first-moment decay");
+    }
+    let optimizer = Optimizer::of_kind(kind, a.lr)
+        .with_momentum(a.momentum)
+        .with_weight_decay(a.weight_decay);
     let config = TrainConfig {
         arch: arch_of(&a.arch, a.batchnorm)?,
         optimizer,
@@ -614,7 +629,9 @@ fn cmd_train(a: TrainArgs, threads: usize) -> Result<()> {
             epsilon: a.llc_epsilon,
             gamma: a.llc_gamma,
             nbeta: a.llc_nbeta.parse()?,
-            batch_size: a.batch_size,
+            batch_size: a.llc_batch_size,
+            // the run's seed, as `reproduce` (each estimate's seed is mixed with its step)
+            seed: a.seed,
             threads,
             ..LlcConfig::default()
         },
