@@ -449,7 +449,7 @@ impl SgdMlp {
         if !c.uses_buffer() && c.weight_decay == 0.0 {
             return self.step(data, idx, c.lr);
         }
-        if !self.opt.as_ref().is_some_and(|o| !o.adam) {
+        if self.opt.as_ref().is_none_or(|o| o.adam) {
             let z = vec![0f32; self.num_params()];
             self.set_momentum_buffer(&z)?;
         }
