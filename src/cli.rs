@@ -1,7 +1,8 @@
 //! The `ffpe` command line (clap). `src/main.rs` only calls [`main`].
 
-use crate::config::{FileSolution, read_file, run_file};
+use crate::config::{FileSolution, GridSpec, read_file, run_file, run_sparse_file_on};
 use crate::error::{FfpeError, Result};
+use crate::predict::exponent_of_file;
 use clap::{Parser, Subcommand};
 use num_complex::Complex64;
 use serde_json::json;
@@ -122,37 +123,6 @@ fn exit_code(result: Result<()>, ranks: &dyn crate::distributed::Ranks) -> i32 {
     }
 }
 
-/// The problem file with `[time] scheme` replaced by `--scheme NAME` (validated as the
-/// file's key would be).
-fn with_scheme(
-    mut file: crate::config::ProblemFile,
-    name: &str,
-) -> Result<crate::config::ProblemFile> {
-    let scheme = crate::solve::Scheme::from_name(name).ok_or_else(|| FfpeError::UnknownKind {
-        key: "--scheme".into(),
-        value: name.into(),
-        allowed: "\"l1\", \"l2-1sigma\"".into(),
-    })?;
-    if scheme != crate::solve::Scheme::L1 && !matches!(file.grid, crate::config::GridSpec::Full) {
-        return Err(FfpeError::invalid(
-            "--scheme",
-            "the sparse-grid solver ([grid] kind = \"sparse\") supports l1 only",
-        ));
-    }
-    file.options.scheme = scheme;
-    // the mesh is rebuilt for the scheme (its default grading and history check)
-    crate::solve::build_scheme_mesh(
-        scheme,
-        file.problem.alpha(),
-        file.options.t_end,
-        file.options.steps,
-        file.options.mesh,
-        &file.options.output_times,
-        file.options.history,
-    )?;
-    Ok(file)
-}
-
 fn parse_z(s: &str) -> Result<Complex64> {
     let bad = || FfpeError::WrongType {
         key: format!("z = \"{s}\""),
@@ -199,21 +169,13 @@ pub fn run_on(cli: Cli, ranks: &dyn crate::distributed::Ranks) -> Result<()> {
         } => {
             let mut file = read_file(&problem)?;
             if let Some(name) = scheme {
-                file = with_scheme(file, &name)?;
+                file = file.with_scheme(&name, "--scheme")?;
             }
             let sol = match &file.grid {
-                crate::config::GridSpec::Sparse {
-                    level,
-                    min_level,
-                    extra,
-                } => {
-                    match crate::sparse_grid::run_sparse_file_on(
-                        &file, *level, *min_level, extra, ranks,
-                    )? {
-                        Some(sol) => sol,
-                        None => return Ok(()), // not rank 0: rank 0 prints
-                    }
-                }
+                GridSpec::Sparse { .. } => match run_sparse_file_on(&file, ranks)? {
+                    Some(sol) => sol,
+                    None => return Ok(()), // not rank 0: rank 0 prints
+                },
                 _ if !ranks.is_root() => return Ok(()),
                 _ => run_file(&file)?,
             };
@@ -355,39 +317,6 @@ pub fn run_on(cli: Cli, ranks: &dyn crate::distributed::Ranks) -> Result<()> {
         }
     }
     Ok(())
-}
-
-/// `ffpe exponent`: the displacement exponent `s` of `R(t) ~ t^s` over `window = (T0, T1)`
-/// (OLS of `log R` on `log t` at 24 log-spaced output times; an FFT history becomes SOE
-/// with tolerance 1e-12, since the added output times leave the uniform mesh). `key` names
-/// the window in errors (`--window` on the command line). Also used by the Python package.
-pub fn exponent_of_file(
-    mut file: crate::config::ProblemFile,
-    window: (f64, f64),
-    key: &str,
-) -> Result<crate::predict::exponent::PowerLawFit> {
-    let (t0, t1) = window;
-    if !(t0 > 0.0 && t1 > t0 && t1 <= file.options.t_end) {
-        return Err(FfpeError::out_of_range(
-            key,
-            format!("{t0},{t1}"),
-            &format!("T0,T1 with 0 < T0 < T1 <= t_end = {}", file.options.t_end),
-        ));
-    }
-    let n = 24;
-    let mut times: Vec<f64> = (0..n)
-        .map(|i| (t0.ln() + (t1.ln() - t0.ln()) * i as f64 / (n - 1) as f64).exp())
-        .collect();
-    times[n - 1] = t1;
-    if matches!(
-        file.options.history,
-        crate::solvers::history::HistoryKind::Fft
-    ) {
-        file.options.history = crate::solvers::history::HistoryKind::Soe { tolerance: 1e-12 };
-    }
-    file.options.output_times = times;
-    let sol = run_file(&file)?;
-    crate::predict::displacement_exponent(&sol.observables, (t0, t1))
 }
 
 /// The `--json` object of `ffpe solve`.

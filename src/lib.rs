@@ -20,19 +20,28 @@
 //!    the discrete Boltzmann density is its null vector).
 //! 3. [`solve`]: implicit L1 time stepping over `ffpe_solvers::fode::LinearL1Stepper`
 //!    (graded mesh by default; Direct / SOE / FFT history), observers, and a
-//!    [`solve::Solution`] that says why it stopped. [`solve::solve_on_grid`] is the
-//!    entry point reused by the sparse-grid combination technique.
+//!    [`solve::Solution`] that says why it stopped. One [`solve::SolveOptions`] travels
+//!    through the layer ([`solve::solve_mesh`] takes it with a ready mesh);
+//!    [`solve::solve_on_grid`] is the entry point reused by the sparse-grid combination
+//!    technique.
 //!    [`solve::SolveOptions::extrapolate`] adds Richardson extrapolation in space
 //!    (`(4 u_h - u_2h) / 3` with half the cells per axis: fourth order for smooth
 //!    problems, [`solve::SpaceExtrapolation`]).
 //! 4. [`observables`]: mass, mean, covariance, MSD, `R(t)`, free energy, KL and L1
 //!    distance to the steady state.
 //! 5. [`predict`]: steady states (null-space solve vs Boltzmann), displacement exponents
-//!    (OLS with `r^2` and CI), theory relations, the LLC by volume scaling.
-//! 6. [`config`]: TOML problem files (the `ffpe` command's input).
-//! 7. [`distributed`]: spreading independent work over MPI ranks or shards (a
+//!    (OLS with `r^2` and CI; [`predict::exponent_of_file`] for a problem file), theory
+//!    relations, the LLC by volume scaling.
+//! 6. [`config`]: TOML problem files (the `ffpe` command's input): serde structs, one per
+//!    section and kind (`config/spec.rs`), a validation pass whose errors name the key
+//!    and the range (`config/validate.rs`), and the sparse-grid branch
+//!    (`config/sparse.rs`, which calls [`sparse_grid`]; nothing calls back).
+//! 7. [`sparse_grid`]: the combination technique for 4 to 12 dimensions (scheme,
+//!    components solved by [`solve`], reductions, combination, [`sparse_grid::SparseReport`]);
+//!    [`sparse_grid::SparseSolveOptions`] carries a sparse solve's options.
+//! 8. [`distributed`]: spreading independent work over MPI ranks or shards (a
 //!    deterministic cost-balanced assignment, a gather to rank 0; feature `mpi`).
-//! 8. [`reference`](mod@reference): exact solutions (free subdiffusion, fractional OU, semi-discrete
+//! 9. [`reference`](mod@reference): exact solutions (free subdiffusion, fractional OU, semi-discrete
 //!    eigen-solution) used by tests and benchmarks.
 //!
 //! ```

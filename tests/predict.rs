@@ -2,7 +2,7 @@
 //! the continuous Boltzmann density), LLC by volume scaling, theory relations, exponents.
 
 use ffpe::predict::theory;
-use ffpe::predict::{LlcMethod, fit_power_law, llc_volume_scaling, steady_state};
+use ffpe::predict::{EpsRange, LlcMethod, fit_power_law, llc_volume_scaling, steady_state};
 use ffpe::problem::{Potential, Problem};
 
 /// Continuous moments of exp(-gamma L / D) on [a, b] by composite Simpson (2e5 panels:
@@ -100,8 +100,11 @@ fn llc_by_volume_scaling_recovers_known_values() {
             &[-1.0],
             &[1.0],
             &[0.0],
-            (1e-8, 1e-2),
-            12,
+            EpsRange {
+                min: 1e-8,
+                max: 1e-2,
+                count: 12,
+            },
             LlcMethod::Quadrature {
                 points_per_axis: 2_000_000,
             },
@@ -127,8 +130,11 @@ fn llc_by_volume_scaling_recovers_known_values() {
             &vec![-1.0; d],
             &vec![1.0; d],
             &vec![0.0; d],
-            (lo, hi),
-            10,
+            EpsRange {
+                min: lo,
+                max: hi,
+                count: 10,
+            },
             LlcMethod::Quadrature {
                 points_per_axis: pts,
             },
@@ -150,8 +156,11 @@ fn llc_by_volume_scaling_recovers_known_values() {
         &[-1.0, -1.0],
         &[1.0, 1.0],
         &[0.0, 0.0],
-        (1e-4, 1e-1),
-        12,
+        EpsRange {
+            min: 1e-4,
+            max: 1e-1,
+            count: 12,
+        },
         LlcMethod::Quadrature {
             points_per_axis: 4000,
         },
@@ -165,8 +174,11 @@ fn llc_by_volume_scaling_recovers_known_values() {
         &[-1.0, -1.0],
         &[1.0, 1.0],
         &[0.0, 0.0],
-        (1e-2, 0.3),
-        8,
+        EpsRange {
+            min: 1e-2,
+            max: 0.3,
+            count: 8,
+        },
         LlcMethod::Sampling {
             samples: 1_000_000,
             seed: 7,

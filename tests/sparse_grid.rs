@@ -19,7 +19,7 @@ use ffpe::solvers::history::HistoryKind;
 use ffpe::solvers::mittag_leffler::mittag_leffler;
 use ffpe::sparse_grid::{
     CombinationScheme, CombineRequest, CombinedSolution, ComponentLinearSolver, SparseGridConfig,
-    SparseGridError, solve_sparse, solve_sparse_with,
+    SparseGridError, SparseSolveOptions, solve_sparse, solve_sparse_with,
 };
 use std::sync::Arc;
 
@@ -372,17 +372,13 @@ fn direct_and_iterative_components_agree() {
     let mesh = build_mesh(ALPHA, 1.0, 12, MeshKind::default(), &TIMES, HISTORY).unwrap();
     let scheme = CombinationScheme::truncated(d, 4, 2).unwrap();
     let run = |ls| {
-        solve_sparse_with(
-            &p,
-            &scheme,
-            mesh.clone(),
-            HISTORY,
-            &TIMES,
-            ls,
-            &CombineRequest::default(),
-            &SparseGridConfig::default(),
-        )
-        .unwrap()
+        let opts = SparseSolveOptions {
+            history: HISTORY,
+            output_times: TIMES.to_vec(),
+            linear_solver: ls,
+            ..Default::default()
+        };
+        solve_sparse_with(&p, &scheme, mesh.clone(), &opts).unwrap()
     };
     let a = run(ComponentLinearSolver::Direct);
     let b = run(ComponentLinearSolver::Iterative(Default::default()));

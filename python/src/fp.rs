@@ -195,7 +195,7 @@ pub fn exponent<'py>(
     let file = problem_file(problem)?;
     let alpha = file.problem.alpha();
     let fit = py
-        .detach(|| ffpe::cli::exponent_of_file(file, window, "window"))
+        .detach(|| ffpe::predict::exponent_of_file(file, window, "window"))
         .map_err(ffpe_error)?;
     let d = PyDict::new(py);
     d.set_item("displacement_exponent", fit.slope)?;

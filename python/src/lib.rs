@@ -8,7 +8,7 @@
 //! | `relax` | [`ffpe_solvers::fode::LinearL1Stepper`] on the 1x1 system `D^a y = -c y` |
 //! | `solve` | [`ffpe::config::parse_str`] / [`ffpe::config::read_file`], then [`ffpe::solve::solve_with_observer`] (full grids) or [`ffpe::config::run_file`] (sparse grids) |
 //! | `steady` | [`ffpe::predict::steady_state`] |
-//! | `exponent` | [`ffpe::cli::exponent_of_file`] (what `ffpe exponent` runs) |
+//! | `exponent` | [`ffpe::predict::exponent_of_file`] (what `ffpe exponent` runs) |
 //! | `llc` | [`ffpe_validation::llc::estimate`] (what `ffpe-validate llc` runs) |
 //! | `examples.names`, `examples.text`, `examples.path` | the repository's `examples/*.toml`, compiled in |
 //!

@@ -2,9 +2,9 @@
 //! ([`ffpe_validation::llc::estimate`]), from a safetensors file or a state_dict.
 
 use crate::convert::{Progress, to_py, validation_error, value_error};
-use ffpe_validation::checkpoint::NamedTensor;
 use ffpe_validation::data::{self, DataConfig, Dataset};
 use ffpe_validation::device::DeviceKind;
+use ffpe_validation::io::checkpoint::NamedTensor;
 use ffpe_validation::llc::{InitLoss, LlcConfig, NBeta, estimate_with_progress};
 use ffpe_validation::model::{Arch, Network};
 use numpy::{PyReadonlyArray1, PyReadonlyArray2, PyReadonlyArrayDyn, PyUntypedArrayMethods};
@@ -110,7 +110,7 @@ fn init_loss_of(v: &Bound<'_, PyAny>) -> PyResult<InitLoss> {
 /// `callback(done, total)` in chain-steps, about 100 times (see [`Progress`]); the GIL is
 /// released during the estimate and Ctrl-C stops it.
 #[pyfunction]
-#[pyo3(signature = (weights, data=None, arch=None, batchnorm=false, epsilon=1e-4, gamma=100.0, nbeta="batch", chains=4, draws=1000, burnin=0, steps_between_draws=1, batch_size=256, seed=0, noise_level=1.0, shuffle=true, init_loss=None, threads=1, device="cpu", n_train=8000, n_test=2000, split_seed=0, progress=None))]
+#[pyo3(signature = (weights, data=None, arch=None, batchnorm=false, epsilon=LlcConfig::default().epsilon, gamma=LlcConfig::default().gamma, nbeta="batch", chains=LlcConfig::default().chains, draws=LlcConfig::default().draws, burnin=LlcConfig::default().burnin, steps_between_draws=LlcConfig::default().steps_between_draws, batch_size=LlcConfig::default().batch_size, seed=LlcConfig::default().seed, noise_level=LlcConfig::default().noise_level, shuffle=LlcConfig::default().shuffle, init_loss=None, threads=1, device="cpu", n_train=8000, n_test=2000, split_seed=0, progress=None))]
 #[allow(clippy::too_many_arguments)]
 pub fn llc<'py>(
     py: Python<'py>,
@@ -186,4 +186,32 @@ pub fn llc<'py>(
         return Err(e);
     }
     to_py(py, &r.map_err(validation_error)?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The stub's defaults are the estimator's: `LlcConfig::default()` is their one source
+    /// (the `#[pyo3(signature)]` above takes them from it; the `.pyi` is checked here).
+    #[test]
+    fn stub_defaults_are_the_estimators() {
+        let pyi = include_str!("../python/ffpe/__init__.pyi");
+        let d = LlcConfig::default();
+        for line in [
+            format!("num_chains: int = {},", d.chains),
+            format!("num_draws: int = {},", d.draws),
+            format!("num_burnin_steps: int = {},", d.burnin),
+            format!("num_steps_bw_draws: int = {},", d.steps_between_draws),
+            format!("batch_size: int = {},", d.batch_size),
+            format!("seed: int = {},", d.seed),
+            format!("cores: int = {},", d.threads),
+            format!(
+                "shuffle: bool = {},",
+                if d.shuffle { "True" } else { "False" }
+            ),
+        ] {
+            assert!(pyi.contains(&line), "__init__.pyi lacks `{line}`");
+        }
+    }
 }

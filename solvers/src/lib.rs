@@ -51,6 +51,8 @@
 //! - [`history`]: the [`history::HistoryEvaluator`] trait, `Direct`, `Soe`, `Fft`, and
 //!   [`history::build_history`].
 //! - [`fode`]: linear and nonlinear fractional ODE stepping, statistics, stop reasons.
+//! - [`linalg`]: [`linalg::DenseLu`], faer's dense LU in a reusable workspace (Newton
+//!   steps of [`fode::solve_nonlinear`], small least-squares fits of `ffpe`).
 //! - [`error`]: [`SolverError`], one enum for the crate; bad input is an error, never a panic.
 //!
 //! `alpha = 1` is supported everywhere (classical limit: `c_n = 1/tau_n`, no history).
@@ -59,6 +61,7 @@ pub mod caputo;
 pub mod error;
 pub mod fode;
 pub mod history;
+pub mod linalg;
 pub mod mittag_leffler;
 
 pub use error::{Result, SolverError};

@@ -1,12 +1,17 @@
 //! TOML problem files: the input of the `ffpe` command.
 //!
+//! Every key, by section (a `kind` picks the keys of a section; the first kind listed
+//! is the default):
+//!
 //! ```toml
 //! [equation]
-//! alpha = 0.5            # Caputo order, 0 < alpha <= 1
+//! alpha = 0.5            # Caputo order, 0 < alpha <= 1 (required)
 //! gamma = 1.0            # friction > 0
 //! diffusion = 1.0        # number or list per axis (or [equation.fractal] below)
-//! # [equation.fractal]
-//! # lambda = 2.0; spectral_dimension = 3.0; xi = 0.1   -> D = xi^(2 - 2 lambda / d_s)
+//! # [equation.fractal]   # D = xi^(2 - 2 lambda / d_s)
+//! # lambda = 2.0         # the LLC lambda > 0
+//! # spectral_dimension = 3.0
+//! # xi = 0.1
 //!
 //! [potential]
 //! kind = "quadratic"     # flat | quadratic | double_well | power | normal_crossing | product_square | tabulated
@@ -15,6 +20,7 @@
 //! # double_well: height, width, center      L = sum h ((w_i - c_i)^2 / a^2 - 1)^2
 //! # power: coefficient, k                   L = c sum |w_i|^(2k)
 //! # normal_crossing: k (list)               L = prod |w_i|^(2 k_i)
+//! # product_square: no other key           L = (w_1 w_2)^2
 //! # tabulated: values (flat list, axis 0 fastest)
 //!
 //! [domain]
@@ -22,11 +28,13 @@
 //! upper = 6.0
 //! cells = 192            # number or list, >= 3 per axis
 //! boundary = "no-flux"   # no-flux | absorbing | periodic
+//! # dimension = 1        # 1 <= dimension <= 8 (default: the longest list)
 //!
 //! [initial]
 //! kind = "gaussian"      # gaussian | point | boltzmann | tabulated
-//! mean = 2.0
-//! std = 0.5
+//! mean = 2.0             # gaussian; point: the start point
+//! std = 0.5              # gaussian, > 0
+//! # boltzmann: no other key; tabulated: values (one >= 0 per cell, axis 0 fastest)
 //!
 //! [time]
 //! t_end = 1.0
@@ -35,7 +43,8 @@
 //! # grading = 3.0        # optional r of t_j = T (j/N)^r (default (2 - alpha) / alpha for l1, 2 / alpha for l2-1sigma; 1 <= r <= 8)
 //! scheme = "l1"          # l1 (order 2 - alpha) | l2-1sigma (Alikhanov, order 2; history soe or direct)
 //! history = "soe"        # direct | soe | fft
-//! tolerance = 1e-12      # SOE tolerance
+//! tolerance = 1e-12      # SOE tolerance, 1e-15 <= tolerance <= 1e-2
+//! # max_steps = 100      # stop after this many steps
 //! # linear_solver = "auto" # auto (Cholesky of the symmetrised operator where possible) | lu | cholesky
 //!
 //! [output]
@@ -43,9 +52,21 @@
 //! snapshots = false
 //!
 //! [grid]
-//! kind = "full"          # full | sparse (sparse: level, min_level = 2, extrapolate, threads, linear_solver; crate::sparse_grid)
+//! kind = "full"          # full | sparse
 //! extrapolate = false    # full: Richardson in space, (4 u_h - u_2h) / 3 with half the cells per axis
+//! # sparse: level (1..=30), min_level (default 2), extrapolate, threads (1..=1024),
+//! #         linear_solver (auto | direct | iterative); see `src/config/sparse.rs`
 //! ```
+//!
+//! ## How a file is read
+//!
+//! The TOML text is parsed into a table; each section is deserialized by serde into its
+//! own struct (`spec.rs`: `deny_unknown_fields`, one struct per section and per
+//! `kind`, whose fields are the one list of keys); a validation pass (`validate.rs`)
+//! turns them into a [`Problem`], [`SolveOptions`] and a [`GridSpec`]. Every error names
+//! the key and the allowed range. Unknown keys are errors (typos do not pass silently);
+//! a key of another `kind` says which kind takes it. A unit test checks that this
+//! listing names every key of every section.
 //!
 //! ## Richardson extrapolation in space (`[grid] kind = "full"`, `extrapolate = true`)
 //!
@@ -62,24 +83,39 @@
 //! of the plain solve's spatial error); `--json` has it under `"extrapolation"`. Rust:
 //! [`SolveOptions::extrapolate`](crate::solve::SolveOptions::extrapolate).
 //!
-//! Every error names the key and the allowed range. Unknown keys are errors (typos do
-//! not pass silently).
+//! ## Sparse grids
 //!
-//! ## Extension hook for sparse grids
-//!
-//! `[grid] kind = "sparse"` is parsed into [`GridSpec::Sparse`] (`level >= 1`,
-//! `1 <= min_level <= level`, extra keys of the section are kept in
-//! [`GridSpec::Sparse::extra`] for the sparse-grid module to read). [`run_file`]
-//! dispatches on [`ProblemFile::grid`]; the sparse branch calls [`solve_sparse`], the one
-//! function the sparse-grid module replaces.
+//! `[grid] kind = "sparse"` is read into [`GridSpec::Sparse`] (`level >= 1`,
+//! `1 <= min_level <= level`, and the [`SparseFileOptions`]). [`run_file`] dispatches on
+//! [`ProblemFile::grid`]; the sparse branch is [`run_sparse_file`]. Data flows one way:
+//! this module calls [`crate::sparse_grid`], never the reverse.
 
 use crate::error::{FfpeError, Result};
 use crate::observables::Observables;
-use crate::problem::{Boundary, Diffusion, Initial, Potential, Problem};
-use crate::solve::{LinearBackend, MeshKind, SolveOptions, SolveStats, StopReason};
-use ffpe_solvers::history::HistoryKind;
+use crate::problem::Problem;
+use crate::solve::{SolveOptions, SolveStats, StopReason};
+use crate::sparse_grid::ComponentLinearSolver;
 use serde::Serialize;
-use toml::{Table, Value};
+use toml::Table;
+
+mod sparse;
+pub mod spec;
+#[cfg(test)]
+mod tests;
+mod validate;
+
+pub use sparse::{run_sparse_file, run_sparse_file_on};
+
+/// Options of `[grid] kind = "sparse"` besides `level` and `min_level`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct SparseFileOptions {
+    /// Richardson-extrapolated combination of levels `level` and `level - 1`.
+    pub extrapolate: bool,
+    /// Worker threads for the components (`None`: all cores).
+    pub threads: Option<usize>,
+    /// How each component solves its linear systems.
+    pub linear_solver: ComponentLinearSolver,
+}
 
 /// Grid specification of a problem file.
 #[derive(Clone, Debug, PartialEq)]
@@ -92,8 +128,8 @@ pub enum GridSpec {
         level: usize,
         /// Minimal level per axis (`1 <= min_level <= level`).
         min_level: usize,
-        /// Other keys of `[grid]`, for the sparse-grid module.
-        extra: Table,
+        /// Extrapolation, threads and the components' linear solver.
+        options: SparseFileOptions,
     },
 }
 
@@ -108,6 +144,38 @@ pub struct ProblemFile {
     pub grid: GridSpec,
     /// The parsed TOML (for extensions).
     pub raw: Table,
+}
+
+impl ProblemFile {
+    /// The file with `[time] scheme` replaced by the scheme called `name` (`l1`,
+    /// `l2-1sigma`), validated as the file's key would be; `key` names the setting in
+    /// errors (`--scheme` on the command line).
+    pub fn with_scheme(mut self, name: &str, key: &str) -> Result<Self> {
+        let scheme =
+            crate::solve::Scheme::from_name(name).ok_or_else(|| FfpeError::UnknownKind {
+                key: key.into(),
+                value: name.into(),
+                allowed: "\"l1\", \"l2-1sigma\"".into(),
+            })?;
+        if scheme != crate::solve::Scheme::L1 && !matches!(self.grid, GridSpec::Full) {
+            return Err(FfpeError::invalid(
+                key,
+                "the sparse-grid solver ([grid] kind = \"sparse\") supports l1 only",
+            ));
+        }
+        self.options.scheme = scheme;
+        // the mesh is rebuilt for the scheme (its default grading and history check)
+        crate::solve::build_scheme_mesh(
+            scheme,
+            self.problem.alpha(),
+            self.options.t_end,
+            self.options.steps,
+            self.options.mesh,
+            &self.options.output_times,
+            self.options.history,
+        )?;
+        Ok(self)
+    }
 }
 
 /// The result of running a problem file (full or sparse grid).
@@ -176,19 +244,7 @@ pub fn run_file_with_observer(
                 extrapolation: s.extrapolation,
             })
         }
-        GridSpec::Sparse { .. } => solve_sparse(file),
-    }
-}
-
-/// Sparse-grid branch of [`run_file`]: [`crate::sparse_grid::run_sparse_file`].
-pub fn solve_sparse(file: &ProblemFile) -> Result<FileSolution> {
-    match &file.grid {
-        GridSpec::Sparse {
-            level,
-            min_level,
-            extra,
-        } => crate::sparse_grid::run_sparse_file(file, *level, *min_level, extra),
-        GridSpec::Full => Err(FfpeError::invalid("grid.kind", "expected \"sparse\"")),
+        GridSpec::Sparse { .. } => run_sparse_file(file),
     }
 }
 
@@ -196,147 +252,6 @@ pub fn solve_sparse(file: &ProblemFile) -> Result<FileSolution> {
 pub fn read_file(path: &std::path::Path) -> Result<ProblemFile> {
     let text = std::fs::read_to_string(path).map_err(|e| FfpeError::file(path, e))?;
     parse_str(&text)
-}
-
-const SECTIONS: &[&str] = &[
-    "equation",
-    "potential",
-    "domain",
-    "initial",
-    "time",
-    "output",
-    "grid",
-];
-
-fn section<'a>(root: &'a Table, name: &str) -> Result<Option<&'a Table>> {
-    match root.get(name) {
-        None => Ok(None),
-        Some(Value::Table(t)) => Ok(Some(t)),
-        Some(_) => Err(FfpeError::WrongType {
-            key: name.into(),
-            expected: "a table [section]".into(),
-        }),
-    }
-}
-
-fn check_keys(t: &Table, sec: &str, allowed: &[&str]) -> Result<()> {
-    for k in t.keys() {
-        if !allowed.contains(&k.as_str()) {
-            return Err(FfpeError::UnknownKind {
-                key: format!("{sec}.{k}"),
-                value: k.clone(),
-                allowed: format!("keys of [{sec}]: {}", allowed.join(", ")),
-            });
-        }
-    }
-    Ok(())
-}
-
-fn as_f64(key: &str, v: &Value) -> Result<f64> {
-    match v {
-        Value::Float(x) => Ok(*x),
-        Value::Integer(i) => Ok(*i as f64),
-        _ => Err(FfpeError::WrongType {
-            key: key.into(),
-            expected: "a number".into(),
-        }),
-    }
-}
-
-fn get_f64(t: &Table, sec: &str, k: &str) -> Result<Option<f64>> {
-    t.get(k)
-        .map(|v| as_f64(&format!("{sec}.{k}"), v))
-        .transpose()
-}
-
-fn req_f64(t: &Table, sec: &str, k: &str, hint: &str) -> Result<f64> {
-    get_f64(t, sec, k)?.ok_or_else(|| FfpeError::MissingKey {
-        key: format!("{sec}.{k}"),
-        hint: hint.into(),
-    })
-}
-
-fn get_list(t: &Table, sec: &str, k: &str) -> Result<Option<Vec<f64>>> {
-    let key = format!("{sec}.{k}");
-    match t.get(k) {
-        None => Ok(None),
-        Some(Value::Array(a)) => Ok(Some(
-            a.iter()
-                .enumerate()
-                .map(|(i, v)| as_f64(&format!("{key}[{i}]"), v))
-                .collect::<Result<_>>()?,
-        )),
-        Some(v) => Ok(Some(vec![as_f64(&key, v)?])),
-    }
-}
-
-fn get_usize_list(t: &Table, sec: &str, k: &str) -> Result<Option<Vec<usize>>> {
-    let key = format!("{sec}.{k}");
-    let conv = |key: &str, v: &Value| match v {
-        Value::Integer(i) if *i >= 0 => Ok(*i as usize),
-        Value::Integer(i) => Err(FfpeError::out_of_range(key, i, "a non-negative integer")),
-        _ => Err(FfpeError::WrongType {
-            key: key.into(),
-            expected: "an integer".into(),
-        }),
-    };
-    match t.get(k) {
-        None => Ok(None),
-        Some(Value::Array(a)) => Ok(Some(
-            a.iter()
-                .enumerate()
-                .map(|(i, v)| conv(&format!("{key}[{i}]"), v))
-                .collect::<Result<_>>()?,
-        )),
-        Some(v) => Ok(Some(vec![conv(&key, v)?])),
-    }
-}
-
-fn get_usize(t: &Table, sec: &str, k: &str) -> Result<Option<usize>> {
-    match get_usize_list(t, sec, k)? {
-        None => Ok(None),
-        Some(v) if v.len() == 1 => Ok(Some(v[0])),
-        Some(_) => Err(FfpeError::WrongType {
-            key: format!("{sec}.{k}"),
-            expected: "an integer".into(),
-        }),
-    }
-}
-
-fn get_str<'a>(t: &'a Table, sec: &str, k: &str) -> Result<Option<&'a str>> {
-    match t.get(k) {
-        None => Ok(None),
-        Some(Value::String(s)) => Ok(Some(s.as_str())),
-        Some(_) => Err(FfpeError::WrongType {
-            key: format!("{sec}.{k}"),
-            expected: "a string".into(),
-        }),
-    }
-}
-
-fn get_bool(t: &Table, sec: &str, k: &str) -> Result<Option<bool>> {
-    match t.get(k) {
-        None => Ok(None),
-        Some(Value::Boolean(b)) => Ok(Some(*b)),
-        Some(_) => Err(FfpeError::WrongType {
-            key: format!("{sec}.{k}"),
-            expected: "true or false".into(),
-        }),
-    }
-}
-
-fn broadcast<T: Clone>(key: &str, v: Vec<T>, d: usize) -> Result<Vec<T>> {
-    if v.len() == d {
-        Ok(v)
-    } else if v.len() == 1 {
-        Ok(vec![v[0].clone(); d])
-    } else {
-        Err(FfpeError::DimensionMismatch {
-            key: key.into(),
-            found: v.len(),
-            expected: d,
-        })
-    }
 }
 
 /// Parses the text of a problem file.
@@ -364,438 +279,8 @@ pub fn parse_str(text: &str) -> Result<ProblemFile> {
     let root: Table = text
         .parse::<Table>()
         .map_err(|e| FfpeError::Toml(e.to_string()))?;
-    for k in root.keys() {
-        if !SECTIONS.contains(&k.as_str()) {
-            return Err(FfpeError::UnknownKind {
-                key: k.clone(),
-                value: k.clone(),
-                allowed: format!("sections {}", SECTIONS.join(", ")),
-            });
-        }
-    }
-    let empty = Table::new();
-    // ---- domain (fixes the dimension)
-    let dom = section(&root, "domain")?.ok_or_else(|| FfpeError::MissingKey {
-        key: "domain".into(),
-        hint: "a [domain] section with lower, upper, cells".into(),
-    })?;
-    check_keys(
-        dom,
-        "domain",
-        &["lower", "upper", "cells", "boundary", "dimension"],
-    )?;
-    let lower = get_list(dom, "domain", "lower")?.ok_or_else(|| FfpeError::MissingKey {
-        key: "domain.lower".into(),
-        hint: "lower corner, number or list per axis".into(),
-    })?;
-    let upper = get_list(dom, "domain", "upper")?.ok_or_else(|| FfpeError::MissingKey {
-        key: "domain.upper".into(),
-        hint: "upper corner, number or list per axis".into(),
-    })?;
-    let cells = get_usize_list(dom, "domain", "cells")?.ok_or_else(|| FfpeError::MissingKey {
-        key: "domain.cells".into(),
-        hint: "cells per axis (>= 3), number or list".into(),
-    })?;
-    let d = match get_usize(dom, "domain", "dimension")? {
-        Some(d) if (1..=8).contains(&d) => d,
-        Some(d) => {
-            return Err(FfpeError::out_of_range(
-                "domain.dimension",
-                d,
-                "1 <= dimension <= 8",
-            ));
-        }
-        None => lower.len().max(upper.len()).max(cells.len()),
-    };
-    if d == 0 {
-        return Err(FfpeError::out_of_range(
-            "domain.lower",
-            "[]",
-            "at least one axis",
-        ));
-    }
-    let lower = broadcast("domain.lower", lower, d)?;
-    let upper = broadcast("domain.upper", upper, d)?;
-    let cells = broadcast("domain.cells", cells, d)?;
-    let boundary = match get_str(dom, "domain", "boundary")? {
-        Some(s) => Boundary::parse("domain.boundary", s)?,
-        None => Boundary::NoFlux,
-    };
-    let mut b = Problem::builder()
-        .domain(&lower, &upper, &cells)
-        .boundary(boundary);
-
-    // ---- equation
-    let eq = section(&root, "equation")?.unwrap_or(&empty);
-    check_keys(eq, "equation", &["alpha", "gamma", "diffusion", "fractal"])?;
-    if let Some(a) = get_f64(eq, "equation", "alpha")? {
-        b = b.alpha(a);
-    } else {
-        return Err(FfpeError::MissingKey {
-            key: "equation.alpha".into(),
-            hint: "the Caputo order, 0 < alpha <= 1".into(),
-        });
-    }
-    if let Some(g) = get_f64(eq, "equation", "gamma")? {
-        b = b.gamma(g);
-    }
-    let fractal = section(eq, "fractal").map_err(|_| FfpeError::WrongType {
-        key: "equation.fractal".into(),
-        expected: "a table [equation.fractal]".into(),
-    })?;
-    match (get_list(eq, "equation", "diffusion")?, fractal) {
-        (Some(_), Some(_)) => {
-            return Err(FfpeError::invalid(
-                "equation.diffusion",
-                "give either `diffusion` or [equation.fractal], not both",
-            ));
-        }
-        (Some(v), None) => {
-            b = b.diffusion(if v.len() == 1 {
-                Diffusion::Scalar(v[0])
-            } else {
-                Diffusion::PerAxis(v)
-            })
-        }
-        (None, Some(f)) => {
-            check_keys(
-                f,
-                "equation.fractal",
-                &["lambda", "spectral_dimension", "xi"],
-            )?;
-            b = b.diffusion(Diffusion::Fractal {
-                lambda: req_f64(f, "equation.fractal", "lambda", "the LLC lambda > 0")?,
-                spectral_dimension: req_f64(
-                    f,
-                    "equation.fractal",
-                    "spectral_dimension",
-                    "the spectral dimension d_s > 0",
-                )?,
-                xi: req_f64(f, "equation.fractal", "xi", "the scale xi > 0")?,
-            })
-        }
-        (None, None) => {}
-    }
-
-    // ---- potential
-    let pot = section(&root, "potential")?.unwrap_or(&empty);
-    let kind = get_str(pot, "potential", "kind")?.unwrap_or("flat");
-    let potential = match kind {
-        "flat" => {
-            check_keys(pot, "potential", &["kind"])?;
-            Potential::Flat
-        }
-        "quadratic" => {
-            check_keys(pot, "potential", &["kind", "stiffness", "center"])?;
-            Potential::Quadratic {
-                stiffness: get_list(pot, "potential", "stiffness")?.ok_or_else(|| {
-                    FfpeError::MissingKey {
-                        key: "potential.stiffness".into(),
-                        hint: "stiffness k_i >= 0, number or list".into(),
-                    }
-                })?,
-                center: get_list(pot, "potential", "center")?.unwrap_or_default(),
-            }
-        }
-        "double_well" => {
-            check_keys(pot, "potential", &["kind", "height", "width", "center"])?;
-            Potential::DoubleWell {
-                height: req_f64(pot, "potential", "height", "barrier height h > 0")?,
-                width: req_f64(pot, "potential", "width", "half well distance a > 0")?,
-                center: get_list(pot, "potential", "center")?.unwrap_or_default(),
-            }
-        }
-        "power" => {
-            check_keys(pot, "potential", &["kind", "coefficient", "k"])?;
-            Potential::Power {
-                coefficient: get_f64(pot, "potential", "coefficient")?.unwrap_or(1.0),
-                k: req_f64(
-                    pot,
-                    "potential",
-                    "k",
-                    "exponent parameter k > 0 (L = c |w|^(2k))",
-                )?,
-            }
-        }
-        "normal_crossing" => {
-            check_keys(pot, "potential", &["kind", "k"])?;
-            Potential::NormalCrossing {
-                k: get_list(pot, "potential", "k")?.ok_or_else(|| FfpeError::MissingKey {
-                    key: "potential.k".into(),
-                    hint: "exponents k_i >= 0 per axis".into(),
-                })?,
-            }
-        }
-        "product_square" => {
-            check_keys(pot, "potential", &["kind"])?;
-            Potential::product_square()
-        }
-        "tabulated" => {
-            check_keys(pot, "potential", &["kind", "values"])?;
-            Potential::Tabulated(get_list(pot, "potential", "values")?.ok_or_else(|| {
-                FfpeError::MissingKey {
-                    key: "potential.values".into(),
-                    hint: "one value per cell, axis 0 fastest".into(),
-                }
-            })?)
-        }
-        other => {
-            return Err(FfpeError::UnknownKind {
-                key: "potential.kind".into(),
-                value: other.into(),
-                allowed: "\"flat\", \"quadratic\", \"double_well\", \"power\", \"normal_crossing\", \"product_square\", \"tabulated\"".into(),
-            });
-        }
-    };
-    b = b.potential(potential);
-
-    // ---- initial
-    if let Some(ini) = section(&root, "initial")? {
-        let kind = get_str(ini, "initial", "kind")?.unwrap_or("gaussian");
-        let initial = match kind {
-            "gaussian" => {
-                check_keys(ini, "initial", &["kind", "mean", "std"])?;
-                Initial::Gaussian {
-                    mean: get_list(ini, "initial", "mean")?.ok_or_else(|| {
-                        FfpeError::MissingKey {
-                            key: "initial.mean".into(),
-                            hint: "mean per axis (number or list) inside the domain".into(),
-                        }
-                    })?,
-                    std: get_list(ini, "initial", "std")?.ok_or_else(|| FfpeError::MissingKey {
-                        key: "initial.std".into(),
-                        hint: "standard deviation per axis > 0".into(),
-                    })?,
-                }
-            }
-            "point" => {
-                check_keys(ini, "initial", &["kind", "mean"])?;
-                Initial::Point {
-                    at: get_list(ini, "initial", "mean")?.ok_or_else(|| FfpeError::MissingKey {
-                        key: "initial.mean".into(),
-                        hint: "the start point inside the domain".into(),
-                    })?,
-                }
-            }
-            "boltzmann" => {
-                check_keys(ini, "initial", &["kind"])?;
-                Initial::Boltzmann
-            }
-            "tabulated" => {
-                check_keys(ini, "initial", &["kind", "values"])?;
-                Initial::Tabulated(get_list(ini, "initial", "values")?.ok_or_else(|| {
-                    FfpeError::MissingKey {
-                        key: "initial.values".into(),
-                        hint: "one value >= 0 per cell, axis 0 fastest".into(),
-                    }
-                })?)
-            }
-            other => {
-                return Err(FfpeError::UnknownKind {
-                    key: "initial.kind".into(),
-                    value: other.into(),
-                    allowed: "\"gaussian\", \"point\", \"boltzmann\", \"tabulated\"".into(),
-                });
-            }
-        };
-        b = b.initial(initial);
-    }
-    let problem = b.build()?;
-
-    // ---- time
-    let tm = section(&root, "time")?.ok_or_else(|| FfpeError::MissingKey {
-        key: "time".into(),
-        hint: "a [time] section with t_end and steps".into(),
-    })?;
-    check_keys(
-        tm,
-        "time",
-        &[
-            "t_end",
-            "steps",
-            "mesh",
-            "scheme",
-            "grading",
-            "history",
-            "tolerance",
-            "max_steps",
-            "linear_solver",
-        ],
-    )?;
-    let t_end = req_f64(tm, "time", "t_end", "final time > 0")?;
-    let steps = get_usize(tm, "time", "steps")?.ok_or_else(|| FfpeError::MissingKey {
-        key: "time.steps".into(),
-        hint: "number of time steps >= 1".into(),
-    })?;
-    let grading = get_f64(tm, "time", "grading")?;
-    let mesh = match get_str(tm, "time", "mesh")?.unwrap_or("graded-blocks") {
-        "graded" => MeshKind::Graded { r: grading },
-        "graded-blocks" | "graded_blocks" => MeshKind::GradedBlocks { r: grading },
-        "uniform" => {
-            if grading.is_some() {
-                return Err(FfpeError::invalid(
-                    "time.grading",
-                    "only with mesh = \"graded\" or \"graded-blocks\"",
-                ));
-            }
-            MeshKind::Uniform
-        }
-        other => {
-            return Err(FfpeError::UnknownKind {
-                key: "time.mesh".into(),
-                value: other.into(),
-                allowed: "\"graded\", \"graded-blocks\", \"uniform\"".into(),
-            });
-        }
-    };
-    let scheme = match get_str(tm, "time", "scheme")? {
-        None => crate::solve::Scheme::L1,
-        Some(name) => {
-            crate::solve::Scheme::from_name(name).ok_or_else(|| FfpeError::UnknownKind {
-                key: "time.scheme".into(),
-                value: name.into(),
-                allowed: "\"l1\", \"l2-1sigma\"".into(),
-            })?
-        }
-    };
-    let tolerance = get_f64(tm, "time", "tolerance")?;
-    let history = match get_str(tm, "time", "history")?.unwrap_or("soe") {
-        "direct" => HistoryKind::Direct,
-        "soe" => {
-            let tol = crate::error::check_range(
-                "time.tolerance",
-                tolerance.unwrap_or(1e-12),
-                Some((1e-15, false)),
-                Some((1e-2, false)),
-                "1e-15 <= tolerance <= 1e-2",
-            )?;
-            HistoryKind::Soe { tolerance: tol }
-        }
-        "fft" => HistoryKind::Fft,
-        other => {
-            return Err(FfpeError::UnknownKind {
-                key: "time.history".into(),
-                value: other.into(),
-                allowed: "\"direct\", \"soe\", \"fft\"".into(),
-            });
-        }
-    };
-    let max_steps = get_usize(tm, "time", "max_steps")?;
-    let backend = match get_str(tm, "time", "linear_solver")?.unwrap_or("auto") {
-        "auto" => LinearBackend::Auto,
-        "lu" => LinearBackend::Lu,
-        "cholesky" => LinearBackend::Cholesky,
-        other => {
-            return Err(FfpeError::UnknownKind {
-                key: "time.linear_solver".into(),
-                value: other.into(),
-                allowed: "\"auto\", \"lu\", \"cholesky\"".into(),
-            });
-        }
-    };
-
-    // ---- output
-    let out = section(&root, "output")?.unwrap_or(&empty);
-    check_keys(out, "output", &["times", "snapshots"])?;
-    let output_times = get_list(out, "output", "times")?.unwrap_or_else(|| vec![t_end]);
-    let snapshots = get_bool(out, "output", "snapshots")?.unwrap_or(false);
-    let mut options = SolveOptions {
-        t_end,
-        steps,
-        mesh,
-        scheme,
-        history,
-        output_times,
-        snapshots,
-        max_steps,
-        backend,
-        extrapolate: false,
-    };
-    // Validate the mesh now so errors come at parse time.
-    crate::solve::build_scheme_mesh(
-        scheme,
-        problem.alpha(),
-        t_end,
-        steps,
-        mesh,
-        &options.output_times,
-        history,
-    )?;
-
-    // ---- grid (hook for sparse grids)
-    let grid = match section(&root, "grid")? {
-        None => GridSpec::Full,
-        Some(g) => match get_str(g, "grid", "kind")?.unwrap_or("full") {
-            "full" => {
-                for k in g.keys() {
-                    if !["kind", "extrapolate"].contains(&k.as_str()) {
-                        let reason = if ["level", "min_level", "threads", "linear_solver"]
-                            .contains(&k.as_str())
-                        {
-                            "a key of [grid] kind = \"sparse\" only; kind = \"full\" takes kind, extrapolate"
-                        } else {
-                            "unknown key; kind = \"full\" takes kind, extrapolate"
-                        };
-                        return Err(FfpeError::invalid(&format!("grid.{k}"), reason));
-                    }
-                }
-                if let Some(x) = get_bool(g, "grid", "extrapolate")? {
-                    options.extrapolate = x;
-                }
-                if options.extrapolate {
-                    // odd or too few cells, tabulated data: errors at parse time
-                    let coarse = crate::solve::extrapolation_cells(&problem)?;
-                    problem.with_cells(&coarse)?;
-                }
-                GridSpec::Full
-            }
-            "sparse" => {
-                let level =
-                    get_usize(g, "grid", "level")?.ok_or_else(|| FfpeError::MissingKey {
-                        key: "grid.level".into(),
-                        hint: "sparse-grid level n >= 1".into(),
-                    })?;
-                if !(1..=30).contains(&level) {
-                    return Err(FfpeError::out_of_range(
-                        "grid.level",
-                        level,
-                        "1 <= level <= 30",
-                    ));
-                }
-                // default 2: the full-grid solver needs at least 3 cells per axis
-                let min_level = get_usize(g, "grid", "min_level")?.unwrap_or(2);
-                if !(1..=level).contains(&min_level) {
-                    return Err(FfpeError::out_of_range(
-                        "grid.min_level",
-                        min_level,
-                        &format!("1 <= min_level <= level = {level}"),
-                    ));
-                }
-                if scheme != crate::solve::Scheme::L1 {
-                    return Err(FfpeError::invalid(
-                        "time.scheme",
-                        "the sparse-grid solver ([grid] kind = \"sparse\") supports scheme = \"l1\" only",
-                    ));
-                }
-                let mut extra = g.clone();
-                for k in ["kind", "level", "min_level"] {
-                    extra.remove(k);
-                }
-                GridSpec::Sparse {
-                    level,
-                    min_level,
-                    extra,
-                }
-            }
-            other => {
-                return Err(FfpeError::UnknownKind {
-                    key: "grid.kind".into(),
-                    value: other.into(),
-                    allowed: "\"full\", \"sparse\"".into(),
-                });
-            }
-        },
-    };
+    let spec = spec::FileSpec::from_table(&root)?;
+    let (problem, options, grid) = validate::validate(spec)?;
     Ok(ProblemFile {
         problem,
         options,

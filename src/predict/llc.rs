@@ -57,29 +57,44 @@ impl SplitMix {
     }
 }
 
+/// The `eps` values of a volume-scaling fit: `count` log-spaced values in `[min, max]`.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+pub struct EpsRange {
+    /// Smallest `eps > 0` (`llc.eps_range` in errors).
+    pub min: f64,
+    /// Largest `eps` (`> min`; `< 1` with multiplicity `> 1`).
+    pub max: f64,
+    /// Number of values, `>= 3` (`llc.n_eps` in errors).
+    pub count: usize,
+}
+
 /// LLC of `potential` at `center` by volume scaling over the box `[lower, upper]`,
-/// with `n_eps` log-spaced `eps` in `[eps_min, eps_max]` and the given multiplicity
-/// (1 for a plain power law).
+/// at the log-spaced `eps` of [`EpsRange`] and with the given multiplicity (1 for a
+/// plain power law).
 ///
 /// ```
-/// use ffpe::predict::{LlcMethod, llc_volume_scaling};
+/// use ffpe::predict::{EpsRange, LlcMethod, llc_volume_scaling};
 /// use ffpe::problem::Potential;
 /// let quartic = Potential::Power { coefficient: 1.0, k: 2.0 }; // w^4: lambda = 1/4
-/// let fit = llc_volume_scaling(&quartic, &[-1.0], &[1.0], &[0.0], (1e-8, 1e-2), 12,
+/// let eps = EpsRange { min: 1e-8, max: 1e-2, count: 12 };
+/// let fit = llc_volume_scaling(&quartic, &[-1.0], &[1.0], &[0.0], eps,
 ///     LlcMethod::Quadrature { points_per_axis: 200_000 }, 1).unwrap();
 /// assert!((fit.lambda - 0.25).abs() < 0.01);
 /// ```
-#[allow(clippy::too_many_arguments)]
 pub fn llc_volume_scaling(
     potential: &Potential,
     lower: &[f64],
     upper: &[f64],
     center: &[f64],
-    eps_range: (f64, f64),
-    n_eps: usize,
+    eps: EpsRange,
     method: LlcMethod,
     multiplicity: usize,
 ) -> Result<LlcFit> {
+    let EpsRange {
+        min: e0,
+        max: e1,
+        count: n_eps,
+    } = eps;
     let d = lower.len();
     if upper.len() != d || center.len() != d {
         return Err(FfpeError::DimensionMismatch {
@@ -88,7 +103,6 @@ pub fn llc_volume_scaling(
             expected: d,
         });
     }
-    let (e0, e1) = eps_range;
     if !(e0 > 0.0 && e1 > e0 && e1.is_finite()) {
         return Err(FfpeError::out_of_range(
             "llc.eps_range",
@@ -189,7 +203,8 @@ pub fn llc_volume_scaling(
     // form of the volume function of singular learning theory). For fixed lambda the c_j
     // follow from a linear least-squares fit in relative error; lambda minimises the
     // residual (coarse scan, then golden section).
-    let resid = |lam: f64| -> f64 {
+    let mut lu = ffpe_solvers::linalg::DenseLu::new(multiplicity);
+    let mut resid = |lam: f64| -> f64 {
         let m = multiplicity;
         // weighted LS: minimise sum ((sum_j c_j b_ij) / y_i - 1)^2, y_i = V_i eps_i^-lam
         let mut ata = vec![0.0; m * m];
@@ -211,10 +226,11 @@ pub fn llc_volume_scaling(
                 }
             }
         }
-        let c = match solve_small(&mut ata, &mut atb, m) {
-            Some(c) => c,
-            None => return f64::INFINITY,
-        };
+        // the normal equations, by faer's LU (pivots below 1e-300: no fit at this lambda)
+        if !lu.solve(&ata, &mut atb, 1e-300) {
+            return f64::INFINITY;
+        }
+        let c = atb;
         rows.iter()
             .map(|r| {
                 let f: f64 = r.iter().zip(&c).map(|(x, y)| x * y).sum();
@@ -253,32 +269,4 @@ pub fn llc_volume_scaling(
         eps,
         volumes: vols,
     })
-}
-
-/// Gaussian elimination with partial pivoting for a small dense system (in place).
-fn solve_small(a: &mut [f64], b: &mut [f64], n: usize) -> Option<Vec<f64>> {
-    for i in 0..n {
-        let p = (i..n).max_by(|&x, &y| a[x * n + i].abs().total_cmp(&a[y * n + i].abs()))?;
-        let piv = a[p * n + i].abs();
-        if piv.is_nan() || piv <= 1e-300 {
-            return None;
-        }
-        for k in 0..n {
-            a.swap(i * n + k, p * n + k);
-        }
-        b.swap(i, p);
-        for r in i + 1..n {
-            let f = a[r * n + i] / a[i * n + i];
-            for k in i..n {
-                a[r * n + k] -= f * a[i * n + k];
-            }
-            b[r] -= f * b[i];
-        }
-    }
-    let mut x = vec![0.0; n];
-    for i in (0..n).rev() {
-        let s: f64 = (i + 1..n).map(|k| a[i * n + k] * x[k]).sum();
-        x[i] = (b[i] - s) / a[i * n + i];
-    }
-    Some(x)
 }

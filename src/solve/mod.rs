@@ -507,17 +507,11 @@ fn solve_plain(
         &outs,
         opts.history,
     )?;
-    solve_scheme_mesh(
-        problem,
-        &mesh,
-        opts.scheme,
-        opts.history,
-        &outs,
-        opts.snapshots,
-        opts.max_steps,
-        observer,
-        opts.backend,
-    )
+    let opts = SolveOptions {
+        output_times: outs,
+        ..opts.clone()
+    };
+    solve_mesh(problem, &mesh, &opts, observer)
 }
 
 /// The sparse-grid entry point: `problem` regridded to `cells` (same box), solved on
@@ -536,78 +530,34 @@ pub fn solve_on_grid(
     } else {
         problem.with_cells(cells)?
     };
-    solve_mesh(
-        &p,
-        mesh,
+    let opts = SolveOptions {
         history,
-        output_times,
+        output_times: output_times.to_vec(),
         snapshots,
-        None,
-        &mut NoObserver,
-    )
+        ..SolveOptions::default()
+    };
+    solve_mesh(&p, mesh, &opts, &mut NoObserver)
 }
 
-/// Solves on a given mesh (output times must be nodes) with the default
-/// [`LinearBackend::Auto`].
+/// Solves on a ready `mesh`. Of `opts` it uses the discretisation (`scheme`), `history`,
+/// `output_times` (which must be mesh nodes, see [`build_mesh`]; empty: no outputs),
+/// `snapshots`, `max_steps` and `backend`; `t_end`, `steps` and `mesh` describe the mesh
+/// and are not read, nor is `extrapolate` (see [`solve_with_observer`]).
 pub fn solve_mesh(
     problem: &Problem,
     mesh: &TimeMesh,
-    history: HistoryKind,
-    output_times: &[f64],
-    snapshots: bool,
-    max_steps: Option<usize>,
+    opts: &SolveOptions,
     observer: &mut dyn Observer,
 ) -> Result<Solution> {
-    solve_mesh_with(
-        problem,
-        mesh,
+    let SolveOptions {
+        scheme,
         history,
-        output_times,
+        ref output_times,
         snapshots,
         max_steps,
-        observer,
-        LinearBackend::Auto,
-    )
-}
-
-/// [`solve_mesh`] with a chosen linear solver.
-#[allow(clippy::too_many_arguments)]
-pub fn solve_mesh_with(
-    problem: &Problem,
-    mesh: &TimeMesh,
-    history: HistoryKind,
-    output_times: &[f64],
-    snapshots: bool,
-    max_steps: Option<usize>,
-    observer: &mut dyn Observer,
-    backend: LinearBackend,
-) -> Result<Solution> {
-    solve_scheme_mesh(
-        problem,
-        mesh,
-        Scheme::L1,
-        history,
-        output_times,
-        snapshots,
-        max_steps,
-        observer,
         backend,
-    )
-}
-
-/// [`solve_mesh_with`] with a chosen discretisation of the Caputo derivative.
-#[allow(clippy::too_many_arguments)]
-pub fn solve_scheme_mesh(
-    problem: &Problem,
-    mesh: &TimeMesh,
-    scheme: Scheme,
-    history: HistoryKind,
-    output_times: &[f64],
-    snapshots: bool,
-    max_steps: Option<usize>,
-    observer: &mut dyn Observer,
-    backend: LinearBackend,
-) -> Result<Solution> {
+        ..
+    } = *opts;
     let start = Instant::now();
     let out_idx = output_indices(mesh, output_times)?;
     let op = FokkerPlanckOperator::assemble(problem)?;

@@ -12,8 +12,8 @@ use std::time::Instant;
 
 use super::combine::{
     CombineRequest, CombinedSolution, ComponentResult, ComponentSolver, ComponentStats,
-    ComponentWork, RankStats, Reduced, SparseGridConfig, combine_results, component_costs,
-    peak_rss_bytes, prepare, run_components,
+    ComponentWork, Gathered, RankStats, Reduced, SparseGridConfig, combine_results,
+    component_costs, peak_rss_bytes, prepare, run_components,
 };
 use super::error::{Result, SparseGridError};
 use super::geometry::RawMoments;
@@ -148,16 +148,15 @@ pub fn solve_combination_on<S: ComponentSolver + ?Sized>(
             })
         })
         .collect::<Result<_>>()?;
-    Ok(Some(combine_results(
-        scheme,
-        solver,
-        request,
-        &targets,
+    let gathered = Gathered {
         results,
         threads,
         rank_stats,
-        assignment.balance(),
+        assignment_balance: assignment.balance(),
         start,
+    };
+    Ok(Some(combine_results(
+        scheme, solver, request, &targets, gathered,
     )))
 }
 

@@ -21,7 +21,7 @@ use super::krylov::{KrylovSettings, iterative_l1};
 use super::scheme::CombinationScheme;
 use crate::operator::FokkerPlanckOperator;
 use crate::problem::Problem;
-use crate::solve::{Observer, solve_mesh};
+use crate::solve::{Observer, SolveOptions, solve_mesh};
 
 /// How each component solves its implicit linear systems.
 #[derive(Clone, Copy, Debug, Default, PartialEq, serde::Serialize)]
@@ -84,6 +84,32 @@ impl FokkerPlanckComponents {
             nodes,
             linear_solver: ComponentLinearSolver::Auto,
         })
+    }
+
+    /// [`FokkerPlanckComponents::new`] after checking that the coarsest level of
+    /// `scheme` is solvable ([`MIN_SOLVER_LEVEL`]) and that its dimension is the
+    /// problem's.
+    pub fn for_scheme(
+        problem: &Problem,
+        scheme: &CombinationScheme,
+        mesh: TimeMesh,
+        history: HistoryKind,
+        output_times: &[f64],
+    ) -> Result<Self> {
+        if scheme.min_level() < MIN_SOLVER_LEVEL {
+            return Err(SparseGridError::MinLevelTooCoarse {
+                min_level: scheme.min_level(),
+                required: MIN_SOLVER_LEVEL,
+            });
+        }
+        if problem.dim() != scheme.dim() {
+            return Err(SparseGridError::DimensionMismatch {
+                what: "problem domain",
+                got: problem.dim(),
+                expected: scheme.dim(),
+            });
+        }
+        Self::new(problem, mesh, history, output_times)
     }
 
     /// Chooses how components solve their linear systems (default
@@ -219,15 +245,11 @@ impl ComponentSolver for FokkerPlanckComponents {
             grid: &grid,
             observe,
         };
-        let solution = solve_mesh(
-            &problem,
-            &self.mesh,
-            self.history,
-            &[],
-            false,
-            None,
-            &mut at,
-        )?;
+        let opts = SolveOptions {
+            history: self.history,
+            ..SolveOptions::default()
+        };
+        let solution = solve_mesh(&problem, &self.mesh, &opts, &mut at)?;
         let n = grid.len();
         let d = grid.dim();
         let s = &solution.stats;
@@ -301,91 +323,84 @@ pub fn solve_sparse(
     request: &CombineRequest,
     config: &SparseGridConfig,
 ) -> Result<CombinedSolution> {
-    solve_sparse_with(
-        problem,
-        scheme,
-        mesh,
-        history,
-        output_times,
-        ComponentLinearSolver::Auto,
-        request,
-        config,
-    )
+    let solver = FokkerPlanckComponents::for_scheme(problem, scheme, mesh, history, output_times)?;
+    solve_combination(scheme, &solver, request, config)
 }
 
-/// [`solve_sparse`] with a choice of the components' linear solver.
-#[allow(clippy::too_many_arguments)]
+/// Options of a sparse-grid solve of a [`Problem`] ([`solve_sparse_with`],
+/// [`solve_sparse_on`]): the history, the output times, the components' linear solver,
+/// what to combine and how to run the combination.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct SparseSolveOptions {
+    /// History evaluator of every component (default SOE with tolerance 1e-12).
+    pub history: HistoryKind,
+    /// Output times, increasing nodes of the mesh (default none).
+    pub output_times: Vec<f64>,
+    /// How each component solves its linear systems (default [`ComponentLinearSolver::Auto`]).
+    pub linear_solver: ComponentLinearSolver,
+    /// What to extract and combine besides the raw moments.
+    pub request: CombineRequest,
+    /// Threads and component size limit.
+    pub config: SparseGridConfig,
+}
+
+impl Default for SparseSolveOptions {
+    fn default() -> Self {
+        Self {
+            history: HistoryKind::Soe { tolerance: 1e-12 },
+            output_times: Vec::new(),
+            linear_solver: ComponentLinearSolver::Auto,
+            request: CombineRequest::default(),
+            config: SparseGridConfig::default(),
+        }
+    }
+}
+
+/// [`solve_sparse`] with every option in one [`SparseSolveOptions`] (the components'
+/// linear solver included).
 pub fn solve_sparse_with(
     problem: &Problem,
     scheme: &CombinationScheme,
     mesh: TimeMesh,
-    history: HistoryKind,
-    output_times: &[f64],
-    linear_solver: ComponentLinearSolver,
-    request: &CombineRequest,
-    config: &SparseGridConfig,
+    opts: &SparseSolveOptions,
 ) -> Result<CombinedSolution> {
-    let solver = components(problem, scheme, mesh, history, output_times, linear_solver)?;
-    solve_combination(scheme, &solver, request, config)
+    let solver = components(problem, scheme, mesh, opts)?;
+    solve_combination(scheme, &solver, &opts.request, &opts.config)
 }
 
 /// [`solve_sparse_with`] with the components spread over `ranks`
 /// ([`super::solve_combination_on`]): collective; `Some` on rank 0 (bit for bit the
 /// single-process solution), `None` on the others.
-#[allow(clippy::too_many_arguments)]
 pub fn solve_sparse_on(
     problem: &Problem,
     scheme: &CombinationScheme,
     mesh: TimeMesh,
-    history: HistoryKind,
-    output_times: &[f64],
-    linear_solver: ComponentLinearSolver,
-    request: &CombineRequest,
-    config: &SparseGridConfig,
+    opts: &SparseSolveOptions,
     ranks: &dyn crate::distributed::Ranks,
 ) -> Result<Option<CombinedSolution>> {
     if ranks.size() <= 1 {
-        return solve_sparse_with(
-            problem,
-            scheme,
-            mesh,
-            history,
-            output_times,
-            linear_solver,
-            request,
-            config,
-        )
-        .map(Some);
+        return solve_sparse_with(problem, scheme, mesh, opts).map(Some);
     }
-    let solver = components(problem, scheme, mesh, history, output_times, linear_solver)?;
-    super::solve_combination_on(scheme, &solver, request, config, ranks)
+    let solver = components(problem, scheme, mesh, opts)?;
+    super::solve_combination_on(scheme, &solver, &opts.request, &opts.config, ranks)
 }
 
-/// The component solver of `problem` for `scheme`, after checking that the scheme's
-/// coarsest level is solvable and its dimension is the problem's.
+/// The component solver of `problem` for `scheme` with the options' history, output
+/// times and linear solver.
 fn components(
     problem: &Problem,
     scheme: &CombinationScheme,
     mesh: TimeMesh,
-    history: HistoryKind,
-    output_times: &[f64],
-    linear_solver: ComponentLinearSolver,
+    opts: &SparseSolveOptions,
 ) -> Result<FokkerPlanckComponents> {
-    if scheme.min_level() < MIN_SOLVER_LEVEL {
-        return Err(SparseGridError::MinLevelTooCoarse {
-            min_level: scheme.min_level(),
-            required: MIN_SOLVER_LEVEL,
-        });
-    }
-    if problem.dim() != scheme.dim() {
-        return Err(SparseGridError::DimensionMismatch {
-            what: "problem domain",
-            got: problem.dim(),
-            expected: scheme.dim(),
-        });
-    }
     Ok(
-        FokkerPlanckComponents::new(problem, mesh, history, output_times)?
-            .with_linear_solver(linear_solver),
+        FokkerPlanckComponents::for_scheme(
+            problem,
+            scheme,
+            mesh,
+            opts.history,
+            &opts.output_times,
+        )?
+        .with_linear_solver(opts.linear_solver),
     )
 }

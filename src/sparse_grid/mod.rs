@@ -34,10 +34,10 @@
 mod combine;
 mod distributed;
 mod error;
-mod file;
 mod fokker_planck;
 mod geometry;
 mod krylov;
+mod report;
 mod scheme;
 
 pub use combine::{
@@ -47,11 +47,11 @@ pub use combine::{
 };
 pub use distributed::{RANK_MESSAGE_HEADER_BYTES, component_message_bytes, solve_combination_on};
 pub use error::{Result, SparseGridError};
-pub use file::{SparseReport, run_sparse_file, run_sparse_file_on};
 pub use fokker_planck::{
-    ComponentLinearSolver, FokkerPlanckComponents, MIN_SOLVER_LEVEL, solve_sparse, solve_sparse_on,
-    solve_sparse_with,
+    ComponentLinearSolver, FokkerPlanckComponents, MIN_SOLVER_LEVEL, SparseSolveOptions,
+    solve_sparse, solve_sparse_on, solve_sparse_with,
 };
 pub use geometry::{BoxGrid, Extrapolation, Layout, RawMoments};
 pub use krylov::{KrylovSettings, KrylovStats};
+pub use report::SparseReport;
 pub use scheme::{CombinationScheme, Component, MAX_DIM, MAX_LEVEL};

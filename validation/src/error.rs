@@ -42,6 +42,14 @@ pub enum Error {
         /// The allowed range or form.
         allowed: String,
     },
+    /// An optimizer name is not one of the known ones.
+    #[error("unknown optimizer {name:?}: allowed are {allowed}")]
+    UnknownOptimizer {
+        /// The name given.
+        name: String,
+        /// The allowed names.
+        allowed: String,
+    },
     /// A checkpoint file does not fit the network or is malformed.
     #[error("checkpoint {path}: {what}")]
     Checkpoint {

@@ -22,9 +22,9 @@
 //! assert_eq!(arch.num_params(), 784 * 16 + 16 + 16 * 10 + 10);
 //! ```
 
-use crate::checkpoint::{self, NamedTensor};
 use crate::data::Dataset;
 use crate::error::{Error, Result};
+use crate::io::checkpoint::{self, NamedTensor};
 use crate::rng::Rng;
 use candle_core::{D, DType, Device, Tensor, Var};
 use std::collections::BTreeMap;

@@ -22,8 +22,8 @@
 //! A killed shard or rank loses at most the runs it was training, each from its last
 //! save: rerunning it resumes them (the run directories are written atomically).
 
+use crate::io::write_atomic;
 use crate::model::Arch;
-use crate::report::write_atomic;
 use crate::reproduce::{
     Preset, ReproduceError, ReproduceOptions, is_finished, reproduce, specs, train_specs,
 };

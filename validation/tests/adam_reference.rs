@@ -29,6 +29,7 @@ fn adam_trace_matches_pytorch() {
             beta1: 0.9,
             beta2: 0.999,
             eps: 1e-8,
+            weight_decay: 0.0,
         },
         steps,
         seed: reference["seed"].as_u64().unwrap(),

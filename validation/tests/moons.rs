@@ -4,7 +4,7 @@
 use ffpe_validation::moons::{
     self, Binning, Mlp, MoonsConfig, kl_js, make_moons, run_study, wasserstein1,
 };
-use ffpe_validation::report::results::Verdict;
+use ffpe_validation::verdict::Verdict;
 
 #[test]
 fn moons_data_are_deterministic() {

@@ -116,6 +116,7 @@ where
     let mut jm = vec![0.0; dim * dim];
     let mut r = vec![0.0; dim];
     let mut delta = vec![0.0; dim];
+    let mut lu = crate::linalg::DenseLu::new(dim);
     let mut stats = FodeStats::default();
     for n in 1..=n_steps {
         let t = mesh.times()[n];
@@ -154,7 +155,7 @@ where
             for (d, ri) in delta.iter_mut().zip(&r) {
                 *d = -ri;
             }
-            if !dense_solve(&mut jm, &mut delta, dim) {
+            if !lu.solve(&jm, &mut delta, 0.0) {
                 return Err(SolverError::Singular {
                     step: n,
                     reason: "Newton matrix c_n I - df/dy is singular".into(),
@@ -191,41 +192,4 @@ where
         stop: StopReason::FinalTime,
         stats,
     })
-}
-
-/// Gaussian elimination with partial pivoting, in place; `false` if singular.
-fn dense_solve(a: &mut [f64], b: &mut [f64], n: usize) -> bool {
-    for k in 0..n {
-        let (mut piv, mut best) = (k, a[k * n + k].abs());
-        for i in k + 1..n {
-            if a[i * n + k].abs() > best {
-                best = a[i * n + k].abs();
-                piv = i;
-            }
-        }
-        if best.is_nan() || best <= 0.0 || !best.is_finite() {
-            return false;
-        }
-        if piv != k {
-            for j in 0..n {
-                a.swap(k * n + j, piv * n + j);
-            }
-            b.swap(k, piv);
-        }
-        for i in k + 1..n {
-            let m = a[i * n + k] / a[k * n + k];
-            for j in k..n {
-                a[i * n + j] -= m * a[k * n + j];
-            }
-            b[i] -= m * b[k];
-        }
-    }
-    for k in (0..n).rev() {
-        let mut s = b[k];
-        for j in k + 1..n {
-            s -= a[k * n + j] * b[j];
-        }
-        b[k] = s / a[k * n + k];
-    }
-    true
 }

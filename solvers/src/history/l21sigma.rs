@@ -453,7 +453,7 @@ mod tests {
 
     /// The straightforward fast L2-1sigma history, to check the optimised one against: the
     /// same SOE nodes, but no recurrence in time, no caches, no node cut-offs, no series
-    /// buckets. For step `n` it writes `c_n`, `h_n` and `scale`, the sum of the
+    /// buckets. For step `n` it returns `c_n` and writes `h_n` and `scale`, the sum of the
     /// absolute values of the terms of `h_n` (the size that rounding is relative to):
     ///
     /// `h_n = (A_{n-1} - B_{n-1}) g_{n-1} + sum_i w_i sum_{k <= n-2} e^(-s_i d_k)
@@ -462,18 +462,15 @@ mod tests {
     /// `d_k = t_* - t_k`, `q_k = 2 / (tau_k + tau_{k+1})`, with `E0 = -expm1(-s tau)/s`
     /// and `f(z) = int_0^1 (1/2 - y) e^(-z y) dy` summed term by term (`z < 2`, 60 terms,
     /// all `< 2^60/60!` beyond) or in closed form (`z >= 2`, where it loses at most one digit).
-    #[allow(clippy::too_many_arguments)]
     fn reference_step(
         taus: &[f64],
         alpha: f64,
-        s: &[f64],
-        w: &[f64],
+        (s, w): (&[f64], &[f64]),
         g: &[Vec<f64>],
         n: usize,
-        c_out: &mut f64,
         h: &mut [f64],
         scale: &mut [f64],
-    ) {
+    ) -> f64 {
         let sigma = l21sigma_sigma(alpha);
         let tau_n = taus[n - 1];
         let mut c = (sigma * tau_n).powf(1.0 - alpha) / gamma(2.0 - alpha) / tau_n;
@@ -489,9 +486,8 @@ mod tests {
                 scale[c] += ((a - b) * gp).abs();
             }
         }
-        *c_out = c;
         if n < 3 {
-            return;
+            return c;
         }
         let f = |z: f64| -> f64 {
             if z < 2.0 {
@@ -531,6 +527,7 @@ mod tests {
                 }
             }
         }
+        c
     }
 
     /// The optimised SOE history (recurrences, per-step-length caches, cut-offs, series
@@ -567,8 +564,7 @@ mod tests {
                 let mut worst: f64 = 0.0;
                 for n in 1..=mesh.steps() {
                     let c = fast.history_into(n, &mut out);
-                    let mut c_ref = 0.0;
-                    reference_step(taus, alpha, &s, &w, &g, n, &mut c_ref, &mut h, &mut scale);
+                    let c_ref = reference_step(taus, alpha, (&s, &w), &g, n, &mut h, &mut scale);
                     // (sigma tau)^(1-a) / tau here, sigma^(1-a) tau^(-a) there: a few ulps
                     assert!((c - c_ref).abs() <= 1e-14 * c_ref, "c_{n}: {c} vs {c_ref}");
                     for k in 0..dim {

@@ -88,7 +88,7 @@ pub fn proportion(k: usize, n: usize) -> Proportion {
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 pub struct OptimizerRow {
     /// `sgd` or `adam`.
-    pub optimizer: String,
+    pub optimizer: crate::optim::OptimizerKind,
     /// Number of runs.
     pub runs: usize,
     /// Mean spectral dimension `d_s`.
@@ -110,20 +110,26 @@ pub struct OptimizerRow {
 }
 
 /// Published SGD-versus-Adam values (SPEC section 3): `(d_s mean, std, LLC mean, std, acc %)`.
-pub fn published_values(optimizer: &str) -> Option<(f64, f64, f64, f64, f64)> {
+pub fn published_values(
+    optimizer: crate::optim::OptimizerKind,
+) -> Option<(f64, f64, f64, f64, f64)> {
     match optimizer {
-        "sgd" => Some((7.8, 10.2, 12.5, 11.8, 94.1)),
-        "adam" => Some((0.41, 0.91, 3.1, 5.8, 90.4)),
-        _ => None,
+        crate::optim::OptimizerKind::Sgd => Some((7.8, 10.2, 12.5, 11.8, 94.1)),
+        crate::optim::OptimizerKind::Adam => Some((0.41, 0.91, 3.1, 5.8, 90.4)),
     }
 }
 
 /// Builds the row for one optimizer from per-run `d_s`, final LLC and test accuracy (per cent).
-pub fn optimizer_row(optimizer: &str, d_s: &[f64], llc: &[f64], acc: &[f64]) -> OptimizerRow {
+pub fn optimizer_row(
+    optimizer: crate::optim::OptimizerKind,
+    d_s: &[f64],
+    llc: &[f64],
+    acc: &[f64],
+) -> OptimizerRow {
     let p =
         published_values(optimizer).unwrap_or((f64::NAN, f64::NAN, f64::NAN, f64::NAN, f64::NAN));
     OptimizerRow {
-        optimizer: optimizer.to_string(),
+        optimizer,
         runs: d_s.len(),
         d_s_mean: mean(d_s),
         d_s_std: std_dev(d_s),
@@ -162,7 +168,12 @@ mod tests {
 
     #[test]
     fn optimizer_row_means() {
-        let r = optimizer_row("sgd", &[1.0, 3.0], &[10.0, 14.0], &[90.0, 92.0]);
+        let r = optimizer_row(
+            crate::optim::OptimizerKind::Sgd,
+            &[1.0, 3.0],
+            &[10.0, 14.0],
+            &[90.0, 92.0],
+        );
         assert!((r.d_s_mean - 2.0).abs() < 1e-12 && (r.llc_std - 8f64.sqrt()).abs() < 1e-12);
         assert!((r.published_d_s.0 - 7.8).abs() < 1e-12);
     }

@@ -26,7 +26,7 @@
 //!   that the steady-state variance matches the measured late-window weight variance.
 
 use super::stats::ols;
-use crate::report::results::{DisplacementPrediction, SteadyStateComparison};
+use crate::analysis::results::{DisplacementPrediction, SteadyStateComparison};
 use ffpe::predict::steady_state;
 use ffpe::problem::{Initial, Potential, Problem};
 use ffpe::solve::{MeshKind, SolveOptions, solve};

@@ -29,6 +29,7 @@ pub mod mcmc;
 pub mod ou_rival;
 pub mod pca;
 pub mod resampling;
+pub mod results;
 pub mod run;
 pub mod stationarity;
 pub mod stats;

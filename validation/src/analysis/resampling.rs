@@ -11,8 +11,17 @@ use super::{AnalysisError, Result};
 use crate::analysis::stats::{
     BootstrapConfig, ConfidenceInterval, SplitMix64, mean, pearson, percentile_interval, ranks,
 };
-use crate::analysis::verdict_rules::Sign;
 use serde::{Deserialize, Serialize};
+
+/// The sign a correlation is predicted to have.
+#[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum Sign {
+    /// Predicted positive.
+    Positive,
+    /// Predicted negative.
+    Negative,
+}
 
 /// A statistic with its bootstrap interval.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]

@@ -8,7 +8,7 @@ use super::stats::{
     default_block_len, mean, percentile_interval,
 };
 use super::theory::FractalQuantities;
-use crate::report::results::{FfpeComparison, RunAnalysis};
+use crate::analysis::results::{FfpeComparison, RunAnalysis};
 use serde::{Deserialize, Serialize};
 
 /// The measured series of one run (what training and LLC estimation produce).
@@ -19,7 +19,7 @@ pub struct RunData {
     /// Architecture, for example `784-32-10`.
     pub arch: String,
     /// `sgd` or `adam`.
-    pub optimizer: String,
+    pub optimizer: crate::optim::OptimizerKind,
     /// Seed.
     pub seed: u64,
     /// Trainable parameters.
@@ -184,7 +184,7 @@ pub fn analyse_run(d: &RunData, cfg: &RunAnalysisConfig) -> RunAnalysis {
     RunAnalysis {
         id: d.id.clone(),
         arch: d.arch.clone(),
-        optimizer: d.optimizer.clone(),
+        optimizer: d.optimizer,
         seed: d.seed,
         n_params: d.n_params,
         steps: d.steps,

@@ -142,6 +142,23 @@ pub fn mean(v: &[f64]) -> f64 {
     v.iter().sum::<f64>() / v.len() as f64
 }
 
+/// Least-squares slope of `y` on `x` (NaN with fewer than two distinct `x`).
+pub fn slope(x: &[f64], y: &[f64]) -> f64 {
+    let n = x.len().min(y.len());
+    if n < 2 {
+        return f64::NAN;
+    }
+    let mx = mean(&x[..n]);
+    let my = mean(&y[..n]);
+    let sxx: f64 = x[..n].iter().map(|a| (a - mx) * (a - mx)).sum();
+    let sxy: f64 = x[..n]
+        .iter()
+        .zip(&y[..n])
+        .map(|(a, b)| (a - mx) * (b - my))
+        .sum();
+    if sxx <= 0.0 { f64::NAN } else { sxy / sxx }
+}
+
 /// Sample standard deviation (divisor n - 1; 0 for fewer than 2 values).
 pub fn std_dev(v: &[f64]) -> f64 {
     if v.len() < 2 {
@@ -543,6 +560,32 @@ pub fn compare_growth_models(t: &[f64], r: &[f64]) -> Result<GrowthModelComparis
         .map(|f| f.model.clone())
         .unwrap_or_default();
     Ok(GrowthModelComparison { fits, winner })
+}
+
+/// The standard normal quantile at probability `p` in (0, 1).
+pub fn normal_quantile(p: f64) -> f64 {
+    use statrs::distribution::{ContinuousCDF, Normal};
+    Normal::new(0.0, 1.0).expect("valid").inverse_cdf(p)
+}
+
+/// Bootstrap interval of `mean(a) - mean(b)` (each group resampled independently).
+pub fn bootstrap_mean_difference(
+    a: &[f64],
+    b: &[f64],
+    cfg: &BootstrapConfig,
+) -> Option<ConfidenceInterval> {
+    if a.len() < 2 || b.len() < 2 {
+        return None;
+    }
+    let mut rng = SplitMix64::new(cfg.seed ^ 0xd1ff);
+    let reps = (0..cfg.resamples)
+        .map(|_| {
+            let ma = (0..a.len()).map(|_| a[rng.below(a.len())]).sum::<f64>() / a.len() as f64;
+            let mb = (0..b.len()).map(|_| b[rng.below(b.len())]).sum::<f64>() / b.len() as f64;
+            ma - mb
+        })
+        .collect();
+    Some(percentile_interval(reps, cfg.level))
 }
 
 #[cfg(test)]

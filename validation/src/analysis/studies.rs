@@ -4,7 +4,7 @@
 //! and result types; `crate::reproduce` gathers the inputs.
 
 use super::across::{Histogram, Proportion, histogram, proportion};
-use super::stats::{BootstrapConfig, ConfidenceInterval, bootstrap_mean, mean};
+use super::stats::{BootstrapConfig, ConfidenceInterval, bootstrap_mean, mean, slope};
 use serde::{Deserialize, Serialize};
 
 /// A Hill estimate of the tail index of a positive sample.
@@ -111,7 +111,7 @@ pub struct ExponentStudy {
     /// Architecture.
     pub arch: String,
     /// Optimizer.
-    pub optimizer: String,
+    pub optimizer: crate::optim::OptimizerKind,
     /// Runs with a late fit.
     pub runs: usize,
     /// Late exponent `s` per run.
@@ -141,7 +141,7 @@ pub const HIGH: f64 = 0.4;
 /// The exponent study of the per-run late exponents `s` and the matching `(d_s, final LLC)`.
 pub fn exponent_study(
     arch: &str,
-    optimizer: &str,
+    optimizer: crate::optim::OptimizerKind,
     s: &[f64],
     d_s_final_llc: &[(f64, f64)],
     boot: &BootstrapConfig,
@@ -157,7 +157,7 @@ pub fn exponent_study(
     let above = s.iter().filter(|&&x| x >= 0.5).count();
     ExponentStudy {
         arch: arch.into(),
-        optimizer: optimizer.into(),
+        optimizer,
         runs: s.len(),
         s: s.to_vec(),
         nu: nu.clone(),
@@ -180,7 +180,7 @@ pub struct ArchitectureRow {
     /// Architecture.
     pub arch: String,
     /// Optimizer.
-    pub optimizer: String,
+    pub optimizer: crate::optim::OptimizerKind,
     /// Trainable parameters.
     pub n_params: usize,
     /// Final LLC over seeds.
@@ -250,23 +250,6 @@ pub struct ScaleScan {
     pub d_ln_llc_d_ln_gamma: f64,
     /// Largest and smallest ratio to the base estimate over the scan.
     pub ratio_range: (f64, f64),
-}
-
-/// Least-squares slope of `y` on `x` (NaN with fewer than two distinct `x`).
-pub fn slope(x: &[f64], y: &[f64]) -> f64 {
-    let n = x.len().min(y.len());
-    if n < 2 {
-        return f64::NAN;
-    }
-    let mx = mean(&x[..n]);
-    let my = mean(&y[..n]);
-    let sxx: f64 = x[..n].iter().map(|a| (a - mx) * (a - mx)).sum();
-    let sxy: f64 = x[..n]
-        .iter()
-        .zip(&y[..n])
-        .map(|(a, b)| (a - mx) * (b - my))
-        .sum();
-    if sxx <= 0.0 { f64::NAN } else { sxy / sxx }
 }
 
 /// The sensitivities of a scan's points.
@@ -363,26 +346,6 @@ pub fn grouped_correlation(
     })
 }
 
-/// Every study result of a report (all empty when the preset has no studies).
-#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
-pub struct StudyResults {
-    /// Figure 4.
-    pub exponents: Option<ExponentStudy>,
-    /// Figure 5a (main sweep, one row per architecture and optimizer).
-    pub architectures: Vec<ArchitectureRow>,
-    /// Spearman correlation over the architecture rows of one optimizer between mean LLC and
-    /// mean test error, with the bootstrap interval over runs (resampling seeds within each
-    /// architecture): `(optimizer, correlation)`.
-    pub architecture_correlation: Vec<(String, Option<super::stats::Correlation>)>,
-    /// The batch-size scan.
-    pub batch_scan: Vec<BatchRow>,
-    /// The LLC scale scan.
-    pub scale_scan: Option<ScaleScan>,
-    /// The Moons posterior test (when the preset runs it).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub moons: Option<crate::moons::MoonsResult>,
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -437,7 +400,13 @@ mod tests {
             seed: 1,
         };
         let s = [0.45, 0.42, 0.3, 0.55, 0.49];
-        let e = exponent_study("a", "sgd", &s, &[(2.0, 4.0), (1.0, 0.0)], &boot);
+        let e = exponent_study(
+            "a",
+            crate::optim::OptimizerKind::Sgd,
+            &s,
+            &[(2.0, 4.0), (1.0, 0.0)],
+            &boot,
+        );
         assert_eq!((e.fraction_high.k, e.fraction_high.n), (3, 5));
         assert_eq!(e.fraction_above_half.k, 1);
         assert_eq!(e.nu.len(), 1);

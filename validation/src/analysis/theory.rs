@@ -3,6 +3,10 @@
 use super::stats::ConfidenceInterval;
 use serde::{Deserialize, Serialize};
 
+/// The bound `d_s <= lambda_bar` as a bound on the displacement exponent: `s <= 1/2` (also
+/// the Brownian exponent; above it a run is super-diffusive).
+pub const BOUND_S: f64 = 0.5;
+
 /// The scales `xi` at which `log D_xi` is reported.
 pub const XI_VALUES: [f64; 4] = [0.25, 0.5, 1.0, 2.0];
 
@@ -85,9 +89,9 @@ impl FractalQuantities {
             }
         });
         let bound_decided = s_ci.and_then(|c| {
-            if c.hi <= 0.5 {
+            if c.hi <= BOUND_S {
                 Some(true)
-            } else if c.lo > 0.5 {
+            } else if c.lo > BOUND_S {
                 Some(false)
             } else {
                 None
@@ -102,7 +106,7 @@ impl FractalQuantities {
             caputo_alpha: 2.0 * s,
             log_d_xi,
             bound_holds: d_s <= lambda_bar,
-            s_at_most_half: s <= 0.5,
+            s_at_most_half: s <= BOUND_S,
             bound_decided,
         }
     }

@@ -36,15 +36,7 @@ use crate::analysis::resampling::PermutationCorrelation;
 use crate::analysis::stats::ConfidenceInterval;
 use serde::{Deserialize, Serialize};
 
-/// The sign a correlation is predicted to have.
-#[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq)]
-#[serde(rename_all = "snake_case")]
-pub enum Sign {
-    /// Predicted positive.
-    Positive,
-    /// Predicted negative.
-    Negative,
-}
+pub use super::resampling::Sign;
 
 /// The rule of a claim: on which side of which threshold the statistic must lie.
 #[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq)]

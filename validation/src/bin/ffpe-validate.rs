@@ -7,14 +7,16 @@
 
 use anyhow::{Context, Result, bail};
 use clap::{Args, Parser, Subcommand};
-use ffpe_validation::curvature::{HessianConfig, measure};
 use ffpe_validation::data::{self, DataConfig};
 use ffpe_validation::device::DeviceKind;
 use ffpe_validation::llc::{self, InitLoss, LlcConfig, NBeta};
 use ffpe_validation::model::{Arch, Network};
-use ffpe_validation::train::{self, LlcSchedule, Optimizer, TrainConfig};
+use ffpe_validation::optim::{Optimizer, OptimizerKind};
+use ffpe_validation::train::{self, LlcSchedule, TrainConfig};
 use std::path::PathBuf;
 
+#[path = "cmd/hessian.rs"]
+mod hessian;
 #[derive(Parser)]
 #[command(
     name = "ffpe-validate",
@@ -55,34 +57,7 @@ enum Command {
     /// Hessian-vector products, Lanczos), optionally the spectral density (stochastic Lanczos
     /// quadrature), and the per-sample gradient-noise covariance on the top eigenvectors. The
     /// loss is the mean cross-entropy over the training images that `llc --data DIR` uses.
-    Hessian(HessianArgs),
-}
-
-#[derive(Args)]
-struct HessianArgs {
-    #[command(flatten)]
-    data: DataArgs,
-    /// Checkpoint (safetensors with fc1.weight, fc1.bias, ...; no BatchNorm).
-    #[arg(long)]
-    weights: PathBuf,
-    /// Expected architecture, e.g. 784-128-10 (checked against the checkpoint; default: inferred).
-    #[arg(long)]
-    arch: Option<String>,
-    /// Top eigenpairs (largest first).
-    #[arg(long, default_value_t = HessianConfig::default().top)]
-    top: usize,
-    /// Also the spectral density (stochastic Lanczos quadrature).
-    #[arg(long)]
-    density: bool,
-    /// Use only the first N training images (default: all of the split).
-    #[arg(long, value_name = "N")]
-    max_samples: Option<usize>,
-    /// Seed of the Lanczos start vector and the SLQ probes.
-    #[arg(long, default_value_t = 0)]
-    seed: u64,
-    /// Print one JSON object (keys: eigenvalues, largest first; residuals; density; noise_trace; noise_projected; ...).
-    #[arg(long)]
-    json: bool,
+    Hessian(hessian::HessianArgs),
 }
 
 #[derive(Args)]
@@ -217,13 +192,13 @@ struct DataArgs {
     #[arg(long)]
     data: Option<PathBuf>,
     /// Training images of the seeded split (ignored when DIR has t10k files).
-    #[arg(long, default_value_t = 8000)]
+    #[arg(long, default_value_t = DataConfig::default().n_train)]
     n_train: usize,
     /// Test images of the seeded split (ignored when DIR has t10k files).
-    #[arg(long, default_value_t = 2000)]
+    #[arg(long, default_value_t = DataConfig::default().n_test)]
     n_test: usize,
     /// Seed of the train/test split.
-    #[arg(long, default_value_t = 0)]
+    #[arg(long, default_value_t = DataConfig::default().split_seed)]
     split_seed: u64,
 }
 
@@ -248,17 +223,25 @@ struct TrainArgs {
     /// BatchNorm after each hidden linear layer.
     #[arg(long)]
     batchnorm: bool,
-    /// Optimizer: sgd (no momentum, no weight decay) or adam.
-    #[arg(long, default_value = "sgd")]
+    /// Optimizer: sgd (plain unless --momentum / --weight-decay) or adam (AdamW with
+    /// --weight-decay).
+    #[arg(long, default_value = OptimizerKind::Sgd.name())]
     optimizer: String,
     /// Learning rate.
-    #[arg(long, default_value_t = 1e-3)]
+    #[arg(long, default_value_t = TrainConfig::default().optimizer.lr())]
     lr: f64,
+    /// SGD momentum, as torch.optim.SGD (0: none, the study's SGD).
+    #[arg(long, default_value_t = 0.0)]
+    momentum: f64,
+    /// Weight decay: added to the gradient for SGD (torch.optim.SGD), decoupled for Adam
+    /// (torch.optim.AdamW); 0: none.
+    #[arg(long, default_value_t = 0.0)]
+    weight_decay: f64,
     /// Minibatch size.
-    #[arg(long, default_value_t = 256)]
+    #[arg(long, default_value_t = TrainConfig::default().batch_size)]
     batch_size: usize,
     /// Number of updates.
-    #[arg(long, default_value_t = 10_000)]
+    #[arg(long, default_value_t = TrainConfig::default().steps)]
     steps: u64,
     /// Seed of initialisation and noise (minibatch order, in-training SGLD): the shorthand
     /// for `--init-seed N --stream-seed N`.
@@ -280,36 +263,40 @@ struct TrainArgs {
     #[arg(long)]
     checkpoint_every: Option<u64>,
     /// Checkpoints per decade of steps.
-    #[arg(long, default_value_t = 20)]
+    #[arg(long, default_value_t = TrainConfig::default().checkpoints_per_decade)]
     checkpoints_per_decade: u32,
     /// Record every minibatch loss in the last N steps (default: last 10 %).
     #[arg(long)]
     late_window: Option<u64>,
     /// Estimate the LLC every K steps in the late window (0: never); with
     /// `--llc-per-decade 0`, every K steps from the start.
-    #[arg(long, default_value_t = 100)]
+    #[arg(long, default_value_t = TrainConfig::default().llc_every)]
     llc_every: u64,
     /// LLC estimates per decade of steps on the geometric schedule (0: none; then every
     /// `--llc-every` steps from the start instead).
     #[arg(long, default_value_t = 10)]
     llc_per_decade: u32,
     /// SGLD chains per LLC estimate during training.
-    #[arg(long, default_value_t = 2)]
+    #[arg(long, default_value_t = TrainConfig::default().llc.chains)]
     llc_chains: usize,
     /// SGLD draws per chain during training.
-    #[arg(long, default_value_t = 100)]
+    #[arg(long, default_value_t = TrainConfig::default().llc.draws)]
     llc_draws: usize,
     /// SGLD step size during training.
-    #[arg(long, default_value_t = 1e-4)]
+    #[arg(long, default_value_t = LlcConfig::default().epsilon)]
     llc_epsilon: f64,
     /// SGLD localization during training.
-    #[arg(long, default_value_t = 100.0)]
+    #[arg(long, default_value_t = LlcConfig::default().gamma)]
     llc_gamma: f64,
+    /// SGLD minibatch size during training (the same for every training batch size, as in
+    /// `reproduce`).
+    #[arg(long, default_value_t = LlcConfig::default().batch_size)]
+    llc_batch_size: usize,
     /// n_beta during training: batch, dataset or a number.
     #[arg(long, default_value = "batch")]
     llc_nbeta: String,
     /// Save the resume state every N steps (it is also saved at every checkpoint).
-    #[arg(long, default_value_t = 1000)]
+    #[arg(long, default_value_t = TrainConfig::default().resume_every)]
     resume_every: u64,
     /// Run directory.
     #[arg(long)]
@@ -346,34 +333,34 @@ struct LlcArgs {
     #[arg(long)]
     batchnorm: bool,
     /// SGLD step size.
-    #[arg(long, default_value_t = 1e-4)]
+    #[arg(long, default_value_t = LlcConfig::default().epsilon)]
     epsilon: f64,
     /// Localization strength.
-    #[arg(long, default_value_t = 100.0)]
+    #[arg(long, default_value_t = LlcConfig::default().gamma)]
     gamma: f64,
     /// Inverse temperature: batch (B/ln B), dataset (n/ln n) or a number.
     #[arg(long, default_value = "batch")]
     nbeta: String,
     /// Chains.
-    #[arg(long, default_value_t = 4)]
+    #[arg(long, default_value_t = LlcConfig::default().chains)]
     chains: usize,
     /// Draws per chain.
-    #[arg(long, default_value_t = 1000)]
+    #[arg(long, default_value_t = LlcConfig::default().draws)]
     draws: usize,
     /// Burn-in steps.
-    #[arg(long, default_value_t = 0)]
+    #[arg(long, default_value_t = LlcConfig::default().burnin)]
     burnin: usize,
     /// Steps between draws.
-    #[arg(long, default_value_t = 1)]
+    #[arg(long, default_value_t = LlcConfig::default().steps_between_draws)]
     steps_between_draws: usize,
     /// Minibatch size.
-    #[arg(long, default_value_t = 256)]
+    #[arg(long, default_value_t = LlcConfig::default().batch_size)]
     batch_size: usize,
     /// Seed.
-    #[arg(long, default_value_t = 0)]
+    #[arg(long, default_value_t = LlcConfig::default().seed)]
     seed: u64,
     /// Noise multiplier (0: deterministic).
-    #[arg(long, default_value_t = 1.0)]
+    #[arg(long, default_value_t = LlcConfig::default().noise_level)]
     noise_level: f64,
     /// Minibatches in dataset order.
     #[arg(long)]
@@ -423,7 +410,7 @@ fn run() -> Result<()> {
         Command::Merge(a) => cmd_merge(a),
         Command::Moons(a) => cmd_moons(a),
         Command::Ensemble(a) => cmd_ensemble(a, threads),
-        Command::Hessian(a) => cmd_hessian(a),
+        Command::Hessian(a) => hessian::cmd_hessian(a),
     }
 }
 
@@ -528,7 +515,6 @@ fn reproduce_mpi(
 }
 
 fn cmd_ensemble(a: EnsembleArgs, threads: usize) -> Result<()> {
-    use ffpe_validation::checkpoint::write_atomic;
     use ffpe_validation::drift::{self, DriftConfig, GroupConfig, config::OptimizerKind};
     let config: DriftConfig = match &a.config {
         Some(p) => serde_json::from_str(
@@ -580,7 +566,7 @@ fn cmd_ensemble(a: EnsembleArgs, threads: usize) -> Result<()> {
     .with_context(|| format!("ensemble study in {}", a.out.display()))?;
     bar.finish_and_clear();
     let json = serde_json::to_string_pretty(&r)?;
-    write_atomic(&a.out.join("ensemble.json"), json.as_bytes())?;
+    ffpe_validation::io::write_atomic(&a.out.join("ensemble.json"), json.as_bytes())?;
     if a.json {
         println!("{json}");
         return Ok(());
@@ -631,7 +617,7 @@ fn cmd_ensemble(a: EnsembleArgs, threads: usize) -> Result<()> {
 }
 
 fn cmd_moons(a: MoonsArgs) -> Result<()> {
-    use ffpe_validation::checkpoint::write_atomic;
+    use ffpe_validation::io::write_atomic;
     use ffpe_validation::moons::{self, MoonsConfig};
     let cfg = if a.quick {
         MoonsConfig::tiny()
@@ -657,77 +643,6 @@ fn cmd_merge(a: MergeArgs) -> Result<()> {
     let res = ffpe_validation::shard::merge(&a.dirs, &opts)
         .with_context(|| format!("merge --preset {}", a.preset))?;
     print_results(&res, &a.out);
-    Ok(())
-}
-
-fn cmd_hessian(a: HessianArgs) -> Result<()> {
-    let net = Network::load(&a.weights, &candle_core::Device::Cpu)?;
-    if net.arch().batchnorm {
-        bail!(
-            "{}: has BatchNorm layers; hessian supports fully connected ReLU networks without BatchNorm",
-            a.weights.display()
-        );
-    }
-    if let Some(s) = &a.arch {
-        let want = arch_of(s, false)?;
-        if &want != net.arch() {
-            bail!(
-                "--arch {want} does not match the checkpoint {} ({})",
-                a.weights.display(),
-                net.arch()
-            );
-        }
-    }
-    let d = data::load(&a.data.config())?;
-    let params: Vec<f64> = net.flat_params()?.into_iter().map(f64::from).collect();
-    let cfg = HessianConfig {
-        top: a.top,
-        density: a.density,
-        max_samples: a.max_samples,
-        seed: a.seed,
-        ..HessianConfig::default()
-    };
-    let r = measure(
-        &net.arch().widths,
-        &params,
-        &d.train.images,
-        &d.train.labels,
-        &cfg,
-    )
-    .with_context(|| format!("hessian of {}", a.weights.display()))?;
-    if a.json {
-        println!("{}", serde_json::to_string(&r)?);
-    } else {
-        println!(
-            "{} ({} parameters, {} images): loss {:.6}, |grad| {:.3e}, {} Lanczos steps, {:.1} s",
-            a.weights.display(),
-            r.n_params,
-            r.n_samples,
-            r.loss,
-            r.grad_norm,
-            r.lanczos_steps,
-            r.seconds
-        );
-        for (i, (h, res)) in r.eigenvalues.iter().zip(&r.residuals).enumerate() {
-            let c = r
-                .noise_projected
-                .as_ref()
-                .map(|c| format!("  noise c_i {:.6e}", c[i]))
-                .unwrap_or_default();
-            println!("  h_{} = {h:.6e}  (residual {res:.1e}){c}", i + 1);
-        }
-        if let Some(t) = r.noise_trace {
-            println!("  tr C (per-sample gradient covariance) = {t:.6e}");
-        }
-        if let Some(dn) = &r.density {
-            println!(
-                "  SLQ: tr H = {:.6e}, tr H^2 = {:.6e} (density on {} points in --json)",
-                dn.trace,
-                dn.trace_sq,
-                dn.grid.len()
-            );
-        }
-    }
     Ok(())
 }
 
@@ -768,11 +683,13 @@ fn arch_of(s: &str, bn: bool) -> Result<Arch> {
 }
 
 fn cmd_train(a: TrainArgs, threads: usize) -> Result<()> {
-    let optimizer = match a.optimizer.as_str() {
-        "sgd" => Optimizer::sgd(a.lr),
-        "adam" => Optimizer::adam(a.lr),
-        o => bail!("invalid --optimizer {o}: sgd or adam"),
-    };
+    let kind: OptimizerKind = a.optimizer.parse()?;
+    if kind == OptimizerKind::Adam && a.momentum != 0.0 {
+        bail!("--momentum is for sgd; adam has its own first-moment decay");
+    }
+    let optimizer = Optimizer::of_kind(kind, a.lr)
+        .with_momentum(a.momentum)
+        .with_weight_decay(a.weight_decay);
     let config = TrainConfig {
         arch: arch_of(&a.arch, a.batchnorm)?,
         optimizer,
@@ -795,7 +712,10 @@ fn cmd_train(a: TrainArgs, threads: usize) -> Result<()> {
             epsilon: a.llc_epsilon,
             gamma: a.llc_gamma,
             nbeta: a.llc_nbeta.parse()?,
-            batch_size: a.batch_size,
+            batch_size: a.llc_batch_size,
+            // the run's (noise) seed, as `reproduce` (each estimate's seed is mixed with its
+            // step); `--seed N` and `--init-seed N --stream-seed N` give the same configuration
+            seed: a.stream_seed.unwrap_or(a.seed),
             threads,
             ..LlcConfig::default()
         },

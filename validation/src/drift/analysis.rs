@@ -8,7 +8,7 @@ use crate::analysis::aging::eb_brownian_reference;
 use crate::analysis::ensemble::ensemble_stats;
 use crate::analysis::stationarity::{MannKendall, mann_kendall};
 use crate::analysis::stats::ols;
-use crate::checkpoint;
+use crate::io::checkpoint;
 use crate::data::Data;
 use crate::error::{Error, Result};
 use crate::train::{self, RunSummary};

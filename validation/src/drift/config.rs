@@ -77,17 +77,11 @@ impl Default for GroupConfig {
 impl GroupConfig {
     /// The members' optimizer.
     pub fn optimizer(&self) -> Result<Optimizer> {
-        if self.weight_decay > 0.0 {
-            return Err(Error::config(
-                "weight-decay",
-                self.weight_decay,
-                "0 (this trainer has no weight decay yet)",
-            ));
-        }
         Ok(match self.optimizer {
             OptimizerKind::Sgd => Optimizer::sgd(self.lr),
             OptimizerKind::Adam => Optimizer::adam(self.lr),
-        })
+        }
+        .with_weight_decay(self.weight_decay))
     }
 
     /// Steps between the evenly spaced checkpoints (`None`: none).

@@ -46,3 +46,8 @@ fn trim(s: &str) -> String {
 pub fn opt(x: Option<f64>) -> String {
     x.map_or_else(|| "n/a".into(), num)
 }
+
+/// `[lo, hi]` of an interval, numbers as [`num`] writes them.
+pub fn ci_text(ci: &crate::analysis::stats::ConfidenceInterval) -> String {
+    format!("[{}, {}]", num(ci.lo), num(ci.hi))
+}

@@ -1,124 +1,11 @@
 //! The data model of `results.json`: every number of the report lives here first.
 
 use crate::analysis::across::{Histogram, OptimizerRow, Proportion};
-use crate::analysis::exponent::{DisplacementFit, Windows};
-use crate::analysis::gamma_law::GammaLawTest;
-use crate::analysis::stats::{ConfidenceInterval, Correlation, GrowthModelComparison};
-use crate::analysis::theory::FractalQuantities;
+use crate::analysis::results::RunAnalysis;
+use crate::analysis::stats::{ConfidenceInterval, Correlation};
+use crate::analysis::studies::{ArchitectureRow, BatchRow, ExponentStudy, ScaleScan};
+use crate::verdict::Claim;
 use serde::{Deserialize, Serialize};
-
-/// The FFPE's out-of-sample prediction of `R(t)` on the second half of the late window.
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
-pub struct DisplacementPrediction {
-    /// `reduced_landscape` (loss along the top principal directions) or `normal_crossing`
-    /// (a separable power / normal-crossing potential whose LLC equals `lambda_bar`).
-    pub model: String,
-    /// Fitted Caputo order.
-    pub caputo_alpha: f64,
-    /// Fitted diffusion coefficient `D` (model units).
-    pub diffusion: f64,
-    /// Friction `gamma` (`D / T` with `T` the temperature).
-    pub gamma: f64,
-    /// Temperature `T = D / gamma` used for the model (from the Gamma-law fit where available).
-    pub temperature: f64,
-    /// Time of the window start (model time 0).
-    pub t_origin: f64,
-    /// Steps of the fit half.
-    pub fit_times: Vec<f64>,
-    /// Steps of the test half.
-    pub test_times: Vec<f64>,
-    /// Measured `R(t)` on the fit half.
-    pub measured_fit: Vec<f64>,
-    /// Measured `R(t)` on the test half.
-    pub measured_test: Vec<f64>,
-    /// FFPE-predicted `R(t)` on the fit half (in-sample).
-    pub predicted_fit: Vec<f64>,
-    /// FFPE-predicted `R(t)` on the test half (out of sample).
-    pub predicted_test: Vec<f64>,
-    /// Naive power-law extrapolation (fit on the first half) on the test half.
-    pub naive_test: Vec<f64>,
-    /// Root-mean-square error of `ln R` of the FFPE on the fit half.
-    pub fit_rmse_log: f64,
-    /// Root-mean-square error of `ln R` of the FFPE on the test half.
-    pub test_rmse_log: f64,
-    /// Root-mean-square error of `ln R` of the naive extrapolation on the test half.
-    pub naive_test_rmse_log: f64,
-    /// Whether the FFPE's test error is below the naive one.
-    pub beats_naive: bool,
-    /// Number of FFPE solves used by the fit.
-    pub solves: usize,
-}
-
-/// Histogram of projected weights against the FFPE steady state of the reduced landscape.
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
-pub struct SteadyStateComparison {
-    /// Bin centres along the first principal direction.
-    pub centres: Vec<f64>,
-    /// Histogram density of the projected late-window weights.
-    pub measured_density: Vec<f64>,
-    /// FFPE steady-state marginal density (`exp(-gamma L / D)`, solved by the core solver).
-    pub ffpe_density: Vec<f64>,
-    /// L1 distance between the two densities (0 = identical, 2 = disjoint).
-    pub l1_distance: f64,
-    /// Temperature used.
-    pub temperature: f64,
-    /// Fraction of trajectory variance along the first direction.
-    pub explained_variance: f64,
-}
-
-/// FFPE comparisons of one run.
-#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
-pub struct FfpeComparison {
-    /// Out-of-sample displacement predictions (one per model).
-    pub predictions: Vec<DisplacementPrediction>,
-    /// Projected-weights histogram against the steady state.
-    pub steady_state: Option<SteadyStateComparison>,
-}
-
-/// Everything measured and derived for one training run.
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
-pub struct RunAnalysis {
-    /// Run identifier (`<arch>_<optimizer>_s<seed>`).
-    pub id: String,
-    /// Architecture, for example `784-32-10`.
-    pub arch: String,
-    /// `sgd` or `adam`.
-    pub optimizer: String,
-    /// Seed.
-    pub seed: u64,
-    /// Number of trainable parameters.
-    pub n_params: usize,
-    /// Training steps.
-    pub steps: u64,
-    /// Final test accuracy, per cent.
-    pub test_accuracy: f64,
-    /// Final test loss.
-    pub test_loss: f64,
-    /// Final LLC (mean of the last 10 estimates).
-    pub final_llc: f64,
-    /// `R` at the last checkpoint.
-    pub final_displacement: f64,
-    /// Early/late windows.
-    pub windows: Option<Windows>,
-    /// Exponent over the early window.
-    pub early_fit: Option<DisplacementFit>,
-    /// Exponent over the late window (the default for theory checks).
-    pub late_fit: Option<DisplacementFit>,
-    /// Power law versus log versus Brownian on the late window.
-    pub growth_models: Option<GrowthModelComparison>,
-    /// Mean LLC over the late window.
-    pub lambda_bar: f64,
-    /// Block-bootstrap interval of `lambda_bar`.
-    pub lambda_bar_ci: Option<ConfidenceInterval>,
-    /// Fractal relations on the late window.
-    pub theory: Option<FractalQuantities>,
-    /// Loss-level (Gamma law) test.
-    pub gamma_law: Option<GammaLawTest>,
-    /// FFPE comparisons.
-    pub ffpe: FfpeComparison,
-    /// Analysis steps that could not be done, with the reason.
-    pub notes: Vec<String>,
-}
 
 /// Exponents of one (architecture, optimizer) group across seeds.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
@@ -126,7 +13,7 @@ pub struct GroupSummary {
     /// Architecture.
     pub arch: String,
     /// Optimizer.
-    pub optimizer: String,
+    pub optimizer: crate::optim::OptimizerKind,
     /// Runs with a late fit.
     pub runs: usize,
     /// Mean late exponent.
@@ -141,45 +28,6 @@ pub struct GroupSummary {
     pub d_s_mean: f64,
     /// Mean test accuracy, per cent.
     pub test_accuracy_mean: f64,
-}
-
-/// The verdict on one claim.
-#[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq)]
-#[serde(rename_all = "snake_case")]
-pub enum Verdict {
-    /// The data support the claim within their uncertainty.
-    Supported,
-    /// The data contradict the claim.
-    Contradicted,
-    /// The uncertainty is too large, or the evidence is mixed.
-    Inconclusive,
-    /// The check could not be run (reason in the evidence).
-    NotTested,
-}
-
-impl Verdict {
-    /// Words for the report.
-    pub fn words(self) -> &'static str {
-        match self {
-            Verdict::Supported => "supported",
-            Verdict::Contradicted => "contradicted",
-            Verdict::Inconclusive => "inconclusive",
-            Verdict::NotTested => "not tested",
-        }
-    }
-}
-
-/// One claim of the theory with its verdict.
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
-pub struct Claim {
-    /// Short identifier.
-    pub id: String,
-    /// The claim in words.
-    pub statement: String,
-    /// Verdict.
-    pub verdict: Verdict,
-    /// The evidence in words, with numbers and intervals (all of them also in this file).
-    pub evidence: String,
 }
 
 /// Correlations across runs.
@@ -205,7 +53,7 @@ pub struct Meta {
     /// Architectures.
     pub architectures: Vec<String>,
     /// Optimizers.
-    pub optimizers: Vec<String>,
+    pub optimizers: Vec<crate::optim::OptimizerKind>,
     /// Seeds per (architecture, optimizer).
     pub seeds: usize,
     /// Training steps per run.
@@ -226,6 +74,12 @@ pub struct Meta {
     pub sgd_lr: f64,
     /// Adam learning rate.
     pub adam_lr: f64,
+    /// SGD momentum (written only when nonzero).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub momentum: f64,
+    /// Weight decay (written only when nonzero).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub weight_decay: f64,
     /// Minibatch size.
     pub batch_size: usize,
     /// The paper whose claims are tested (title, authors, arXiv number).
@@ -274,7 +128,31 @@ pub struct Results {
     pub claims: Vec<Claim>,
     /// The studies beyond the main sweep (empty for presets without them).
     #[serde(default)]
-    pub studies: crate::analysis::studies::StudyResults,
+    pub studies: StudyResults,
     /// Files written, relative to the output directory.
     pub files: Vec<String>,
+}
+
+fn is_zero(x: &f64) -> bool {
+    *x == 0.0
+}
+
+/// Every study result of a report (all empty when the preset has no studies).
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+pub struct StudyResults {
+    /// Figure 4.
+    pub exponents: Option<ExponentStudy>,
+    /// Figure 5a (main sweep, one row per architecture and optimizer).
+    pub architectures: Vec<ArchitectureRow>,
+    /// Spearman correlation over the architecture rows of one optimizer between mean LLC and
+    /// mean test error, with the bootstrap interval over runs (resampling seeds within each
+    /// architecture): `(optimizer, correlation)`.
+    pub architecture_correlation: Vec<(crate::optim::OptimizerKind, Option<Correlation>)>,
+    /// The batch-size scan.
+    pub batch_scan: Vec<BatchRow>,
+    /// The LLC scale scan.
+    pub scale_scan: Option<ScaleScan>,
+    /// The Moons posterior test (when the preset runs it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub moons: Option<crate::moons::MoonsResult>,
 }

@@ -1,9 +1,10 @@
-//! Safetensors files (f32 tensors with PyTorch-compatible names) and atomic writes.
+//! Safetensors files (f32 tensors with PyTorch-compatible names), written with
+//! [`crate::io::write_atomic`].
 
 use crate::error::{Error, Result};
+use crate::io::write_atomic;
 use safetensors::{Dtype, SafeTensors, tensor::TensorView};
 use std::collections::{BTreeMap, HashMap};
-use std::io::Write;
 use std::path::Path;
 
 /// A named f32 tensor in row-major order.
@@ -15,21 +16,6 @@ pub struct NamedTensor {
     pub shape: Vec<usize>,
     /// Values, row-major.
     pub data: Vec<f32>,
-}
-
-/// Write `bytes` to `path` atomically: a temporary file in the same directory, flushed to disk,
-/// then renamed over `path`. A reader (or a restart after `kill -9`) sees the old or the new
-/// file, never a partial one.
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    let dir = path.parent().unwrap_or(Path::new("."));
-    let name = path.file_name().unwrap_or_default().to_string_lossy();
-    let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
-    let mut f = std::fs::File::create(&tmp).map_err(|e| Error::io(&tmp, e))?;
-    f.write_all(bytes).map_err(|e| Error::io(&tmp, e))?;
-    f.sync_all().map_err(|e| Error::io(&tmp, e))?;
-    drop(f);
-    std::fs::rename(&tmp, path).map_err(|e| Error::io(path, e))?;
-    Ok(())
 }
 
 /// Serialize tensors (and string metadata) to safetensors bytes.

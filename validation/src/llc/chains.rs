@@ -1,0 +1,184 @@
+//! The SGLD chains: on the CPU fast path one by one, else chain-batched with candle.
+
+#[allow(unused_imports)]
+use super::*;
+
+/// Traces (one per chain) and warnings of a group of chains.
+pub(super) type ChainsOut = (Vec<Vec<f64>>, Vec<String>);
+
+pub(super) fn chain_batcher(data: &Dataset, config: &LlcConfig, k: usize) -> Batcher {
+    Batcher::new(
+        data.len(),
+        config.batch_size,
+        config.shuffle,
+        config.seed,
+        &[0x5c1d, k as u64],
+    )
+}
+
+/// Run the chains `ks`: on the CPU without BatchNorm each chain on its own with the
+/// [`crate::mlp_cpu`] kernels, else as one chain-batched candle computation.
+pub(super) fn run_chains(
+    net: &Network,
+    data: &Dataset,
+    config: &LlcConfig,
+    nbeta: f64,
+    ks: std::ops::Range<usize>,
+    monitor: &Monitor<'_, '_>,
+) -> Result<ChainsOut> {
+    if net.device().is_cpu() && !net.arch().batchnorm {
+        run_chains_cpu(net, data, config, nbeta, ks, monitor)
+    } else {
+        run_chains_batched(net, data, config, nbeta, ks, monitor)
+    }
+}
+
+/// The chains `ks` one after the other with [`SgdMlp::sgld_step`] (same minibatch and noise
+/// streams, same arithmetic up to f32 summation order as [`run_chains_batched`]).
+pub(super) fn run_chains_cpu(
+    net: &Network,
+    data: &Dataset,
+    config: &LlcConfig,
+    nbeta: f64,
+    ks: std::ops::Range<usize>,
+    monitor: &Monitor<'_, '_>,
+) -> Result<ChainsOut> {
+    let flat = net.flat_params()?;
+    let step = SgldStep {
+        half_eps: (config.epsilon / 2.0) as f32,
+        nbeta: nbeta as f32,
+        gamma: config.gamma as f32,
+        noise_scale: (config.epsilon.sqrt() * config.noise_level) as f32,
+    };
+    let steps = config.total_steps();
+    let mut traces = vec![];
+    let mut warnings = vec![];
+    let mut m = SgdMlp::new(net.arch(), &flat, data, InputLayer::Auto, 1)?;
+    let anchor = m.anchor();
+    for k in ks {
+        m.reset(&anchor)?;
+        let mut batcher = chain_batcher(data, config, k);
+        let mut rng = Rng::new(config.seed, &[0x901e, k as u64]);
+        let mut trace = Vec::with_capacity(steps);
+        for t in 0..steps {
+            let l = m.sgld_step(data, batcher.indices(t as u64), &anchor, &step, &mut rng)?;
+            monitor.step(1)?;
+            trace.push(l);
+            if !l.is_finite() {
+                warnings.push(format!(
+                    "diverged: non-finite minibatch loss at step {t} (chain {k}); lower epsilon or \
+                     raise gamma"
+                ));
+                break;
+            }
+        }
+        traces.push(trace);
+    }
+    Ok((traces, warnings))
+}
+
+/// Run the chains `ks` as one chain-batched computation; returns their traces and warnings.
+pub(super) fn run_chains_batched(
+    net: &Network,
+    data: &Dataset,
+    config: &LlcConfig,
+    nbeta: f64,
+    ks: std::ops::Range<usize>,
+    monitor: &Monitor<'_, '_>,
+) -> Result<ChainsOut> {
+    let arch = net.arch().clone();
+    let dev = net.device().clone();
+    let c = ks.len();
+    let buffers = net.buffers().to_vec();
+    let mut batchers: Vec<Batcher> = ks.clone().map(|k| chain_batcher(data, config, k)).collect();
+    // Chain-batched parameters and w*.
+    let wstar: Vec<Tensor> = net
+        .param_tensors()
+        .iter()
+        .map(|p| {
+            let mut shape = vec![c];
+            shape.extend(p.dims());
+            p.unsqueeze(0)?.broadcast_as(shape)?.contiguous()
+        })
+        .collect::<candle_core::Result<_>>()?;
+    let mut params: Vec<Tensor> = wstar.clone();
+    let (eps, gamma) = (config.epsilon, config.gamma);
+    let nscale = (eps.sqrt() * config.noise_level) as f32;
+    let noise_rngs: Vec<Rng> = ks
+        .clone()
+        .map(|k| Rng::new(config.seed, &[0x901e, k as u64]))
+        .collect();
+    let sizes: Vec<usize> = params.iter().map(|p| p.elem_count() / c).collect();
+    let mut noise_buf: Vec<Vec<f32>> = if dev.is_cpu() {
+        vec![vec![]; sizes.len()]
+    } else {
+        sizes.iter().map(|&s| vec![0f32; s * c]).collect()
+    };
+    let steps = config.total_steps();
+    let mut trace = vec![Vec::with_capacity(steps); c];
+    let mut warnings = vec![];
+    let dim = data.dim();
+    let (mut xs, mut ys) = (vec![], vec![]);
+    let update = SgldOp {
+        step: SgldStep {
+            half_eps: (eps / 2.0) as f32,
+            nbeta: nbeta as f32,
+            gamma: gamma as f32,
+            noise_scale: nscale,
+        },
+        chains: c,
+        rngs: std::cell::RefCell::new(noise_rngs),
+    };
+    let tensor_step = SgldStep {
+        half_eps: eps / 2.0,
+        nbeta,
+        gamma,
+        noise_scale: nscale as f64,
+    };
+    for t in 0..steps {
+        xs.clear();
+        ys.clear();
+        let mut bsz = 0;
+        for b in batchers.iter_mut() {
+            let idx = b.indices(t as u64);
+            bsz = idx.len();
+            data.gather_into(idx, &mut xs, &mut ys);
+        }
+        let x = Tensor::from_slice(&xs, (c, bsz, dim), &dev)?;
+        let lg = grad::loss_and_grads(&arch, &params, &buffers, &x, &ys, BnMode::Eval)?;
+        let losses = lg.loss.to_dtype(DType::F64)?.to_vec1::<f64>()?;
+        let diverged = losses.iter().any(|l| !l.is_finite());
+        monitor.step(c)?;
+        for (tr, l) in trace.iter_mut().zip(&losses) {
+            tr.push(*l);
+        }
+        if diverged {
+            warnings.push(format!(
+                "diverged: non-finite minibatch loss at step {t}; lower epsilon or raise gamma"
+            ));
+            break;
+        }
+        for (i, p) in params.iter_mut().enumerate() {
+            let g = &lg.grads[i];
+            let next = if dev.is_cpu() {
+                p.apply_op3_no_bwd(g, &wstar[i], &update)?
+            } else {
+                // Same arithmetic with tensor ops on other devices; noise from the same streams.
+                if nscale > 0.0 {
+                    let mut rngs = update.rngs.borrow_mut();
+                    for (k, r) in rngs.iter_mut().enumerate() {
+                        r.fill_normal_f32(&mut noise_buf[i][k * sizes[i]..(k + 1) * sizes[i]]);
+                    }
+                }
+                let nz = if nscale > 0.0 {
+                    Some(Tensor::from_slice(&noise_buf[i], p.shape(), &dev)?)
+                } else {
+                    None
+                };
+                sgld_tensors(p, g, &wstar[i], &tensor_step, nz.as_ref())?
+            };
+            *p = next;
+        }
+    }
+    Ok((trace, warnings))
+}

@@ -1,0 +1,195 @@
+//! The LLC estimator's settings: every default of the SGLD estimate lives here
+//! ([`LlcConfig::default`]); the command line, the Python bindings and the training runs take
+//! theirs from it.
+
+#[allow(unused_imports)]
+use super::*;
+
+/// Inverse temperature `n_beta`.
+#[derive(Clone, Copy, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub enum NBeta {
+    /// `B / ln B` with `B` the batch size (devinterp's default).
+    Batch,
+    /// `n / ln n` with `n` the training-set size.
+    Dataset,
+    /// A given value.
+    Value(f64),
+}
+
+impl std::str::FromStr for NBeta {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<NBeta> {
+        match s {
+            "batch" => Ok(NBeta::Batch),
+            "dataset" => Ok(NBeta::Dataset),
+            _ => match s.parse::<f64>() {
+                Ok(v) if v.is_finite() && v > 0.0 => Ok(NBeta::Value(v)),
+                _ => Err(Error::config(
+                    "nbeta",
+                    s,
+                    "`batch`, `dataset` or a positive number",
+                )),
+            },
+        }
+    }
+}
+
+/// How `L(w*)` is computed.
+#[derive(Clone, Copy, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub enum InitLoss {
+    /// Full training-set loss at `w*`.
+    Full,
+    /// Mean of the losses of the first `K` minibatches of chain 0's stream (devinterp-compatible).
+    Batches(usize),
+    /// A given value (devinterp's `init_loss=` argument), finite and >= 0 (a cross-entropy).
+    Value(f64),
+}
+
+pub(super) const INIT_LOSS_ALLOWED: &str =
+    "`full`, `batches:K` with K >= 1, or a finite number >= 0";
+
+impl InitLoss {
+    /// Check a given value (finite, >= 0) and a batch count (>= 1).
+    pub fn check(&self) -> Result<()> {
+        match *self {
+            InitLoss::Value(v) if !(v.is_finite() && v >= 0.0) => {
+                Err(Error::config("init-loss", v, INIT_LOSS_ALLOWED))
+            }
+            InitLoss::Batches(0) => Err(Error::config("init-loss", "batches:0", INIT_LOSS_ALLOWED)),
+            _ => Ok(()),
+        }
+    }
+}
+
+impl std::str::FromStr for InitLoss {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<InitLoss> {
+        if s == "full" {
+            return Ok(InitLoss::Full);
+        }
+        if let Ok(v) = s.parse::<f64>() {
+            let v = InitLoss::Value(v);
+            v.check()?;
+            return Ok(v);
+        }
+        match s.strip_prefix("batches:").map(|k| k.parse::<usize>()) {
+            Some(Ok(k)) if k > 0 => Ok(InitLoss::Batches(k)),
+            _ => Err(Error::config("init-loss", s, INIT_LOSS_ALLOWED)),
+        }
+    }
+}
+
+/// SGLD/LLC settings. Defaults: eps 1e-4, gamma 100, n_beta `batch`, 4 chains, 1000 draws,
+/// no burn-in, a draw every step, batch 256, seed 0, noise level 1, shuffled minibatches,
+/// full-data init loss.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct LlcConfig {
+    /// Step size `eps`.
+    pub epsilon: f64,
+    /// Localization strength `gamma`.
+    pub gamma: f64,
+    /// Inverse temperature.
+    pub nbeta: NBeta,
+    /// Number of chains.
+    pub chains: usize,
+    /// Draws per chain.
+    pub draws: usize,
+    /// Burn-in steps (excluded from the mean).
+    pub burnin: usize,
+    /// Steps between draws (1: every step after burn-in is a draw).
+    pub steps_between_draws: usize,
+    /// Minibatch size.
+    pub batch_size: usize,
+    /// Seed of minibatch order and noise.
+    pub seed: u64,
+    /// Standard deviation multiplier of the noise (0: deterministic gradient steps).
+    pub noise_level: f64,
+    /// Shuffle minibatches (false: dataset order).
+    pub shuffle: bool,
+    /// How `L(w*)` is computed.
+    pub init_loss: InitLoss,
+    /// Threads: chains are split into this many groups, each advanced as one batched
+    /// computation on its own thread (default 1). Results do not depend on it.
+    #[serde(default = "one")]
+    pub threads: usize,
+}
+
+pub(super) fn one() -> usize {
+    1
+}
+
+impl Default for LlcConfig {
+    fn default() -> Self {
+        LlcConfig {
+            epsilon: 1e-4,
+            gamma: 100.0,
+            nbeta: NBeta::Batch,
+            chains: 4,
+            draws: 1000,
+            burnin: 0,
+            steps_between_draws: 1,
+            batch_size: 256,
+            seed: 0,
+            noise_level: 1.0,
+            shuffle: true,
+            init_loss: InitLoss::Full,
+            threads: 1,
+        }
+    }
+}
+
+impl LlcConfig {
+    /// Check ranges.
+    pub fn validate(&self) -> Result<()> {
+        let pos = |f: &'static str, v: f64| {
+            if v.is_finite() && v > 0.0 {
+                Ok(())
+            } else {
+                Err(Error::config(f, v, "a positive finite number"))
+            }
+        };
+        pos("epsilon", self.epsilon)?;
+        if !(self.gamma.is_finite() && self.gamma >= 0.0) {
+            return Err(Error::config("gamma", self.gamma, "a finite number >= 0"));
+        }
+        if !(self.noise_level.is_finite() && self.noise_level >= 0.0) {
+            return Err(Error::config(
+                "noise-level",
+                self.noise_level,
+                "a finite number >= 0",
+            ));
+        }
+        if let NBeta::Value(v) = self.nbeta {
+            pos("nbeta", v)?;
+        }
+        self.init_loss.check()?;
+        for (f, v) in [
+            ("chains", self.chains),
+            ("draws", self.draws),
+            ("batch-size", self.batch_size),
+            ("steps-between-draws", self.steps_between_draws),
+        ] {
+            if v == 0 {
+                return Err(Error::config(f, v, "at least 1"));
+            }
+        }
+        Ok(())
+    }
+
+    /// The numeric `n_beta` for a training set of `n` examples.
+    pub fn nbeta_value(&self, n: usize) -> f64 {
+        match self.nbeta {
+            NBeta::Value(v) => v,
+            NBeta::Batch => {
+                let b = self.batch_size.min(n) as f64;
+                b / b.ln()
+            }
+            NBeta::Dataset => n as f64 / (n as f64).ln(),
+        }
+    }
+
+    /// Total SGLD steps per chain.
+    pub fn total_steps(&self) -> usize {
+        self.burnin + self.draws * self.steps_between_draws
+    }
+}
