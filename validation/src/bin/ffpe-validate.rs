@@ -15,8 +15,11 @@ use ffpe_validation::optim::{Optimizer, OptimizerKind};
 use ffpe_validation::train::{self, LlcSchedule, TrainConfig};
 use std::path::PathBuf;
 
+#[path = "cmd/ensemble.rs"]
+mod ensemble;
 #[path = "cmd/hessian.rs"]
 mod hessian;
+
 #[derive(Parser)]
 #[command(
     name = "ffpe-validate",
@@ -48,7 +51,7 @@ enum Command {
     /// ensemble (plus a full-batch gradient-descent twin per initialisation), then the mean
     /// path, tr Sigma(t), the GD gap, exponents, stationarity and aging; writes
     /// OUT/ensemble.json (resumable: rerun the same command to continue).
-    Ensemble(EnsembleArgs),
+    Ensemble(ensemble::EnsembleArgs),
     /// The Moons posterior test: many SGD runs of a small MLP on two-moons data against
     /// Langevin samples of the tempered posterior (and untempered / mis-tempered controls);
     /// writes moons.json and moons.md.
@@ -58,64 +61,6 @@ enum Command {
     /// quadrature), and the per-sample gradient-noise covariance on the top eigenvectors. The
     /// loss is the mean cross-entropy over the training images that `llc --data DIR` uses.
     Hessian(hessian::HessianArgs),
-}
-
-#[derive(Args)]
-struct EnsembleArgs {
-    #[command(flatten)]
-    data: DataArgs,
-    /// Architecture, e.g. 784-32-10.
-    #[arg(long, default_value = "784-32-10")]
-    arch: String,
-    /// Initialisations K (init seeds --first-init-seed, +1, ...).
-    #[arg(long, default_value_t = 2)]
-    inits: usize,
-    /// Minibatch streams S per initialisation (at least 2).
-    #[arg(long, default_value_t = 8)]
-    streams: usize,
-    /// Updates per member.
-    #[arg(long, default_value_t = 20_000)]
-    steps: u64,
-    /// Optimizer: sgd or adam.
-    #[arg(long, default_value = "sgd")]
-    optimizer: String,
-    /// Learning rate.
-    #[arg(long, default_value_t = 1e-3)]
-    lr: f64,
-    /// Minibatch size.
-    #[arg(long, default_value_t = 256)]
-    batch_size: usize,
-    /// Weight decay (L2 coefficient).
-    #[arg(long, default_value_t = 0.0)]
-    weight_decay: f64,
-    /// Also train a full-batch gradient-descent twin per initialisation.
-    #[arg(long)]
-    gd_twin: bool,
-    /// Init seed of the first initialisation.
-    #[arg(long, default_value_t = 0)]
-    first_init_seed: u64,
-    /// Geometric checkpoints per decade.
-    #[arg(long, default_value_t = 20)]
-    checkpoints_per_decade: u32,
-    /// Evenly spaced checkpoints over the run (stationarity and aging; 0: none).
-    #[arg(long, default_value_t = 100)]
-    uniform_checkpoints: u64,
-    /// A whole study configuration (JSON, as `config` in ensemble.json); the flags above are
-    /// then ignored.
-    #[arg(long)]
-    config: Option<PathBuf>,
-    /// Output directory.
-    #[arg(long)]
-    out: PathBuf,
-    /// Print ensemble.json to stdout.
-    #[arg(long)]
-    json: bool,
-    /// Hide the progress bar.
-    #[arg(long)]
-    quiet: bool,
-    /// Only analyse what OUT holds (the streams must be finished; GD twins may be behind).
-    #[arg(long)]
-    no_train: bool,
 }
 
 #[derive(Args)]
@@ -409,7 +354,7 @@ fn run() -> Result<()> {
         Command::Reproduce(a) => cmd_reproduce(a),
         Command::Merge(a) => cmd_merge(a),
         Command::Moons(a) => cmd_moons(a),
-        Command::Ensemble(a) => cmd_ensemble(a, threads),
+        Command::Ensemble(a) => ensemble::cmd_ensemble(a, threads),
         Command::Hessian(a) => hessian::cmd_hessian(a),
     }
 }
@@ -511,108 +456,6 @@ fn reproduce_mpi(
     let res = ffpe_validation::shard::merge(&[out.to_path_buf()], &opts)
         .with_context(|| format!("reproduce --preset {} (rank 0: report)", opts.preset.name))?;
     print_results(&res, out);
-    Ok(())
-}
-
-fn cmd_ensemble(a: EnsembleArgs, threads: usize) -> Result<()> {
-    use ffpe_validation::drift::{self, DriftConfig, GroupConfig, config::OptimizerKind};
-    let config: DriftConfig = match &a.config {
-        Some(p) => serde_json::from_str(
-            &std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))?,
-        )
-        .with_context(|| format!("parsing {}", p.display()))?,
-        None => DriftConfig {
-            groups: vec![GroupConfig {
-                name: format!("{}-{}", a.arch, a.optimizer),
-                arch: arch_of(&a.arch, false)?,
-                optimizer: match a.optimizer.as_str() {
-                    "sgd" => OptimizerKind::Sgd,
-                    "adam" => OptimizerKind::Adam,
-                    o => bail!("invalid --optimizer {o}: sgd or adam"),
-                },
-                lr: a.lr,
-                batch_size: a.batch_size,
-                weight_decay: a.weight_decay,
-                steps: a.steps,
-                inits: a.inits,
-                streams: a.streams,
-                gd_twin: a.gd_twin,
-                first_init_seed: a.first_init_seed,
-                checkpoints_per_decade: a.checkpoints_per_decade,
-                uniform_checkpoints: a.uniform_checkpoints,
-            }],
-            data: a.data.config(),
-            ..DriftConfig::default()
-        },
-    };
-    config.validate()?;
-    let d = data::load(&config.data)?;
-    std::fs::create_dir_all(&a.out).with_context(|| format!("creating {}", a.out.display()))?;
-    let ms = drift::members(&config, d.train.len(), &a.out)?;
-    let total: u64 = ms.iter().map(|m| m.config.steps).sum();
-    let bar = if a.quiet {
-        indicatif::ProgressBar::hidden()
-    } else {
-        indicatif::ProgressBar::new(total)
-    };
-    let r = if a.no_train {
-        drift::analyse(&config, &d, &a.out)
-    } else {
-        drift::run_study(&config, &d, &a.out, threads, &mut |s, _| {
-            bar.set_position(s);
-            true
-        })
-    }
-    .with_context(|| format!("ensemble study in {}", a.out.display()))?;
-    bar.finish_and_clear();
-    let json = serde_json::to_string_pretty(&r)?;
-    ffpe_validation::io::write_atomic(&a.out.join("ensemble.json"), json.as_bytes())?;
-    if a.json {
-        println!("{json}");
-        return Ok(());
-    }
-    for g in &r.groups {
-        if let Some(l) = &g.last {
-            println!(
-                "{}: step {}: drift |m-w0|^2 {:.4e}, diffusion tr Sigma {:.4e}, E|w-w0|^2 {:.4e}, \
-                 |m-w_GD|^2 {}, |w_GD-w0|^2 {}",
-                g.name,
-                l.step,
-                l.drift,
-                l.diffusion,
-                l.msd,
-                l.gd_gap.map_or("-".into(), |v| format!("{v:.4e}")),
-                l.gd_drift.map_or("-".into(), |v| format!("{v:.4e}")),
-            );
-        }
-        for w in &g.diffusion_exponent {
-            match &w.fit {
-                Some(f) => println!(
-                    "  tr Sigma ~ t^alpha in [{}, {}] of the run (steps {}-{}, {} points): \
-                     alpha {:.3}{}",
-                    w.window[0],
-                    w.window[1],
-                    f.from_step,
-                    f.to_step,
-                    f.points,
-                    f.exponent,
-                    f.ci.map_or(String::new(), |c| format!(
-                        " [{:.3}, {:.3}] over inits",
-                        c.lo, c.hi
-                    ))
-                ),
-                None => println!("  window {:?}: too few points", w.window),
-            }
-        }
-        println!("  stationarity: {}", g.stationarity.verdict);
-        println!("  aging: {}", g.aging.note);
-    }
-    println!(
-        "wrote {} (training {:.1} s, {:.1} s in all)",
-        a.out.join("ensemble.json").display(),
-        r.train_seconds,
-        r.wall_seconds
-    );
     Ok(())
 }
 
@@ -776,20 +619,19 @@ fn train_ensemble(
     d: &data::Data,
     threads: usize,
 ) -> Result<()> {
-    let (init, stream) = (
-        config.effective_init_seed(),
-        config.effective_stream_seed(),
-    );
+    let (init, stream) = (config.effective_init_seed(), config.effective_stream_seed());
     let cfgs: Vec<TrainConfig> = (0..a.seeds)
-        .map(|k| TrainConfig {
-            threads: 1,
-            llc: LlcConfig {
+        .map(|k| {
+            TrainConfig {
                 threads: 1,
-                ..config.llc.clone()
-            },
-            ..config.clone()
-        }
-        .with_seeds(init + k, stream + k))
+                llc: LlcConfig {
+                    threads: 1,
+                    ..config.llc.clone()
+                },
+                ..config.clone()
+            }
+            .with_seeds(init + k, stream + k)
+        })
         .collect();
     let dirs: Vec<PathBuf> = cfgs
         .iter()
