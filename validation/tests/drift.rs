@@ -52,17 +52,27 @@ fn seeds_are_separated_and_the_shorthand_is_unchanged() {
     let base = TrainConfig::default();
     // `--seed` alone: no new keys in the configuration (resume files and summaries written
     // before the split still match), and with_seeds(a, a) is exactly `seed = a`.
-    let json = serde_json::to_string(&TrainConfig { seed: 7, ..base.clone() }).unwrap();
+    let json = serde_json::to_string(&TrainConfig {
+        seed: 7,
+        ..base.clone()
+    })
+    .unwrap();
     assert!(!json.contains("init_seed") && !json.contains("stream_seed"));
     assert_eq!(
         base.clone().with_seeds(7, 7),
-        TrainConfig { seed: 7, ..base.clone() }
+        TrainConfig {
+            seed: 7,
+            ..base.clone()
+        }
     );
     let back: TrainConfig = serde_json::from_str(&json).unwrap();
     assert_eq!(back.init_seed, None);
     assert_eq!(back.effective_stream_seed(), 7);
     let split = base.clone().with_seeds(3, 9);
-    assert_eq!((split.effective_init_seed(), split.effective_stream_seed()), (3, 9));
+    assert_eq!(
+        (split.effective_init_seed(), split.effective_stream_seed()),
+        (3, 9)
+    );
     assert_ne!(split.sgld_seed(), base.sgld_seed());
     assert_eq!(base.sgld_seed(), base.llc.seed);
 }
@@ -75,7 +85,10 @@ fn members_share_w0_bit_for_bit_and_streams_differ_after_one_step() {
     let runs = drift::train(&cfg, &d, root.path(), 2, &mut |_, _| true).unwrap();
     assert_eq!(runs.len(), 3);
     let w0: Vec<Vec<u8>> = runs.iter().map(|(m, _)| weights(&m.dir, 0)).collect();
-    assert!(w0.iter().all(|w| *w == w0[0]), "step 0 must be bit-identical");
+    assert!(
+        w0.iter().all(|w| *w == w0[0]),
+        "step 0 must be bit-identical"
+    );
     let w1: Vec<Vec<u8>> = runs.iter().map(|(m, _)| weights(&m.dir, 1)).collect();
     for a in 0..3 {
         for b in a + 1..3 {
@@ -113,7 +126,11 @@ fn a_member_is_its_run_alone_and_the_gd_twin_a_full_batch_run() {
         let dir = tempfile::tempdir().unwrap();
         train::run(&full, &d, dir.path(), &mut |_, _| true).unwrap();
         for &t in &steps {
-            assert_eq!(weights(dir.path(), t), weights(&gd.dir, t), "batch {batch}, step {t}");
+            assert_eq!(
+                weights(dir.path(), t),
+                weights(&gd.dir, t),
+                "batch {batch}, step {t}"
+            );
         }
     }
 }
@@ -147,7 +164,13 @@ fn tiny_study_end_to_end() {
     assert_eq!(again.groups[0].series, g.series);
     // every key is there
     let v = serde_json::to_value(&r).unwrap();
-    for k in ["config", "data_source", "groups", "train_seconds", "wall_seconds"] {
+    for k in [
+        "config",
+        "data_source",
+        "groups",
+        "train_seconds",
+        "wall_seconds",
+    ] {
         assert!(v.get(k).is_some(), "missing {k}");
     }
     let gv = &v["groups"][0];
@@ -180,8 +203,19 @@ fn tiny_study_end_to_end() {
     ] {
         assert!(gv["series"][3].get(k).is_some(), "missing series key {k}");
     }
-    for k in ["test", "level", "tail", "at_end", "stationary", "reached_at", "verdict"] {
-        assert!(gv["stationarity"].get(k).is_some(), "missing stationarity.{k}");
+    for k in [
+        "test",
+        "level",
+        "tail",
+        "at_end",
+        "stationary",
+        "reached_at",
+        "verdict",
+    ] {
+        assert!(
+            gv["stationarity"].get(k).is_some(),
+            "missing stationarity.{k}"
+        );
     }
     for k in [
         "testable",

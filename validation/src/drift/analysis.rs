@@ -8,9 +8,9 @@ use crate::analysis::aging::eb_brownian_reference;
 use crate::analysis::ensemble::ensemble_stats;
 use crate::analysis::stationarity::{MannKendall, mann_kendall};
 use crate::analysis::stats::ols;
-use crate::io::checkpoint;
 use crate::data::Data;
 use crate::error::{Error, Result};
+use crate::io::checkpoint;
 use crate::train::{self, RunSummary};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeSet;
@@ -241,7 +241,8 @@ fn analyse_group(cfg: &DriftConfig, g: &GroupConfig, ms: &[&Member]) -> Result<G
             .filter(|&k| ms[k].init == i && matches!(ms[k].role, MemberRole::Stream(_)))
             .collect()
     };
-    let gd_of = |i: usize| (0..ms.len()).find(|&k| ms[k].init == i && ms[k].role == MemberRole::GdTwin);
+    let gd_of =
+        |i: usize| (0..ms.len()).find(|&k| ms[k].init == i && ms[k].role == MemberRole::GdTwin);
     let all_streams: Vec<usize> = (0..g.inits).flat_map(streams_of).collect();
 
     // Stationarity first (from the recorded losses): it decides the aging stretch.
@@ -274,15 +275,23 @@ fn analyse_group(cfg: &DriftConfig, g: &GroupConfig, ms: &[&Member]) -> Result<G
                 load_flat(&train::checkpoint_path(&ms[k].dir, step), b)?;
             }
             if step == 0 {
-                identical &= bufs.iter().all(|b| b.len() == bufs[0].len() && b.iter().zip(&bufs[0]).all(|(x, y)| x.to_bits() == y.to_bits()));
+                identical &= bufs.iter().all(|b| {
+                    b.len() == bufs[0].len()
+                        && b.iter()
+                            .zip(&bufs[0])
+                            .all(|(x, y)| x.to_bits() == y.to_bits())
+                });
                 w0s[i] = bufs[0].clone();
                 n_params = bufs[0].len();
             }
             if w0s[i].is_empty() {
-                return Err(Error::config("checkpoints", "no step 0", "every member's step-0 checkpoint"));
+                return Err(Error::config(
+                    "checkpoints",
+                    "no step 0",
+                    "every member's step-0 checkpoint",
+                ));
             }
-            let gd_here =
-                gd_of(i).filter(|&k| sums[k].checkpoints.iter().any(|c| c.step == step));
+            let gd_here = gd_of(i).filter(|&k| sums[k].checkpoints.iter().any(|c| c.step == step));
             if let Some(k) = gd_here {
                 load_flat(&train::checkpoint_path(&ms[k].dir, step), &mut gd_buf)?;
             }
@@ -350,7 +359,10 @@ fn analyse_group(cfg: &DriftConfig, g: &GroupConfig, ms: &[&Member]) -> Result<G
         None => Aging::not_testable(if stationarity.stationary {
             "stationary, but no evenly spaced checkpoints (uniform_checkpoints = 0)".to_string()
         } else {
-            format!("not testable: the loss is not stationary ({})", stationarity.verdict)
+            format!(
+                "not testable: the loss is not stationary ({})",
+                stationarity.verdict
+            )
         }),
         Some((a, b, k)) => aging(cfg, &tamsd, &all_streams, ms, (a, b, k), samples),
     };
@@ -380,7 +392,11 @@ fn average(ps: &[&TimePoint]) -> TimePoint {
             .collect::<Option<Vec<f64>>>()
             .map(|v| v.iter().sum::<f64>() / n)
     };
-    let k = ps.iter().map(|p| p.top_eigenvalues.len()).min().unwrap_or(0);
+    let k = ps
+        .iter()
+        .map(|p| p.top_eigenvalues.len())
+        .min()
+        .unwrap_or(0);
     TimePoint {
         step: ps[0].step,
         drift: avg(&|p| p.drift),
@@ -411,7 +427,11 @@ fn stationarity(
         st.level
     );
     let grid: Vec<u64> = match g.checkpoint_every() {
-        Some(k) => steps.iter().copied().filter(|s| *s > 0 && s.is_multiple_of(k)).collect(),
+        Some(k) => steps
+            .iter()
+            .copied()
+            .filter(|s| *s > 0 && s.is_multiple_of(k))
+            .collect(),
         None => vec![],
     };
     let test_at = |end: u64| -> Option<MannKendall> {
@@ -480,9 +500,8 @@ fn aging(
     }
     let vals: Vec<Vec<f64>> = tamsd.iter().map(|t| t.values()).collect();
     let lags_n = vals[0].len();
-    let mean_over = |f: &dyn Fn(usize) -> f64| {
-        (0..tamsd.len()).map(f).sum::<f64>() / tamsd.len() as f64
-    };
+    let mean_over =
+        |f: &dyn Fn(usize) -> f64| (0..tamsd.len()).map(f).sum::<f64>() / tamsd.len() as f64;
     let tamsd_mean: Vec<f64> = (0..lags_n).map(|l| mean_over(&|m| vals[m][l])).collect();
     let eamsd: Vec<f64> = (0..lags_n)
         .map(|l| mean_over(&|m| tamsd[m].from_first.get(l).copied().unwrap_or(f64::NAN)))
@@ -528,7 +547,10 @@ fn aging(
         })
         .collect();
     let aging_slope = {
-        let x: Vec<f64> = aging_starts.iter().map(|&t| (t.max(1) as f64).ln()).collect();
+        let x: Vec<f64> = aging_starts
+            .iter()
+            .map(|&t| (t.max(1) as f64).ln())
+            .collect();
         let y: Vec<f64> = aging_tamsd.iter().map(|v| v.ln()).collect();
         ols(&x, &y).ok().map(|f| f.slope)
     };

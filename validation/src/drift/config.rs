@@ -277,7 +277,11 @@ impl DriftConfig {
             ));
         }
         if self.min_fit_points < 3 {
-            return Err(Error::config("min_fit_points", self.min_fit_points, "at least 3"));
+            return Err(Error::config(
+                "min_fit_points",
+                self.min_fit_points,
+                "at least 3",
+            ));
         }
         Ok(())
     }

@@ -39,7 +39,12 @@ pub fn stream_seed(init: usize, stream: usize) -> u64 {
 
 /// The training configuration of one member of `g` (`n_train` training images: the GD twin's
 /// batch is all of them, in order).
-pub fn member_config(g: &GroupConfig, init: usize, role: MemberRole, n_train: usize) -> Result<TrainConfig> {
+pub fn member_config(
+    g: &GroupConfig,
+    init: usize,
+    role: MemberRole,
+    n_train: usize,
+) -> Result<TrainConfig> {
     let base = TrainConfig {
         arch: g.arch.clone(),
         optimizer: g.optimizer()?,
