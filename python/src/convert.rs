@@ -15,6 +15,7 @@ pub fn value_error(e: impl std::fmt::Display) -> PyErr {
 pub fn ffpe_error(e: ffpe::error::FfpeError) -> PyErr {
     match e {
         ffpe::error::FfpeError::Io(io) => PyOSError::new_err(io.to_string()),
+        e @ ffpe::error::FfpeError::File { .. } => PyOSError::new_err(e.to_string()),
         other => value_error(other),
     }
 }

@@ -32,6 +32,7 @@ fn problem_file(problem: &Bound<'_, PyAny>) -> PyResult<ProblemFile> {
         ffpe::error::FfpeError::Io(io) => {
             pyo3::exceptions::PyOSError::new_err(format!("{}: {io}", path.display()))
         }
+        // the error names the file already
         other => ffpe_error(other),
     })
 }
