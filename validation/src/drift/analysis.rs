@@ -302,12 +302,14 @@ fn analyse_group(cfg: &DriftConfig, g: &GroupConfig, ms: &[&Member]) -> Result<G
                 cfg.eigenvalues,
             )?;
             let gd_drift = gd_here.map(|_| dist2(&gd_buf, &w0s[i]));
-            if let Some((a, b, k)) = aging_window {
-                if step >= a && step <= b && (step - a).is_multiple_of(k) {
-                    for (&kk, buf) in ks.iter().zip(&bufs) {
-                        if let Some(p) = all_streams.iter().position(|&x| x == kk) {
-                            tamsd[p].push(buf);
-                        }
+            if let Some((a, b, k)) = aging_window
+                && step >= a
+                && step <= b
+                && (step - a).is_multiple_of(k)
+            {
+                for (&kk, buf) in ks.iter().zip(&bufs) {
+                    if let Some(p) = all_streams.iter().position(|&x| x == kk) {
+                        tamsd[p].push(buf);
                     }
                 }
             }
