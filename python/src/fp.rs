@@ -28,13 +28,8 @@ fn problem_file(problem: &Bound<'_, PyAny>) -> PyResult<ProblemFile> {
             "`problem`: expected a dict with the keys of a problem file, or a path to a TOML file",
         )
     })?;
-    ffpe::config::read_file(&path).map_err(|e| match e {
-        ffpe::error::FfpeError::Io(io) => {
-            pyo3::exceptions::PyOSError::new_err(format!("{}: {io}", path.display()))
-        }
-        // the error names the file already
-        other => ffpe_error(other),
-    })
+    // read_file names the file in its error (FfpeError::File), which ffpe_error makes an OSError
+    ffpe::config::read_file(&path).map_err(ffpe_error)
 }
 
 /// The TOML text that `ffpe.solve(problem_dict)` parses (for inspection or for the CLI).
