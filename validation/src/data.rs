@@ -88,7 +88,7 @@ pub struct Data {
 }
 
 /// Where to load data from and how to split it.
-#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct DataConfig {
     /// `None`: the bundled 10,000-digit MNIST subset. `Some(dir)`: a directory with standard IDX
     /// names (`train-images-idx3-ubyte[.gz]`, `train-labels-idx1-ubyte[.gz]`, and optionally

@@ -237,3 +237,76 @@ fn unknown_preset_is_a_clear_error() {
     let e = Preset::by_name("huge").unwrap_err().to_string();
     assert!(e.contains("huge") && e.contains("quick"), "{e}");
 }
+
+/// The tiny preset with the shared-initialisation ensembles (and no other study): the headline
+/// verdicts, the drift/diffusion and rival tables and the three first-screen figures are in
+/// the report, every number of report.md is a number of results.json, and every headline
+/// interval contains its estimate.
+#[test]
+fn tiny_preset_with_ensembles() {
+    use ffpe_validation::analysis::verdict_rules::{RuleVerdict, interval_contains_estimate};
+    use ffpe_validation::reproduce::{Studies, tiny_ensembles};
+    let dir = tempfile::tempdir().unwrap();
+    let mut p = Preset::tiny();
+    p.studies = Studies {
+        ensembles: Some(tiny_ensembles()),
+        ..Studies::default()
+    };
+    let mut opts = ReproduceOptions::new(p, dir.path().to_path_buf());
+    opts.progress = false;
+    let res = reproduce(&opts).unwrap();
+    let out = dir.path();
+    let e = res.studies.ensembles.as_ref().expect("ensembles in results");
+    assert_eq!(e.results.groups.len(), 1);
+    assert!(e.results.groups[0].shared_init_identical);
+    assert_eq!(e.verdicts.verdicts.len(), 5);
+    let r = e.rivals[0].as_ref().expect("rivals computed");
+    assert_eq!(r.models.len(), 4);
+    assert!(r.models.iter().all(|m| m.per_init.len() == 3));
+    assert_eq!(r.curvature.len(), 3, "{:?}", r.models[3].note);
+    for v in &e.verdicts.verdicts {
+        if let Some(ci) = &v.evidence.interval {
+            assert!(
+                interval_contains_estimate(v.evidence.estimate, ci),
+                "{}: {} not in {ci:?}",
+                v.claim.id,
+                v.evidence.estimate
+            );
+        }
+        // 200 steps of a tiny net: no stationary loss, so the aging claims are not testable
+        if v.claim.premise.stationary && !e.results.groups[0].stationarity.stationary {
+            assert!(matches!(v.verdict, RuleVerdict::NotTestable { .. }));
+        }
+    }
+    let md = std::fs::read_to_string(out.join("report.md")).unwrap();
+    for section in [
+        "## Headline verdicts (shared-initialisation ensembles)",
+        "## Drift versus diffusion",
+        "### Aging and ergodicity",
+        "### Rival predictions of tr Sigma(t) on held-out steps",
+        "## Appendix: single-run analyses",
+    ] {
+        assert!(md.contains(section), "section {section} missing");
+    }
+    for plot in ["ensemble_msd", "ensemble_aging", "ensemble_window_start"] {
+        assert!(
+            res.files.iter().any(|f| f == &format!("plots/{plot}.png")),
+            "{plot}.png missing"
+        );
+        // on the first screen: before the appendix
+        let at = md.find(&format!("plots/{plot}.svg")).expect("figure linked");
+        assert!(at < md.find("## Appendix").unwrap());
+    }
+    let json: Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("results.json")).unwrap()).unwrap();
+    let mut pool = HashSet::new();
+    collect(&json, &mut pool);
+    let missing: Vec<String> = number_tokens(&md)
+        .into_iter()
+        .filter(|t| !pool.contains(t))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "numbers in report.md not in results.json: {missing:?}"
+    );
+}

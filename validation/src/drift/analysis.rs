@@ -27,6 +27,9 @@ pub struct TimePoint {
     pub diffusion: f64,
     /// `mean over streams ||w_t - w_0||^2` (`= drift + (S - 1)/S diffusion`).
     pub msd: f64,
+    /// `diffusion / (drift + diffusion)`: the part of `E||w_t - w_0||^2` that is diffusion.
+    #[serde(default)]
+    pub diffusion_share: f64,
     /// `||m(t) - w_GD(t)||^2` (`null` without a GD twin).
     pub gd_gap: Option<f64>,
     /// `||w_GD(t) - w_0||^2` (`null` without a GD twin).
@@ -86,6 +89,13 @@ pub struct Aging {
     pub aging_tamsd: Vec<f64>,
     /// Slope of `log delta^2` on `log t_a` (0 without aging).
     pub aging_slope: Option<f64>,
+    /// The aging slope of each initialisation alone (its streams' mean TAMSD per start): the
+    /// units the interval of the aging claim resamples.
+    #[serde(default)]
+    pub aging_slope_per_init: Vec<f64>,
+    /// `EB` at the smallest lag within each initialisation (over its streams).
+    #[serde(default)]
+    pub eb_per_init: Vec<f64>,
 }
 
 impl Aging {
@@ -103,6 +113,8 @@ impl Aging {
             aging_starts: vec![],
             aging_tamsd: vec![],
             aging_slope: None,
+            aging_slope_per_init: vec![],
+            eb_per_init: vec![],
         }
     }
 }
@@ -150,7 +162,7 @@ pub struct GroupResults {
 }
 
 /// The study's results (`ensemble.json`).
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct DriftResults {
     /// The configuration.
     pub config: DriftConfig,
@@ -318,6 +330,7 @@ fn analyse_group(cfg: &DriftConfig, g: &GroupConfig, ms: &[&Member]) -> Result<G
                 drift: st.drift,
                 diffusion: st.diffusion,
                 msd: st.mean_sq_displacement,
+                diffusion_share: st.diffusion / (st.drift + st.diffusion),
                 gd_gap: st.gd_gap,
                 gd_drift,
                 top_eigenvalues: st.top_eigenvalues,
@@ -404,6 +417,7 @@ fn average(ps: &[&TimePoint]) -> TimePoint {
         drift: avg(&|p| p.drift),
         diffusion: avg(&|p| p.diffusion),
         msd: avg(&|p| p.msd),
+        diffusion_share: avg(&|p| p.diffusion) / (avg(&|p| p.drift) + avg(&|p| p.diffusion)),
         gd_gap: opt(&|p| p.gd_gap),
         gd_drift: opt(&|p| p.gd_drift),
         top_eigenvalues: (0..k)
@@ -424,9 +438,10 @@ fn stationarity(
     let test = format!(
         "Mann-Kendall trend test of the stream-averaged training loss at the evenly spaced \
          checkpoints over the last {:.0} % of the run, variance inflated by the effective sample \
-         size (lag-1 autocorrelation); stationary when p >= {}",
+         size (lag-1 autocorrelation); stationary when p >= {} on at least {} effective points",
         100.0 * st.tail,
-        st.level
+        st.level,
+        crate::analysis::stationarity::MIN_EFFECTIVE
     );
     let grid: Vec<u64> = match g.checkpoint_every() {
         Some(k) => steps
@@ -462,19 +477,10 @@ fn stationarity(
             }
         }
     }
-    let verdict = match (&at_end, stationary) {
-        (None, _) => "not testable: too few evenly spaced loss points".to_string(),
-        (Some(m), true) => format!(
-            "stationary (p = {:.3}, n = {}, n_eff = {:.1}); reached by step {}",
-            m.p_value,
-            m.n,
-            m.n_eff,
-            reached_at.unwrap_or(0)
-        ),
-        (Some(m), false) => format!(
-            "not stationary: trend in the loss (p = {:.2e}, Sen slope {:.3e} per sample, n_eff = {:.1})",
-            m.p_value, m.sen_slope, m.n_eff
-        ),
+    let verdict = match &at_end {
+        None => "not testable: too few evenly spaced loss points".to_string(),
+        Some(m) if stationary => format!("{}; reached by step {}", m.words(), reached_at.unwrap_or(0)),
+        Some(m) => format!("not stationary: {}", m.words()),
     };
     Stationarity {
         test,
@@ -548,14 +554,36 @@ fn aging(
             })
         })
         .collect();
-    let aging_slope = {
-        let x: Vec<f64> = aging_starts
-            .iter()
-            .map(|&t| (t.max(1) as f64).ln())
-            .collect();
-        let y: Vec<f64> = aging_tamsd.iter().map(|v| v.ln()).collect();
-        ols(&x, &y).ok().map(|f| f.slope)
+    let log_starts: Vec<f64> = aging_starts
+        .iter()
+        .map(|&t| (t.max(1) as f64).ln())
+        .collect();
+    let slope_of = |tam: &[f64]| {
+        let y: Vec<f64> = tam.iter().map(|v| v.ln()).collect();
+        ols(&log_starts, &y).ok().map(|f| f.slope)
     };
+    let aging_slope = slope_of(&aging_tamsd);
+    // the same per initialisation (mean over its own streams)
+    let tail_mean = |m: usize, ta: u64| {
+        let skip = ((ta - a) / k) as usize;
+        let inc = &tamsd[m].increments;
+        let tail = &inc[skip.min(inc.len())..];
+        tail.iter().sum::<f64>() / tail.len().max(1) as f64
+    };
+    let mut aging_slope_per_init = vec![];
+    let mut eb_per_init = vec![];
+    for &i in &inits {
+        let mine: Vec<usize> = (0..all_streams.len())
+            .filter(|&p| ms[all_streams[p]].init == i)
+            .collect();
+        let tam: Vec<f64> = aging_starts
+            .iter()
+            .map(|&ta| mine.iter().map(|&m| tail_mean(m, ta)).sum::<f64>() / mine.len() as f64)
+            .collect();
+        aging_slope_per_init.push(slope_of(&tam).unwrap_or(f64::NAN));
+        let first: Vec<f64> = mine.iter().map(|&p| vals[p][0]).collect();
+        eb_per_init.push(ergodicity_breaking(&first));
+    }
     Aging {
         testable: true,
         note: format!(
@@ -572,5 +600,7 @@ fn aging(
         aging_starts,
         aging_tamsd,
         aging_slope,
+        aging_slope_per_init,
+        eb_per_init,
     }
 }

@@ -40,8 +40,22 @@ pub struct GroupConfig {
     pub inits: usize,
     /// Minibatch streams `S` per initialisation (default 8; at least 2 for a covariance).
     pub streams: usize,
-    /// A full-batch gradient-descent twin per initialisation (default true).
+    /// Full-batch gradient-descent twins (default true).
     pub gd_twin: bool,
+    /// How many initialisations (the first ones) get a twin when `gd_twin` is set (default
+    /// `None`: all). A full-batch step costs `n / B` minibatch steps, so a budget gives one
+    /// twin per group.
+    #[serde(default)]
+    pub gd_twin_inits: Option<usize>,
+    /// Updates of each twin (default `None`: as many as the streams). A full-batch step on the
+    /// 8,000 training images costs about 31 minibatch steps of 256, so a budget runs the twin
+    /// over the first part of the run only; its gap to the ensemble mean is then reported up to
+    /// its last step.
+    #[serde(default)]
+    pub gd_twin_steps: Option<u64>,
+    /// Heavy-ball momentum of SGD (default 0).
+    #[serde(default)]
+    pub momentum: f64,
     /// Init seed of the first initialisation (default 0).
     pub first_init_seed: u64,
     /// Geometric checkpoints per decade (default 20).
@@ -67,6 +81,9 @@ impl Default for GroupConfig {
             inits: 2,
             streams: 8,
             gd_twin: true,
+            gd_twin_inits: None,
+            gd_twin_steps: None,
+            momentum: 0.0,
             first_init_seed: 0,
             checkpoints_per_decade: 20,
             uniform_checkpoints: 100,
@@ -81,7 +98,13 @@ impl GroupConfig {
             OptimizerKind::Sgd => Optimizer::sgd(self.lr),
             OptimizerKind::Adam => Optimizer::adam(self.lr),
         }
+        .with_momentum(self.momentum)
         .with_weight_decay(self.weight_decay))
+    }
+
+    /// Whether initialisation `i` gets a gradient-descent twin.
+    pub fn has_twin(&self, i: usize) -> bool {
+        self.gd_twin && i < self.gd_twin_inits.unwrap_or(self.inits)
     }
 
     /// Steps between the evenly spaced checkpoints (`None`: none).
@@ -114,6 +137,12 @@ impl GroupConfig {
         }
         if self.steps == 0 {
             return Err(Error::config("steps", 0, "at least 1"));
+        }
+        if self.gd_twin_steps == Some(0) {
+            return Err(Error::config("gd_twin_steps", 0, "at least 1 (or absent)"));
+        }
+        if !(self.momentum.is_finite() && (0.0..1.0).contains(&self.momentum)) {
+            return Err(Error::config("momentum", self.momentum, "0 <= momentum < 1"));
         }
         if !(self.weight_decay.is_finite() && self.weight_decay >= 0.0) {
             return Err(Error::config(
@@ -190,7 +219,7 @@ impl Default for AgingConfig {
 }
 
 /// The whole study.
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct DriftConfig {
     /// The ensembles.
     pub groups: Vec<GroupConfig>,
@@ -211,6 +240,39 @@ pub struct DriftConfig {
     pub stationarity: StationarityConfig,
     /// Aging and ergodicity.
     pub aging: AgingConfig,
+    /// The rival predictions scored on held-out steps ([`super::rivals`]).
+    #[serde(default)]
+    pub rivals: RivalConfig,
+}
+
+/// The predictions of `tr Sigma(t)` scored on held-out steps, declared before the data: every
+/// model's inputs come from the fit segment `[fit_from, split]` (fractions of the run), the
+/// score is over the held-out steps `(split, 1]`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RivalConfig {
+    /// Start of the fit segment, a fraction of the run (default 0.01).
+    pub fit_from: f64,
+    /// End of the fit segment and start of the held-out steps (default 0.1).
+    pub split: f64,
+    /// Hessian eigenpairs of the Ornstein-Uhlenbeck rival (default 20).
+    pub top: usize,
+    /// Training images the curvature and noise are measured on (default 2,000: the first of
+    /// the training split).
+    pub samples: usize,
+    /// Two-sided family-wise error rate of the headline claims (default 0.05; Holm).
+    pub alpha: f64,
+}
+
+impl Default for RivalConfig {
+    fn default() -> Self {
+        RivalConfig {
+            fit_from: 0.01,
+            split: 0.1,
+            top: 20,
+            samples: 2000,
+            alpha: 0.05,
+        }
+    }
 }
 
 impl Default for DriftConfig {
@@ -225,6 +287,7 @@ impl Default for DriftConfig {
             bootstrap: BootstrapConfig::default(),
             stationarity: StationarityConfig::default(),
             aging: AgingConfig::default(),
+            rivals: RivalConfig::default(),
         }
     }
 }
@@ -274,6 +337,21 @@ impl DriftConfig {
                 "aging",
                 format!("{:?}", self.aging),
                 "0 < max_lag < 1, starts in [0, 1)",
+            ));
+        }
+        let r = &self.rivals;
+        if !(r.fit_from > 0.0 && r.fit_from < r.split && r.split < 1.0) {
+            return Err(Error::config(
+                "rivals",
+                format!("fit_from {}, split {}", r.fit_from, r.split),
+                "0 < fit_from < split < 1",
+            ));
+        }
+        if r.top == 0 || r.samples == 0 || !(r.alpha > 0.0 && r.alpha < 1.0) {
+            return Err(Error::config(
+                "rivals",
+                format!("top {}, samples {}, alpha {}", r.top, r.samples, r.alpha),
+                "top >= 1, samples >= 1, 0 < alpha < 1",
             ));
         }
         if self.min_fit_points < 3 {

@@ -26,12 +26,16 @@
 //! run directory of [`crate::train`]; `ffpe-validate ensemble` writes `OUT/ensemble.json`.
 
 pub mod analysis;
+pub mod claims;
 pub mod config;
 pub mod estimators;
+pub mod rivals;
 pub mod runner;
 
 pub use analysis::{DriftResults, analyse};
-pub use config::{AgingConfig, DriftConfig, GroupConfig, StationarityConfig, SweepConfig};
+pub use config::{
+    AgingConfig, DriftConfig, GroupConfig, RivalConfig, StationarityConfig, SweepConfig,
+};
 pub use runner::{Member, MemberRole, members, train};
 
 use crate::data::Data;
@@ -54,4 +58,45 @@ pub fn run_study(
     r.train_seconds = train_seconds;
     r.wall_seconds = t0.elapsed().as_secs_f64();
     Ok(r)
+}
+
+/// The ensemble study as `reproduce` reports it: the drift/diffusion analysis, the rival
+/// predictions scored on held-out steps, and the headline verdicts.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct EnsembleStudy {
+    /// Drift, diffusion, exponents, stationarity, aging per group.
+    pub results: DriftResults,
+    /// The rival predictions per group (same order; `null` where they failed, with the reason
+    /// in `rival_notes`).
+    pub rivals: Vec<Option<rivals::GroupRivals>>,
+    /// Why a group's rivals are missing.
+    pub rival_notes: Vec<String>,
+    /// The headline claims, their rules, evidence and verdicts (Holm over all of them).
+    pub verdicts: crate::analysis::verdict_rules::VerdictReport,
+}
+
+/// Analyses the trained study in `out` (every stream finished) and adds the rival scores and
+/// the headline verdicts.
+pub fn analyse_study(config: &DriftConfig, data: &Data, out: &Path) -> Result<EnsembleStudy> {
+    let results = analyse(config, data, out)?;
+    let ms = members(config, data.train.len(), out)?;
+    let mut rivals = vec![];
+    let mut rival_notes = vec![];
+    for (gi, (g, gr)) in config.groups.iter().zip(&results.groups).enumerate() {
+        let mine: Vec<&Member> = ms.iter().filter(|m| m.group == gi).collect();
+        match rivals::score_group(g, gr, &mine, &config.rivals, &config.bootstrap, data) {
+            Ok(r) => rivals.push(Some(r)),
+            Err(e) => {
+                rival_notes.push(format!("{}: {e}", g.name));
+                rivals.push(None);
+            }
+        }
+    }
+    let verdicts = claims::headline_verdicts(&results, &rivals)?;
+    Ok(EnsembleStudy {
+        results,
+        rivals,
+        rival_notes,
+        verdicts,
+    })
 }

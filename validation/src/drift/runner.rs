@@ -63,6 +63,7 @@ pub fn member_config(
         MemberRole::Stream(j) => base.with_seeds(init_seed, stream_seed(init, j)),
         MemberRole::GdTwin => TrainConfig {
             batch_size: n_train,
+            steps: g.gd_twin_steps.unwrap_or(g.steps).min(g.steps),
             ..base
         }
         .with_seeds(init_seed, init_seed),
@@ -76,7 +77,7 @@ pub fn members(config: &DriftConfig, n_train: usize, out: &Path) -> Result<Vec<M
         for i in 0..g.inits {
             let roles = (0..g.streams)
                 .map(MemberRole::Stream)
-                .chain(g.gd_twin.then_some(MemberRole::GdTwin));
+                .chain(g.has_twin(i).then_some(MemberRole::GdTwin));
             for role in roles {
                 let sub = match role {
                     MemberRole::Stream(j) => format!("stream-{j}"),

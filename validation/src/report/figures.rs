@@ -30,6 +30,9 @@ pub(super) fn fit_series(
 
 pub(super) fn figures(res: &Results, data: &[RunData]) -> Vec<(String, Chart, String)> {
     let mut figs = Vec::new();
+    if let Some(e) = &res.studies.ensembles {
+        figs.extend(super::ensembles::figures(e));
+    }
     // R(t) per group, log-log, with the late fit and a Brownian reference.
     for (gi, g) in res.groups.iter().enumerate() {
         let mut series = Vec::new();

@@ -33,6 +33,17 @@ pub(super) fn document(res: &Results, figure_files: &[(String, String)]) -> Docu
     if !m.preset_note.is_empty() {
         d.p(format!("**{}**", m.preset_note));
     }
+    let (first_screen, figure_files): (Vec<(String, String)>, Vec<(String, String)>) =
+        figure_files
+            .iter()
+            .cloned()
+            .partition(|(f, _)| f.starts_with(&format!("plots/{}", super::ensembles::PREFIX)));
+    let figure_files = &figure_files;
+    if let Some(e) = &res.studies.ensembles {
+        super::ensembles::sections(&mut d, e, &first_screen);
+        d.h(2, "Appendix: single-run analyses (the earlier design)");
+        d.p("Everything below analyses single runs, R(t) = ||w_t - w_0|| and its exponent, as the earlier reports did. The ensembles above show how much of that displacement is deterministic drift rather than diffusion: where the diffusion share is small, the exponents and verdicts below describe the drift of gradient descent, not the diffusion the Fokker-Planck equation is about, and they are kept for comparison with the earlier reports only.");
+    }
     d.h(2, "Verdicts");
     d.table(
         &["claim", "verdict", "evidence"],

@@ -11,6 +11,7 @@ pub mod plots;
 pub mod results;
 pub mod summary;
 
+mod ensembles;
 mod figures;
 mod markdown;
 mod tables;

@@ -155,4 +155,8 @@ pub struct StudyResults {
     /// The Moons posterior test (when the preset runs it).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub moons: Option<crate::moons::MoonsResult>,
+    /// The shared-initialisation ensembles: drift versus diffusion, rival predictions on
+    /// held-out steps, the headline verdicts (when the preset runs them).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ensembles: Option<crate::drift::EnsembleStudy>,
 }

@@ -382,5 +382,7 @@ pub use plan::ReproduceOptions;
 use plan::*;
 pub(crate) use plan::{RunSpec, specs};
 use preset::*;
-pub use preset::{Preset, Studies};
+pub use preset::{
+    Preset, Studies, medium_ensembles, paper_ensembles, quick_ensembles, tiny_ensembles,
+};
 use study::*;

@@ -74,6 +74,11 @@ pub struct Studies {
     /// The Moons posterior test ([`crate::moons`]), `None`: not run.
     #[serde(default)]
     pub moons: Option<crate::moons::MoonsConfig>,
+    /// The shared-initialisation ensembles ([`crate::drift`]: drift versus diffusion, rival
+    /// predictions, aging, the headline verdicts), `None`: not run. Trained into
+    /// `OUT/ensembles/` on the preset's data (the configuration's `data` is not used).
+    #[serde(default)]
+    pub ensembles: Option<crate::drift::DriftConfig>,
 }
 
 /// What a run is for.
@@ -90,9 +95,10 @@ pub(crate) enum Role {
 impl Preset {
     /// The quick preset: 2 architectures x 3 seeds x SGD and Adam at the study's settings
     /// (SGD lr 0.001, batch 256, no momentum or weight decay; Adam lr 0.001), 10,000 steps,
-    /// small nets; finishes within 10 minutes on a 2-core CPU. A smoke run: at 10,000 steps
-    /// the SGD runs are still ballistic, so its verdicts are not the study's result (the
-    /// committed medium report is).
+    /// small nets, and small shared-initialisation ensembles ([`quick_ensembles`]); finishes
+    /// within 10 minutes on a 2-core CPU. A smoke run: its runs are short and its ensembles
+    /// have 3 initialisations, so its verdicts are not the study's result (the committed
+    /// medium report is).
     pub fn quick() -> Self {
         Self {
             name: "quick".into(),
@@ -114,21 +120,27 @@ impl Preset {
             landscape_cells: 15,
             landscape_runs_per_group: 3,
             bootstrap_resamples: 1000,
-            studies: Studies::default(),
+            studies: Studies {
+                ensembles: Some(quick_ensembles()),
+                ..Studies::default()
+            },
         }
     }
 
-    /// The medium preset: 3 architectures x 10 seeds x SGD and Adam at the study's
-    /// settings (SGD lr 0.001, batch 256, no momentum or weight decay; Adam lr 0.001),
-    /// 40,000 steps, plus 50 seeds of 784-32-10 with SGD for the exponent histogram, a
-    /// batch-size scan (16, 64, 256, 1024; 5 seeds) and an LLC scale scan. Sized for <= 60
-    /// minutes on a 2-core CPU (the committed report under `validation/results/` states the
-    /// measured wall time and peak memory).
+    /// The medium preset. Its headline is the shared-initialisation ensembles
+    /// ([`medium_ensembles`]: drift versus diffusion, rival predictions on held-out steps, aging,
+    /// the verdicts with Holm's correction). Beside them, kept for comparison with the earlier
+    /// reports (the single-run design, an appendix of the report): 2 architectures x 5 seeds x
+    /// SGD and Adam at the study's settings (SGD lr 0.001, batch 256; Adam lr 0.001), 20,000
+    /// steps, LLC every 200 steps, 15 seeds of 784-32-10 with SGD for the exponent histogram, a
+    /// batch-size scan (64, 256, 1024; 3 seeds), an LLC scale scan and the Moons test. Sized for
+    /// <= 60 minutes on a 2-core CPU (the committed report under `validation/results/` states
+    /// the measured wall time and peak memory).
     pub fn medium() -> Self {
         Self {
             name: "medium".into(),
-            architectures: vec![vec![784, 32, 10], vec![784, 64, 32, 10], vec![784, 128, 10]],
-            seeds: 10,
+            architectures: vec![vec![784, 32, 10], vec![784, 64, 32, 10]],
+            seeds: 5,
             optimizers: OptimizerKind::ALL.to_vec(),
             steps: MEDIUM_STEPS,
             sgd_lr: 0.001,
@@ -137,7 +149,7 @@ impl Preset {
             weight_decay: 0.0,
             batch_size: 256,
             checkpoints_per_decade: 20,
-            llc_every: 100,
+            llc_every: 200,
             llc_chains: 2,
             llc_draws: 100,
             n_train: 8000,
@@ -146,12 +158,13 @@ impl Preset {
             landscape_runs_per_group: 2,
             bootstrap_resamples: 1000,
             studies: Studies {
-                histogram_seeds: 50,
-                batch_sizes: vec![16, 64, 256, 1024],
-                batch_seeds: 5,
+                histogram_seeds: 15,
+                batch_sizes: vec![64, 256, 1024],
+                batch_seeds: 3,
                 llc_scale_factors: vec![0.25, 1.0, 4.0],
-                llc_scale_runs: 3,
+                llc_scale_runs: 2,
                 moons: Some(crate::moons::MoonsConfig::default()),
+                ensembles: Some(medium_ensembles()),
             },
         }
     }
@@ -195,6 +208,7 @@ impl Preset {
                 llc_scale_factors: vec![0.25, 1.0, 4.0],
                 llc_scale_runs: 5,
                 moons: Some(crate::moons::MoonsConfig::default()),
+                ensembles: Some(paper_ensembles()),
             },
         }
     }
@@ -230,6 +244,8 @@ impl Preset {
                 llc_scale_runs: 1,
                 // the Moons test has its own tests (tests/moons.rs); here it would add ~10 s
                 moons: None,
+                // the ensembles have their own tests (tests/drift.rs, tests/reproduce.rs)
+                ensembles: None,
             },
         }
     }
@@ -268,9 +284,115 @@ impl Preset {
     }
 }
 
+/// An ensemble group on 784-32-10 (SGD) with the given name, learning rate, batch, weight
+/// decay, momentum, steps and `K x S`; one gradient-descent twin (the first initialisation) of
+/// `twin` steps when given (a full-batch step costs about 31 minibatch steps), 200 evenly spaced checkpoints (the stationarity test's last quarter then has 50
+/// points, enough for its effective-sample requirement on a loss that decorrelates within a few
+/// checkpoints).
+#[allow(clippy::too_many_arguments)]
+fn group(
+    name: &str,
+    lr: f64,
+    batch_size: usize,
+    weight_decay: f64,
+    momentum: f64,
+    steps: u64,
+    (inits, streams): (usize, usize),
+    twin: Option<u64>,
+) -> crate::drift::GroupConfig {
+    crate::drift::GroupConfig {
+        name: name.into(),
+        lr,
+        batch_size,
+        weight_decay,
+        momentum,
+        steps,
+        inits,
+        streams,
+        gd_twin: twin.is_some(),
+        gd_twin_inits: Some(1),
+        gd_twin_steps: twin,
+        uniform_checkpoints: 200,
+        ..crate::drift::GroupConfig::default()
+    }
+}
+
+/// The ensemble study of a preset: `groups`, the declared windows and tests of
+/// [`crate::drift::DriftConfig::default`] (fit windows `[0.01, 0.1]` and `[0.1, 1]`, the rivals'
+/// fit segment `[0.01, 0.1]` and held-out `(0.1, 1]`), `resamples` bootstrap resamples.
+fn ensembles(groups: Vec<crate::drift::GroupConfig>, resamples: usize) -> crate::drift::DriftConfig {
+    crate::drift::DriftConfig {
+        groups,
+        bootstrap: crate::analysis::stats::BootstrapConfig {
+            resamples,
+            ..Default::default()
+        },
+        ..crate::drift::DriftConfig::default()
+    }
+}
+
+/// The paper preset's ensembles (for a GPU or a long CPU run): the medium groups with 16
+/// initialisations x 8 streams, five times the steps, a full-length twin per group.
+pub fn paper_ensembles() -> crate::drift::DriftConfig {
+    let mut c = medium_ensembles();
+    for g in &mut c.groups {
+        g.inits = 16;
+        g.streams = 8;
+        g.steps *= 5;
+        g.gd_twin_steps = None;
+    }
+    c.bootstrap.resamples = 2000;
+    c
+}
+
+/// The quick preset's ensembles (a smoke run of the machinery): the study's setting and the
+/// weight-decay setting, 3 initialisations x 3 streams, 4,000 steps, no twin (a full-batch step
+/// costs 31 minibatch steps).
+pub fn quick_ensembles() -> crate::drift::DriftConfig {
+    ensembles(
+        vec![
+            group("sgd", 1e-3, 256, 0.0, 0.0, 4_000, (3, 3), None),
+            group("sgd-wd", 0.05, 256, 0.01, 0.0, 4_000, (3, 3), None),
+        ],
+        500,
+    )
+}
+
+/// The tiny preset's ensembles, for tests (seconds): 784-8-10, 3 initialisations x 2 streams,
+/// 200 steps, one twin of 100 steps.
+pub fn tiny_ensembles() -> crate::drift::DriftConfig {
+    let mut g = group("sgd", 0.05, 64, 0.0, 0.0, 200, (3, 2), Some(100));
+    g.arch = "784-8-10".parse().expect("a valid architecture");
+    g.uniform_checkpoints = 50;
+    let mut c = ensembles(vec![g], 200);
+    c.rivals.top = 3;
+    c.rivals.samples = 200;
+    c
+}
+
+/// The medium preset's ensembles: the study's setting (lr 0.001, batch 256, no weight decay,
+/// 20,000 steps), two confined settings where a stationary state can be reached within the run
+/// (weight decay `wd = 0.01`: the weights relax in about `1 / (lr_eff wd)` = 2,000 steps, five
+/// relaxation times in 10,000 steps; plain SGD at lr 0.05, and heavy-ball momentum 0.9 at lr
+/// 0.005, the same effective rate `lr / (1 - momentum)`), and the paper's large-batch,
+/// low-learning-rate corner (batch 1024, lr 1e-4, 5,000 steps). Each group has one
+/// gradient-descent twin over its first 10 % (the rivals' fit segment): a full twin would cost
+/// about 31 times a stream.
+pub fn medium_ensembles() -> crate::drift::DriftConfig {
+    ensembles(
+        vec![
+            group("sgd", 1e-3, 256, 0.0, 0.0, 20_000, (5, 4), Some(2_000)),
+            group("sgd-wd", 0.05, 256, 0.01, 0.0, 10_000, (5, 4), Some(1_000)),
+            group("sgd-momentum-wd", 5e-3, 256, 0.01, 0.9, 10_000, (4, 4), Some(1_000)),
+            group("large-batch-low-lr", 1e-4, 1024, 0.0, 0.0, 5_000, (4, 4), Some(500)),
+        ],
+        1000,
+    )
+}
+
 pub(super) fn is_zero(x: &f64) -> bool {
     *x == 0.0
 }
 
 /// Steps of every run of the medium preset.
-pub(super) const MEDIUM_STEPS: u64 = 40_000;
+pub(super) const MEDIUM_STEPS: u64 = 20_000;

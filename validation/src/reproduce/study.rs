@@ -175,7 +175,35 @@ pub(super) fn study_results(
     if let Some(mc) = &st.moons {
         out.moons = Some(moons_study(mc, &opts.out)?);
     }
+    if let Some(ec) = &st.ensembles {
+        out.ensembles = Some(ensemble_study(ec, data, opts)?);
+    }
     Ok(out)
+}
+
+/// The shared-initialisation ensembles of `cfg` in `OUT/ensembles/`: trained (finished members
+/// reused, interrupted ones resumed) unless the reproduction only analyses, then analysed with
+/// the rival predictions and the headline verdicts.
+pub(super) fn ensemble_study(
+    cfg: &crate::drift::DriftConfig,
+    data: &Data,
+    opts: &ReproduceOptions,
+) -> Result<crate::drift::EnsembleStudy, ReproduceError> {
+    let dir = opts.out.join("ensembles");
+    if opts.train_missing {
+        let ms = crate::drift::members(cfg, data.train.len(), &dir)?;
+        let total: u64 = ms.iter().map(|m| m.config.steps).sum();
+        let pb = bar(opts, total, "ensembles (member steps)");
+        if opts.progress {
+            pb.set_draw_target(ProgressDrawTarget::stderr());
+        }
+        crate::drift::train(cfg, data, &dir, opts.jobs, &mut |done, _| {
+            pb.set_position(done);
+            true
+        })?;
+        pb.finish_and_clear();
+    }
+    Ok(crate::drift::analyse_study(cfg, data, &dir)?)
 }
 
 /// The Moons posterior test of `cfg` (cached in `OUT/moons.json` with its settings).

@@ -31,9 +31,19 @@ pub(crate) struct EnsembleArgs {
     /// Weight decay (L2 coefficient).
     #[arg(long, default_value_t = 0.0)]
     weight_decay: f64,
+    /// Heavy-ball momentum of SGD, 0 <= m < 1.
+    #[arg(long, default_value_t = 0.0)]
+    momentum: f64,
     /// Also train a full-batch gradient-descent twin per initialisation.
     #[arg(long)]
     gd_twin: bool,
+    /// With --gd-twin: only the first N initialisations get a twin (a full-batch step costs
+    /// n/B minibatch steps).
+    #[arg(long)]
+    gd_twin_inits: Option<usize>,
+    /// With --gd-twin: the twins' updates (default: --steps), for a budget.
+    #[arg(long)]
+    gd_twin_steps: Option<u64>,
     /// Init seed of the first initialisation.
     #[arg(long, default_value_t = 0)]
     first_init_seed: u64,
@@ -84,6 +94,9 @@ pub(crate) fn cmd_ensemble(a: EnsembleArgs, threads: usize) -> Result<()> {
                 inits: a.inits,
                 streams: a.streams,
                 gd_twin: a.gd_twin,
+                gd_twin_inits: a.gd_twin_inits,
+                gd_twin_steps: a.gd_twin_steps,
+                momentum: a.momentum,
                 first_init_seed: a.first_init_seed,
                 checkpoints_per_decade: a.checkpoints_per_decade,
                 uniform_checkpoints: a.uniform_checkpoints,

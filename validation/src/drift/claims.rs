@@ -1,0 +1,187 @@
+//! The headline claims of the ensemble study: signed, falsifiable statements with their rules,
+//! fixed here, in code, before the data (printed in the report), judged by
+//! [`crate::analysis::verdict_rules::evaluate_claims`] with Holm's correction over all of them.
+//!
+//! Per group `g` (a training setup with `K` initialisations), five claims; the unit of
+//! replication is the initialisation, and every interval is a percentile bootstrap of the mean
+//! over initialisations at the level the rules need ([`required_interval_level`] of the number
+//! of headline claims, so that Holm can use the interval bounds):
+//!
+//! 1. `g/diffusion-share` (the premise of reading a single run's `R(t)` as diffusion): the
+//!    diffusion part `tr Sigma(T)` is more than half of `E|w_T - w_0|^2` at the end of the run
+//!    (rule: lower bound 0.5 on the share).
+//! 2. `g/subdiffusion`: the diffusion about the mean is subdiffusive, the exponent of
+//!    `tr Sigma(t) ~ t^alpha` over the declared late window `[split T, T]` is below 1 (rule:
+//!    upper bound 1). Premise: a scaling regime, declared as `r^2 >= 0.95` of the pooled fit.
+//! 3. `g/ffpe-beats-ou`: the FFPE's free-space form predicts the held-out `tr Sigma(t)` better
+//!    than the Ornstein-Uhlenbeck rival, `score(ou) - score(ffpe) > 0` (rule: lower bound 0;
+//!    [`super::rivals`]). Not testable where the OU rival could not be computed.
+//! 4. `g/aging` (CTRW): on the stationary stretch the time-averaged MSD at the smallest lag
+//!    falls with the window start `t_a`, aging slope below 0 (rule: upper bound 0). Premise:
+//!    a stationary loss.
+//! 5. `g/ergodicity-breaking` (CTRW): `log10(EB / EB_ergodic)` at the smallest lag is above 1,
+//!    `EB` at least ten times its value for an ergodic process of the same length and dimension
+//!    (rule: lower bound 1). Premise: a stationary loss.
+//!
+//! Every claim needs at least 3 initialisations (premise), so that the interval over them
+//! means something.
+
+use super::analysis::{DriftResults, GroupResults};
+use super::rivals::GroupRivals;
+use crate::analysis::resampling::cluster_bootstrap;
+use crate::analysis::stats::BootstrapConfig;
+use crate::analysis::verdict_rules::{
+    Claim, Evidence, Premise, Rule, VerdictReport, evaluate_claims, required_interval_level,
+};
+use crate::drift::estimators::exponent_fit;
+use crate::error::Result;
+
+/// Least `r^2` of the pooled late-window fit for a scaling regime (declared).
+pub const SCALING_R2: f64 = 0.95;
+
+/// Least initialisations behind a claim.
+pub const MIN_INITS: usize = 3;
+
+/// Claims per group.
+pub const CLAIMS_PER_GROUP: usize = 5;
+
+/// The claims of group `name`, in order (the rules are fixed here).
+pub fn group_claims(name: &str) -> Vec<Claim> {
+    let units = Premise {
+        min_units: MIN_INITS,
+        ..Premise::default()
+    };
+    let stationary = Premise {
+        stationary: true,
+        ..units
+    };
+    vec![
+        Claim::new(
+            format!("{name}/diffusion-share"),
+            format!("{name}: the diffusion part tr Sigma(T) is more than half of the mean squared displacement E|w_T - w_0|^2 at the end of the run (the premise of reading a single run's R(t) as diffusion)"),
+            Rule::LowerBound { threshold: 0.5 },
+        )
+        .premise(units),
+        Claim::new(
+            format!("{name}/subdiffusion"),
+            format!("{name}: the diffusion about the mean is subdiffusive: tr Sigma(t) ~ t^alpha with alpha < 1 over the declared late window"),
+            Rule::UpperBound { threshold: 1.0 },
+        )
+        .premise(Premise {
+            scaling_regime: true,
+            ..units
+        }),
+        Claim::new(
+            format!("{name}/ffpe-beats-ou"),
+            format!("{name}: the FFPE's free-space form predicts the held-out tr Sigma(t) better than the Ornstein-Uhlenbeck rival (score difference > 0)"),
+            Rule::LowerBound { threshold: 0.0 },
+        )
+        .premise(units),
+        Claim::new(
+            format!("{name}/aging"),
+            format!("{name}: the dynamics age: on the stationary stretch the time-averaged MSD falls with the window start (aging slope < 0)"),
+            Rule::UpperBound { threshold: 0.0 },
+        )
+        .premise(stationary),
+        Claim::new(
+            format!("{name}/ergodicity-breaking"),
+            format!("{name}: ergodicity breaks: EB is at least ten times its ergodic value (log10(EB / EB_ergodic) > 1)"),
+            Rule::LowerBound { threshold: 1.0 },
+        )
+        .premise(stationary),
+    ]
+}
+
+/// Evidence from per-initialisation values (the mean over them, bootstrap over them).
+fn from_units(values: &[f64], boot: &BootstrapConfig) -> Evidence {
+    let finite: Vec<Vec<f64>> = values
+        .iter()
+        .filter(|v| v.is_finite())
+        .map(|v| vec![*v])
+        .collect();
+    let mean_of = |u: &[&Vec<f64>]| u.iter().map(|v| v[0]).sum::<f64>() / u.len() as f64;
+    match cluster_bootstrap(&finite, mean_of, boot) {
+        Ok(b) => Evidence::from_interval(b.estimate, b.interval, finite.len()),
+        Err(_) => Evidence {
+            estimate: if finite.is_empty() {
+                f64::NAN
+            } else {
+                finite.iter().map(|v| v[0]).sum::<f64>() / finite.len() as f64
+            },
+            n_units: finite.len(),
+            ..Evidence::default()
+        },
+    }
+}
+
+fn group_evidence(
+    cfg: &super::DriftConfig,
+    g: &GroupResults,
+    rivals: Option<&GroupRivals>,
+    boot: &BootstrapConfig,
+) -> Vec<Evidence> {
+    let share: Vec<f64> = g
+        .per_init
+        .iter()
+        .filter_map(|p| p.last())
+        .map(|l| l.diffusion_share)
+        .collect();
+    let steps: Vec<u64> = g.series.iter().map(|p| p.step).collect();
+    let n = g.config.steps as f64;
+    let y: Vec<Vec<f64>> = g
+        .per_init
+        .iter()
+        .map(|p| p.iter().map(|q| q.diffusion).collect())
+        .collect();
+    let late = exponent_fit(
+        &steps,
+        &y,
+        cfg.rivals.split * n,
+        n,
+        cfg.min_fit_points,
+        &cfg.bootstrap,
+    );
+    let (alphas, regime) = match &late {
+        Some(f) => (f.per_replicate.clone(), f.r2 >= SCALING_R2),
+        None => (vec![], false),
+    };
+    let sub = from_units(&alphas, boot).scaling_regime(regime);
+    let ou = rivals.map_or(vec![], |r| r.ffpe_minus_ou.clone());
+    let stationary = g.stationarity.stationary && g.aging.testable;
+    let aging = from_units(&g.aging.aging_slope_per_init, boot).stationary(stationary);
+    let eb_ref = g.aging.eb_ergodic.first().copied().unwrap_or(f64::NAN);
+    let eb: Vec<f64> = g
+        .aging
+        .eb_per_init
+        .iter()
+        .map(|e| (e / eb_ref).log10())
+        .collect();
+    let eb = from_units(&eb, boot).stationary(stationary);
+    vec![from_units(&share, boot), sub, from_units(&ou, boot), aging, eb]
+}
+
+/// The headline verdicts of the study `r` with the rival scores `rivals` (one per group, same
+/// order; `None` where not computed).
+pub fn headline_verdicts(
+    r: &DriftResults,
+    rivals: &[Option<GroupRivals>],
+) -> Result<VerdictReport> {
+    let alpha = r.config.rivals.alpha;
+    let m = r.groups.len() * CLAIMS_PER_GROUP;
+    let boot = BootstrapConfig {
+        level: required_interval_level(m, alpha),
+        ..r.config.bootstrap
+    };
+    let mut claims = vec![];
+    let mut evidence = vec![];
+    for (k, g) in r.groups.iter().enumerate() {
+        claims.extend(group_claims(&g.name));
+        evidence.extend(group_evidence(
+            &r.config,
+            g,
+            rivals.get(k).and_then(|x| x.as_ref()),
+            &boot,
+        ));
+    }
+    Ok(evaluate_claims(&claims, &evidence, alpha)?)
+}

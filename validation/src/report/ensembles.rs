@@ -1,0 +1,300 @@
+//! The report's first screen: the headline verdicts of the shared-initialisation ensembles,
+//! drift versus diffusion per group, the rival predictions on held-out steps, and the three
+//! figures (ensemble MSD with every model's prediction; aging; exponent against window start).
+
+#[allow(unused_imports)]
+use super::*;
+use crate::analysis::verdict_rules::{Rule, RuleVerdict};
+use crate::drift::EnsembleStudy;
+
+/// File-name prefix of the ensemble figures (placed on the first screen, not in "Figures").
+pub(super) const PREFIX: &str = "ensemble_";
+
+fn rule_text(r: &Rule) -> String {
+    match r {
+        Rule::UpperBound { threshold } => format!("supported if the interval lies below {}", num(*threshold)),
+        Rule::LowerBound { threshold } => format!("supported if the interval lies above {}", num(*threshold)),
+        Rule::Within { lo, hi } => format!("supported if the interval lies in [{}, {}]", num(*lo), num(*hi)),
+        Rule::SignedCorrelation { expected_sign } => format!("correlation of sign {expected_sign:?}"),
+    }
+}
+
+
+/// The sections of the ensemble study, figures `figs` (file, caption) of [`figures`].
+pub(super) fn sections(d: &mut Document, e: &EnsembleStudy, figs: &[(String, String)]) {
+    let v = &e.verdicts;
+    d.h(2, "Headline verdicts (shared-initialisation ensembles)");
+    d.p(format!(
+        "Each claim below is a signed statement with its rule, fixed in code before the data \
+         (`validation/src/drift/claims.rs`). The unit of replication is the initialisation: every \
+         interval is a percentile bootstrap over initialisations at level {} (Bonferroni level \
+         for {} headline claims at family-wise rate {}), and the one-sided p-value bounds of both \
+         directions are Holm-adjusted over the {} claims tested. A claim whose premise fails (no \
+         stationary loss, no scaling regime, fewer than 3 initialisations) is not testable, \
+         never supported. Headline: {} supported, {} contradicted, {} inconclusive, {} not testable.",
+        num(v.required_interval_level),
+        v.headline_declared,
+        num(v.alpha),
+        v.headline_tested,
+        v.headline.supported,
+        v.headline.contradicted,
+        v.headline.inconclusive,
+        v.headline.not_testable
+    ));
+    d.table(
+        &["claim", "rule", "estimate [interval]", "inits", "Holm p (support / contradict)", "verdict"],
+        v.verdicts
+            .iter()
+            .map(|c| {
+                let verdict = match &c.verdict {
+                    RuleVerdict::NotTestable { reason } => format!("not testable: {}", reason.words()),
+                    other => other.words().to_string(),
+                };
+                vec![
+                    c.claim.statement.clone(),
+                    rule_text(&c.claim.rule),
+                    format!(
+                        "{} {}",
+                        num(c.evidence.estimate),
+                        c.evidence.interval.as_ref().map_or("n/a".into(), format::ci_text)
+                    ),
+                    c.evidence.n_units.to_string(),
+                    format!(
+                        "{} / {}",
+                        opt(c.p_support_adjusted),
+                        opt(c.p_contradict_adjusted)
+                    ),
+                    verdict,
+                ]
+            })
+            .collect(),
+    );
+    for (file, caption) in figs {
+        d.image(file.clone(), caption.clone());
+    }
+    d.h(2, "Drift versus diffusion");
+    d.p("Per group, K initialisations x S minibatch streams trained from each initialisation. At the last step: the drift ||m(T) - w_0||^2 of the ensemble mean, the diffusion tr Sigma(T) (unbiased over the streams, averaged over initialisations), the diffusion share tr Sigma / (drift + tr Sigma), and the distance of the ensemble mean from the full-batch gradient-descent twin ||m - w_GD||^2 (at the twin's last common checkpoint). The exponent alpha of tr Sigma(t) ~ t^alpha is fitted in the declared late window [split T, T]; its interval resamples the initialisations.");
+    d.table(
+        &[
+            "group",
+            "setup",
+            "K x S",
+            "drift",
+            "diffusion",
+            "share",
+            "|m - w_GD|^2 (step)",
+            "alpha late [CI]",
+            "loss stationary?",
+        ],
+        e.results
+            .groups
+            .iter()
+            .map(|g| {
+                let c = &g.config;
+                let l = g.last.as_ref();
+                let gd = g
+                    .series
+                    .iter()
+                    .rev()
+                    .find(|p| p.gd_gap.is_some())
+                    .map_or("no twin".into(), |p| {
+                        format!("{} ({})", num(p.gd_gap.unwrap_or(f64::NAN)), p.step)
+                    });
+                let late = g.diffusion_exponent.last().and_then(|w| w.fit.as_ref());
+                vec![
+                    g.name.clone(),
+                    format!(
+                        "{} {} lr {} B {} wd {} mom {} {}{} steps",
+                        c.arch,
+                        match c.optimizer {
+                            crate::drift::config::OptimizerKind::Sgd => "sgd",
+                            crate::drift::config::OptimizerKind::Adam => "adam",
+                        },
+                        num(c.lr),
+                        c.batch_size,
+                        num(c.weight_decay),
+                        num(c.momentum),
+                        "",
+                        c.steps
+                    ),
+                    format!("{} x {}", c.inits, c.streams),
+                    l.map_or("n/a".into(), |l| num(l.drift)),
+                    l.map_or("n/a".into(), |l| num(l.diffusion)),
+                    l.map_or("n/a".into(), |l| num(l.diffusion_share)),
+                    gd,
+                    late.map_or("n/a".into(), |f| {
+                        format!(
+                            "{} {}",
+                            num(f.exponent),
+                            f.ci.as_ref().map_or("n/a".into(), format::ci_text)
+                        )
+                    }),
+                    g.stationarity.verdict.clone(),
+                ]
+            })
+            .collect(),
+    );
+    d.h(3, "Aging and ergodicity (stationary groups only)");
+    d.table(
+        &["group", "stretch", "EB (smallest lag)", "EB ergodic", "aging slope", "note"],
+        e.results
+            .groups
+            .iter()
+            .map(|g| {
+                let a = &g.aging;
+                vec![
+                    g.name.clone(),
+                    a.window.map_or("n/a".into(), |w| format!("[{}, {}]", w[0], w[1])),
+                    a.eb.first().map_or("n/a".into(), |x| num(*x)),
+                    a.eb_ergodic.first().map_or("n/a".into(), |x| num(*x)),
+                    opt(a.aging_slope),
+                    a.note.clone(),
+                ]
+            })
+            .collect(),
+    );
+    d.h(3, "Rival predictions of tr Sigma(t) on held-out steps");
+    d.p("Every model takes its inputs from the fit segment and predicts the held-out steps without refitting (`validation/src/drift/rivals.rs`). ffpe_free is the time-fractional FFPE in free space, tr Sigma = c t^alpha_C with the order and amplitude from the fit segment: the theory gives no order that does not go through a measured exponent, so this is also the naive power-law extrapolation. ou_kunin is the discrete Ornstein-Uhlenbeck model with the Hessian's top eigenvalues and the gradient-noise variances on their eigenvectors measured at the end of the fit segment, plus a lumped residual mode, no parameter fitted. Score: root-mean-square error of ln tr Sigma over the held-out steps, mean over initialisations [bootstrap interval over initialisations]; lower is better.");
+    let mut rows = vec![];
+    for (g, r) in e.results.groups.iter().zip(&e.rivals) {
+        let Some(r) = r else {
+            rows.push(vec![g.name.clone(), "n/a".into(), String::new(), String::new(), String::new(), "rivals not computed".into()]);
+            continue;
+        };
+        for m in &r.models {
+            let rank = r.ranking.iter().position(|x| *x == m.model).map_or(0, |k| k + 1);
+            rows.push(vec![
+                g.name.clone(),
+                m.model.clone(),
+                m.parameters.to_string(),
+                format!(
+                    "{} {}",
+                    num(m.mean),
+                    m.ci.as_ref().map_or("n/a".into(), format::ci_text)
+                ),
+                if m.mean.is_finite() { rank.to_string() } else { "-".into() },
+                format!(
+                    "fit {}-{}, held out {}-{} ({} points){}",
+                    r.fit_steps[0],
+                    r.fit_steps[1],
+                    r.heldout_steps[0],
+                    r.heldout_steps[1],
+                    r.heldout_points,
+                    m.note.as_ref().map_or(String::new(), |n| format!("; {n}"))
+                ),
+            ]);
+        }
+    }
+    d.table(&["group", "model", "parameters", "held-out RMS log error [CI]", "rank", "segments"], rows);
+    if !e.rival_notes.is_empty() {
+        d.list(e.rival_notes.clone());
+    }
+}
+
+/// Log10-log10 points of positive `(t, y)` pairs.
+fn loglog(t: &[u64], y: &[f64]) -> Vec<(f64, f64)> {
+    t.iter()
+        .zip(y)
+        .filter(|(t, y)| **t > 0 && **y > 0.0 && y.is_finite())
+        .map(|(t, y)| ((*t as f64).log10(), y.log10()))
+        .collect()
+}
+
+/// The three figures of the first screen.
+pub(super) fn figures(e: &EnsembleStudy) -> Vec<(String, Chart, String)> {
+    let mut figs = vec![];
+    let mut msd = vec![];
+    for (k, (g, r)) in e.results.groups.iter().zip(&e.rivals).enumerate() {
+        let t: Vec<u64> = g.series.iter().map(|p| p.step).collect();
+        let tr: Vec<f64> = g.series.iter().map(|p| p.diffusion).collect();
+        let dr: Vec<f64> = g.series.iter().map(|p| p.drift).collect();
+        msd.push(Series {
+            label: format!("{}: tr Sigma (measured)", g.name),
+            points: loglog(&t, &tr),
+            style: Style::Line,
+            color: k,
+        });
+        msd.push(Series {
+            label: format!("{}: drift |m - w0|^2", g.name),
+            points: loglog(&t, &dr),
+            style: Style::Points,
+            color: k,
+        });
+        if let Some(r) = r {
+            for m in r.models.iter().filter(|m| m.model == "ffpe_free" || m.model == "ou_kunin") {
+                msd.push(Series {
+                    label: format!("{}: {} prediction", g.name, m.model),
+                    points: loglog(&r.steps, &m.prediction),
+                    style: Style::Dashed,
+                    color: k,
+                });
+            }
+        }
+    }
+    figs.push((
+        format!("{PREFIX}msd"),
+        Chart {
+            title: "Ensemble drift and diffusion with the models' predictions".into(),
+            x_label: "log10 step".into(),
+            y_label: "log10 squared distance".into(),
+            series: msd,
+            bars: vec![],
+        },
+        "Figure 1. Per group: the diffusion tr Sigma(t) (line), the drift ||m(t) - w0||^2 (points) and the predictions of tr Sigma by the FFPE's free-space form and by the Ornstein-Uhlenbeck rival (dashed; inputs from the fit segment only).".into(),
+    ));
+    let mut aging = vec![];
+    for (k, g) in e.results.groups.iter().enumerate() {
+        let a = &g.aging;
+        if !a.testable {
+            continue;
+        }
+        aging.push(Series {
+            label: format!("{}: TAMSD at the smallest lag against t_a", g.name),
+            points: a
+                .aging_starts
+                .iter()
+                .zip(&a.aging_tamsd)
+                .filter(|(t, y)| **t > 0 && **y > 0.0)
+                .map(|(t, y)| ((*t as f64).log10(), y.log10()))
+                .collect(),
+            style: Style::Points,
+            color: k,
+        });
+    }
+    figs.push((
+        format!("{PREFIX}aging"),
+        Chart {
+            title: "Aging: time-averaged MSD against the window start".into(),
+            x_label: "log10 t_a".into(),
+            y_label: "log10 TAMSD".into(),
+            series: aging,
+            bars: vec![],
+        },
+        "Figure 2. Aging test on the stationary groups: the time-averaged MSD at the smallest lag over [t_a, T] against t_a. A continuous-time random walk ages (falls with t_a); an Ornstein-Uhlenbeck process does not. Groups whose loss is not stationary are not drawn.".into(),
+    ));
+    let mut sweep = vec![];
+    for (k, g) in e.results.groups.iter().enumerate() {
+        sweep.push(Series {
+            label: g.name.clone(),
+            points: g
+                .exponent_vs_window_start
+                .iter()
+                .map(|f| ((f.from_step.max(1) as f64).log10(), f.exponent))
+                .collect(),
+            style: Style::Line,
+            color: k,
+        });
+    }
+    figs.push((
+        format!("{PREFIX}window_start"),
+        Chart {
+            title: "Exponent of tr Sigma(t) against the window start".into(),
+            x_label: "log10 window start t_a (window [t_a, 10 t_a])".into(),
+            y_label: "alpha".into(),
+            series: sweep,
+            bars: vec![],
+        },
+        "Figure 3. The fitted exponent of tr Sigma(t) in one-decade windows against the window start, per group: how much the choice of window matters.".into(),
+    ));
+    figs
+}
