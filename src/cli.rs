@@ -323,7 +323,8 @@ pub fn run_on(cli: Cli, ranks: &dyn crate::distributed::Ranks) -> Result<()> {
                 ));
             }
             if !json {
-                writeln!(out, "z E_{{{alpha},{beta}}}(z)")?;
+                let (a, b) = (crate::error::fmt_num(alpha), crate::error::fmt_num(beta));
+                writeln!(out, "z E_{{{a},{b}}}(z)")?;
             }
             for s in &z {
                 let zc = parse_z(s)?;

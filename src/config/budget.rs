@@ -171,6 +171,27 @@ impl Estimate {
 const BASE_BYTES: f64 = 4.0 * 1024.0 * 1024.0;
 
 impl Limits {
+    /// The first check, before any grid is built: the grid vectors and operator of
+    /// `cells` alone (`8 (12 + 2 (2d+1))` bytes per cell) must fit the memory limit.
+    pub fn check_cells(&self, cells: &[usize]) -> Result<()> {
+        let n: f64 = cells.iter().map(|&c| c as f64).product();
+        let bytes = n * 8.0 * (12.0 + 2.0 * (2 * cells.len() + 1) as f64);
+        if bytes > self.max_memory as f64 {
+            return Err(FfpeError::invalid(
+                "domain.cells",
+                format!(
+                    "{} cells need an estimated {} of memory for the grid vectors alone, above \
+                     the limit of {}; reduce domain.cells, or raise the limit with `ffpe solve \
+                     --max-memory`",
+                    sig(n),
+                    format_bytes(bytes),
+                    format_bytes(self.max_memory as f64)
+                ),
+            ));
+        }
+        Ok(())
+    }
+
     /// Refuses an estimate above the limits, naming the keys that drive it.
     pub fn check(&self, e: &Estimate) -> Result<()> {
         let bytes = e.bytes();

@@ -68,7 +68,7 @@ fn broadcast<T: Clone>(key: &str, v: Vec<T>, d: usize) -> Result<Vec<T>> {
 }
 
 /// `[domain]`: the builder with the box, cells and boundary.
-fn domain(dom: Option<DomainSpec>) -> Result<ProblemBuilder> {
+fn domain(dom: Option<DomainSpec>, limits: &super::budget::Limits) -> Result<ProblemBuilder> {
     let dom =
         dom.ok_or_else(|| missing("domain", "a [domain] section with lower, upper, cells"))?;
     let lower = reals(dom.lower)
@@ -101,6 +101,8 @@ fn domain(dom: Option<DomainSpec>) -> Result<ProblemBuilder> {
     let lower = broadcast("domain.lower", lower, d)?;
     let upper = broadcast("domain.upper", upper, d)?;
     let cells = broadcast("domain.cells", cells, d)?;
+    // before the builder: a grid of 2^31 cells must not be touched
+    limits.check_cells(&cells)?;
     let boundary = match &dom.boundary {
         Some(s) => Boundary::parse("domain.boundary", s)?,
         None => Boundary::NoFlux,
@@ -378,7 +380,7 @@ pub(super) fn validate(
     spec: FileSpec,
     limits: &super::budget::Limits,
 ) -> Result<(Problem, SolveOptions, GridSpec)> {
-    let mut b = domain(spec.domain)?;
+    let mut b = domain(spec.domain, limits)?;
     b = equation(b, spec.equation.unwrap_or_default())?;
     b = b.potential(potential(spec.potential)?);
     if let Some(i) = spec.initial {

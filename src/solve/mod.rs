@@ -459,7 +459,15 @@ pub fn build_scheme_mesh(
     added.sort_by(f64::total_cmp);
     // an output time repeated (or within 1e-9 t_end of another) is one node
     added.dedup_by(|b, a| (*b - *a).abs() <= tol);
-    let changed = !added.is_empty();
+    if added.is_empty() {
+        return Ok(base);
+    }
+    if matches!(history, HistoryKind::Fft) {
+        return Err(FfpeError::invalid(
+            "output.times",
+            "FFT history needs a uniform mesh: choose output times on the mesh t_j = j t_end / steps, or use history \"soe\"/\"direct\"",
+        ));
+    }
     let mut times = Vec::with_capacity(base_times.len() + added.len());
     let mut j = 0;
     for &x in base_times {
@@ -470,15 +478,6 @@ pub fn build_scheme_mesh(
         times.push(x);
     }
     times.extend_from_slice(&added[j..]);
-    if changed && matches!(history, HistoryKind::Fft) {
-        return Err(FfpeError::invalid(
-            "output.times",
-            "FFT history needs a uniform mesh: choose output times on the mesh t_j = j t_end / steps, or use history \"soe\"/\"direct\"",
-        ));
-    }
-    if !changed {
-        return Ok(base);
-    }
     Ok(TimeMesh::from_times(times)?)
 }
 
