@@ -93,7 +93,8 @@ pub enum Command {
         /// beta (real), |beta| <= 100.
         #[arg(long, default_value_t = 1.0)]
         beta: f64,
-        /// Print JSON lines `{"z":[re,im],"value":[re,im]}`.
+        /// Print JSON lines `{"z":[re,im],"value":[re,im]}` (an infinite value, beyond the
+        /// range of f64, is `null` there: JSON has no infinity; the text output says `inf`).
         #[arg(long)]
         json: bool,
         /// Arguments: `x` or `x,y` for x + iy (negative values allowed; use `--` before them
