@@ -551,7 +551,9 @@ pub fn write_atomic(
         let file = std::fs::File::create(&tmp)?;
         let mut w = std::io::BufWriter::new(file);
         write(&mut w)?;
-        let file = w.into_inner().map_err(std::io::IntoInnerError::into_error)?;
+        let file = w
+            .into_inner()
+            .map_err(std::io::IntoInnerError::into_error)?;
         file.sync_all()?;
         std::fs::rename(&tmp, path)
     })();
@@ -583,9 +585,7 @@ pub fn write_outputs(dir: &Path, sol: &FileSolution) -> Result<Vec<String>> {
     let mut written = vec!["observables.csv".to_string(), "stats.json".to_string()];
     std::fs::create_dir_all(dir).map_err(|e| FfpeError::file(dir, e))?;
     remove_stale_temporaries(dir);
-    write_atomic(&dir.join("observables.csv"), |f| {
-        write_observables(f, sol)
-    })?;
+    write_atomic(&dir.join("observables.csv"), |f| write_observables(f, sol))?;
     let stats = serde_json::to_string_pretty(
         &json!({"stats": sol.stats, "stop_reason": format!("{:?}", sol.stop_reason),
                 "stop_reason_text": stop_reason_text(sol.stop_reason)}),
@@ -676,7 +676,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("density_0.csv");
         let rows = |f: &mut dyn Write| -> std::io::Result<()> {
-            let mut f = FullDisk { inner: f, left: 100 };
+            let mut f = FullDisk {
+                inner: f,
+                left: 100,
+            };
             for i in 0..1000 {
                 writeln!(f, "{i},1.2345678901234567e-01")?;
             }

@@ -147,7 +147,10 @@ fn final_times_outside_the_range_name_the_key() {
             &[],
             &["time.t_end", "1e-10 <= t_end <= 1e10"],
         );
-        assert!(!e.contains("Cholesky") && !e.contains("output.times"), "{e}");
+        assert!(
+            !e.contains("Cholesky") && !e.contains("output.times"),
+            "{e}"
+        );
         assert!(e.len() < 400, "long message: {e}");
     }
 }
@@ -164,9 +167,21 @@ fn large_sparse_grids_are_refused() {
     }
     let wide = |d: usize, level: &str| {
         let list = |x: &str| format!("[{}]", vec![x; d].join(", "));
-        let t = edit(&sparse, "stiffness = [1.0, 1.25, 1.5, 1.75]", "stiffness = 1.0");
-        let t = edit(&t, "lower = [-4.0, -4.0, -4.0, -4.0]", &format!("lower = {}", list("-4.0")));
-        let t = edit(&t, "upper = [4.0, 4.0, 4.0, 4.0]", &format!("upper = {}", list("4.0")));
+        let t = edit(
+            &sparse,
+            "stiffness = [1.0, 1.25, 1.5, 1.75]",
+            "stiffness = 1.0",
+        );
+        let t = edit(
+            &t,
+            "lower = [-4.0, -4.0, -4.0, -4.0]",
+            &format!("lower = {}", list("-4.0")),
+        );
+        let t = edit(
+            &t,
+            "upper = [4.0, 4.0, 4.0, 4.0]",
+            &format!("upper = {}", list("4.0")),
+        );
         let t = edit(&t, "mean = [1.0, -0.8, 1.0, -0.8]", "mean = 0.5");
         edit(&t, "level = 6", &format!("level = {level}"))
     };
@@ -243,7 +258,9 @@ fn mittag_leffler_terminates_and_refuses_tiny_orders() {
     }
     // tiny beta with an accepted order terminates
     for beta in ["1e-3", "1e-300"] {
-        let r = ffpe(&["ml", "--alpha", "0.5", "--beta", beta, "--", "1", "-3", "2,1"]);
+        let r = ffpe(&[
+            "ml", "--alpha", "0.5", "--beta", beta, "--", "1", "-3", "2,1",
+        ]);
         assert_eq!(r.code, Some(0), "{}", r.stderr);
         assert!(!r.stdout.contains("NaN"), "{}", r.stdout);
         assert!(r.took < Duration::from_secs(10));
@@ -284,7 +301,11 @@ fn messages_agree_with_the_checks() {
         &["domain.boundary", "reflecting"],
     );
     let e = refused(
-        &edit(&ou, "t_end = 1.0", &format!("t_end = 1{}.0", "0".repeat(300))),
+        &edit(
+            &ou,
+            "t_end = 1.0",
+            &format!("t_end = 1{}.0", "0".repeat(300)),
+        ),
         &[],
         &["time.t_end"],
     );

@@ -481,7 +481,11 @@ pub fn estimate(problem: &Problem, opts: &SolveOptions, grid: &GridSpec) -> Resu
                 };
                 8.0 * (12.0 + 2.0 * stencil + hist_words) + solver
             };
-            let running: f64 = sizes.iter().take(threads).map(|&n| n * per_unknown(n)).sum();
+            let running: f64 = sizes
+                .iter()
+                .take(threads)
+                .map(|&n| n * per_unknown(n))
+                .sum();
             parts.push(Part {
                 what: "sparse-grid components running at once",
                 keys: "grid.level, grid.threads",

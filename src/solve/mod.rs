@@ -396,9 +396,7 @@ pub fn check_mesh_settings(
     }
     if let MeshKind::Graded { r } | MeshKind::GradedBlocks { r } = kind {
         let r = grading(r, alpha, scheme)?;
-        if matches!(kind, MeshKind::GradedBlocks { .. })
-            && steps as f64 > 1e308f64.powf(1.0 / r)
-        {
+        if matches!(kind, MeshKind::GradedBlocks { .. }) && steps as f64 > 1e308f64.powf(1.0 / r) {
             return Err(FfpeError::out_of_range(
                 "time.steps",
                 steps,

@@ -89,7 +89,9 @@ pub fn soe_exponentials(alpha: f64, delta: f64, t_end: f64, tolerance: f64) -> u
     if !ok {
         return 0;
     }
-    soe_kernel(alpha, delta.min(t_end), t_end, tolerance).0.len()
+    soe_kernel(alpha, delta.min(t_end), t_end, tolerance)
+        .0
+        .len()
 }
 
 /// Trapezoid SOE nodes for `t^(-a)` on `[delta, t_end]` with step `h`.
