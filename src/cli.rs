@@ -547,20 +547,27 @@ pub fn write_atomic(
         .file_name()
         .map_or_else(|| "output".into(), |n| n.to_string_lossy().into_owned());
     let tmp = dir.join(format!(".{name}.{}{TMP_SUFFIX}", std::process::id()));
-    let result = (|| {
-        let file = std::fs::File::create(&tmp)?;
-        let mut w = std::io::BufWriter::new(file);
-        write(&mut w)?;
-        let file = w
-            .into_inner()
-            .map_err(std::io::IntoInnerError::into_error)?;
-        file.sync_all()?;
-        std::fs::rename(&tmp, path)
-    })();
+    let result = write_and_rename(&tmp, path, write);
     result.map_err(|e| {
         let _ = std::fs::remove_file(&tmp);
         FfpeError::file(path, e)
     })
+}
+
+/// The steps of [`write_atomic`]: write `tmp`, flush, sync, rename it to `path`.
+fn write_and_rename(
+    tmp: &Path,
+    path: &Path,
+    write: impl FnOnce(&mut dyn Write) -> std::io::Result<()>,
+) -> std::io::Result<()> {
+    let file = std::fs::File::create(tmp)?;
+    let mut w = std::io::BufWriter::new(file);
+    write(&mut w)?;
+    let file = w
+        .into_inner()
+        .map_err(std::io::IntoInnerError::into_error)?;
+    file.sync_all()?;
+    std::fs::rename(tmp, path)
 }
 
 /// Removes the temporaries of [`write_atomic`] left in `dir` by a run that was killed
