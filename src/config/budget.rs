@@ -391,7 +391,9 @@ pub fn estimate(problem: &Problem, opts: &SolveOptions, grid: &GridSpec) -> Resu
             let work = extra
                 * (mesh.nodes * per_step
                     + mesh.factorizations * factor_work(n, d, lu)
-                    + outputs * n * 10.0);
+                    // observables per output time (moments, free energy, distances to the
+                    // steady state): measured ~60 s for 1e6 outputs on 192 cells
+                    + outputs * (500.0 * n + 2e4));
             Ok(Estimate {
                 parts,
                 work,
