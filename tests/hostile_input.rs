@@ -199,7 +199,7 @@ fn large_sparse_grids_are_refused() {
 
 #[test]
 fn an_eight_dimensional_full_grid_is_refused() {
-    let list = |x: &str| format!("[{}]", vec![x; 8].join(", "));
+    let list = |x: &str| format!("[{}]", [x; 8].join(", "));
     let text = format!(
         "[equation]\nalpha = 0.5\n[potential]\nkind = \"quadratic\"\nstiffness = 1.0\n\
          [domain]\nlower = {}\nupper = {}\ncells = 3\n[initial]\nkind = \"gaussian\"\n\
