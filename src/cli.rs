@@ -26,12 +26,14 @@ pub enum Command {
     /// `[grid] kind = "full"` (default) solves on the tensor grid of `[domain] cells`
     /// (1-3 dimensions); with `extrapolate = true` also on half the cells per axis and
     /// returns the Richardson combination `(4 u_h - u_2h) / 3` (fourth order in space,
-    /// `1 + 2^-d` solves; even cells per axis; densities on the coarse grid). `[grid] kind = "sparse"` with `level = n` solves 2-6 (up to 12)
+    /// `1 + 2^-d` solves; even cells per axis; densities on the coarse grid). `[grid] kind = "sparse"` with `level = n` (1 to 24) solves 2-6 (up to 8)
     /// dimensions by the combination technique: `min_level` (default 2), `extrapolate =
     /// true` (Richardson of levels n and n-1), `threads`, `linear_solver = "auto" |
     /// "direct" | "iterative"`; the report adds the components, the unknowns against the
     /// equivalent full grid, wall time, peak memory and negative combined values.
-    /// Examples: examples/*.toml.
+    /// Before anything is allocated, the memory and work are estimated from the file and a
+    /// problem above `--max-memory` or `--max-work` is refused (exit code 2), naming the
+    /// keys. Examples: examples/*.toml.
     Solve {
         /// Problem file (TOML sections `[equation]`, `[potential]`, `[domain]`, `[initial]`, `[time]`, `[output]`, `[grid]`).
         problem: PathBuf,
@@ -52,6 +54,14 @@ pub enum Command {
         /// no-flux walls). With `--json`: key `"exact"`.
         #[arg(long)]
         exact: bool,
+        /// Largest estimated peak memory (`512MiB`, `2GiB`, `1e9` bytes; default: half the
+        /// available memory, 4 GiB where unknown).
+        #[arg(long, value_name = "SIZE")]
+        max_memory: Option<String>,
+        /// Largest estimated work in operations (`1e12`, or `none`; default 1e11, about a
+        /// minute or two on one core).
+        #[arg(long, value_name = "OPS")]
+        max_work: Option<String>,
     },
     /// Steady state of a problem file: null-space solve versus Boltzmann closed form.
     Steady {
@@ -76,13 +86,15 @@ pub enum Command {
     /// one line per argument, `z value` (complex: `re,im re,im`).
     #[command(allow_negative_numbers = true)]
     Ml {
-        /// alpha > 0.
+        /// alpha, 0.05 <= alpha <= 1 (the range where the accuracy, ~2e-15 relative, is
+        /// measured; smaller orders are refused).
         #[arg(long)]
         alpha: f64,
-        /// beta (real).
+        /// beta (real), |beta| <= 100.
         #[arg(long, default_value_t = 1.0)]
         beta: f64,
-        /// Print JSON lines `{"z":[re,im],"value":[re,im]}`.
+        /// Print JSON lines `{"z":[re,im],"value":[re,im]}` (an infinite value, beyond the
+        /// range of f64, is `null` there: JSON has no infinity; the text output says `inf`).
         #[arg(long)]
         json: bool,
         /// Arguments: `x` or `x,y` for x + iy (negative values allowed; use `--` before them
@@ -166,10 +178,24 @@ pub fn run_on(cli: Cli, ranks: &dyn crate::distributed::Ranks) -> Result<()> {
             out: dir,
             scheme,
             exact,
+            max_memory,
+            max_work,
         } => {
-            let mut file = read_file(&problem)?;
+            let mut limits = crate::config::Limits::default();
+            if let Some(m) = &max_memory {
+                limits.max_memory = crate::config::budget::parse_bytes("--max-memory", m)?;
+            }
+            if let Some(w) = &max_work {
+                limits.max_work = crate::config::budget::parse_work("--max-work", w)?;
+            }
+            let mut file = crate::config::read_file_with_limits(&problem, &limits)?;
             if let Some(name) = scheme {
                 file = file.with_scheme(&name, "--scheme")?;
+                limits.check(&crate::config::budget::estimate(
+                    &file.problem,
+                    &file.options,
+                    &file.grid,
+                )?)?;
             }
             let sol = match &file.grid {
                 GridSpec::Sparse { .. } => match run_sparse_file_on(&file, ranks)? {
@@ -282,8 +308,24 @@ pub fn run_on(cli: Cli, ranks: &dyn crate::distributed::Ranks) -> Result<()> {
             json,
             z,
         } => {
+            let min = crate::solvers::mittag_leffler::MIN_ORDER;
+            if !(alpha.is_finite() && (min..=1.0).contains(&alpha)) {
+                return Err(FfpeError::out_of_range(
+                    "--alpha",
+                    crate::error::fmt_num(alpha),
+                    "0.05 <= alpha <= 1 (the range where the accuracy is measured)",
+                ));
+            }
+            if !(beta.is_finite() && beta.abs() <= 100.0) {
+                return Err(FfpeError::out_of_range(
+                    "--beta",
+                    crate::error::fmt_num(beta),
+                    "-100 <= beta <= 100",
+                ));
+            }
             if !json {
-                writeln!(out, "z E_{{{alpha},{beta}}}(z)")?;
+                let (a, b) = (crate::error::fmt_num(alpha), crate::error::fmt_num(beta));
+                writeln!(out, "z E_{{{a},{b}}}(z)")?;
             }
             for s in &z {
                 let zc = parse_z(s)?;
@@ -489,18 +531,84 @@ fn print_table(out: &mut impl Write, sol: &FileSolution) -> Result<()> {
     Ok(())
 }
 
+/// Suffix of the temporary files of [`write_atomic`] (`.NAME.<pid>.ffpe-tmp`).
+const TMP_SUFFIX: &str = ".ffpe-tmp";
+
+/// Writes the file `path` atomically: `write` fills a temporary file in the same folder
+/// (`.NAME.<pid>.ffpe-tmp`), which is flushed, synced to disk and renamed over `path`.
+/// On any error (a full disk included) the temporary is removed and `path` is left as it
+/// was: a reader sees the whole new file or none of it, never a torn one.
+pub fn write_atomic(
+    path: &Path,
+    write: impl FnOnce(&mut dyn Write) -> std::io::Result<()>,
+) -> Result<()> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let name = path
+        .file_name()
+        .map_or_else(|| "output".into(), |n| n.to_string_lossy().into_owned());
+    let tmp = dir.join(format!(".{name}.{}{TMP_SUFFIX}", std::process::id()));
+    let result = write_and_rename(&tmp, path, write);
+    result.map_err(|e| {
+        let _ = std::fs::remove_file(&tmp);
+        FfpeError::file(path, e)
+    })
+}
+
+/// The steps of [`write_atomic`]: write `tmp`, flush, sync, rename it to `path`.
+fn write_and_rename(
+    tmp: &Path,
+    path: &Path,
+    write: impl FnOnce(&mut dyn Write) -> std::io::Result<()>,
+) -> std::io::Result<()> {
+    let file = std::fs::File::create(tmp)?;
+    let mut w = std::io::BufWriter::new(file);
+    write(&mut w)?;
+    let file = w
+        .into_inner()
+        .map_err(std::io::IntoInnerError::into_error)?;
+    file.sync_all()?;
+    std::fs::rename(tmp, path)
+}
+
+/// Removes the temporaries of [`write_atomic`] left in `dir` by a run that was killed
+/// (only ours: `.*.<pid>.ffpe-tmp`).
+fn remove_stale_temporaries(dir: &Path) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for e in entries.flatten() {
+        let name = e.file_name();
+        let name = name.to_string_lossy();
+        if name.starts_with('.') && name.ends_with(TMP_SUFFIX) && e.path().is_file() {
+            let _ = std::fs::remove_file(e.path());
+        }
+    }
+}
+
 /// Writes `observables.csv`, `stats.json` and `density_<k>.csv` snapshots (columns `t`,
-/// `x_0`, ..., `p`) into `dir`; returns the names of the files written.
+/// `x_0`, ..., `p`) into `dir`, each atomically ([`write_atomic`]); returns the names of
+/// the files written.
 pub fn write_outputs(dir: &Path, sol: &FileSolution) -> Result<Vec<String>> {
     let mut written = vec!["observables.csv".to_string(), "stats.json".to_string()];
     std::fs::create_dir_all(dir).map_err(|e| FfpeError::file(dir, e))?;
-    let create = |name: &str| {
-        let path = dir.join(name);
-        std::fs::File::create(&path)
-            .map(std::io::BufWriter::new)
-            .map_err(|e| FfpeError::file(&path, e))
-    };
-    let mut f = create("observables.csv")?;
+    remove_stale_temporaries(dir);
+    write_atomic(&dir.join("observables.csv"), |f| write_observables(f, sol))?;
+    let stats = serde_json::to_string_pretty(
+        &json!({"stats": sol.stats, "stop_reason": format!("{:?}", sol.stop_reason),
+                "stop_reason_text": stop_reason_text(sol.stop_reason)}),
+    )
+    .unwrap_or_default();
+    write_atomic(&dir.join("stats.json"), |f| f.write_all(stats.as_bytes()))?;
+    for (k, s) in sol.snapshots.iter().enumerate() {
+        let name = format!("density_{k}.csv");
+        write_atomic(&dir.join(&name), |f| write_density(f, s))?;
+        written.push(name);
+    }
+    Ok(written)
+}
+
+/// `observables.csv`: one header line, one row per output time.
+fn write_observables(f: &mut dyn Write, sol: &FileSolution) -> std::io::Result<()> {
     let d = sol.observables.first().map_or(0, |o| o.mean.len());
     let mut header = vec!["time".to_string(), "mass".to_string()];
     header.extend((0..d).map(|a| format!("mean_{a}")));
@@ -519,31 +627,85 @@ pub fn write_outputs(dir: &Path, sol: &FileSolution) -> Result<Vec<String>> {
         row.push(opt(o.l1_to_steady));
         writeln!(f, "{}", row.join(","))?;
     }
-    std::fs::write(
-        dir.join("stats.json"),
-        serde_json::to_string_pretty(
-            &json!({"stats": sol.stats, "stop_reason": format!("{:?}", sol.stop_reason),
-                    "stop_reason_text": stop_reason_text(sol.stop_reason)}),
-        )
-        .unwrap_or_default(),
-    )?;
-    for (k, s) in sol.snapshots.iter().enumerate() {
-        let mut f = create(&format!("density_{k}.csv"))?;
-        written.push(format!("density_{k}.csv"));
-        let g = &s.grid;
-        let mut h = vec!["t".to_string()];
-        h.extend((0..g.dim()).map(|a| format!("x_{a}")));
-        h.push("p".into());
-        writeln!(f, "{}", h.join(","))?;
-        let t = format!("{:.17e}", s.time);
-        let mut c = vec![0.0; g.dim()];
-        for (idx, p) in s.density.iter().enumerate() {
-            g.centre_into(idx, &mut c);
-            let mut row = vec![t.clone()];
-            row.extend(c.iter().map(|x| format!("{x:.10e}")));
-            row.push(format!("{p:.17e}"));
-            writeln!(f, "{}", row.join(","))?;
+    Ok(())
+}
+
+/// `density_K.csv`: columns `t`, `x_0`, ..., `p`, one row per cell.
+fn write_density(f: &mut dyn Write, s: &crate::config::Snapshot) -> std::io::Result<()> {
+    let g = &s.grid;
+    let mut h = vec!["t".to_string()];
+    h.extend((0..g.dim()).map(|a| format!("x_{a}")));
+    h.push("p".into());
+    writeln!(f, "{}", h.join(","))?;
+    let t = format!("{:.17e}", s.time);
+    let mut c = vec![0.0; g.dim()];
+    for (idx, p) in s.density.iter().enumerate() {
+        g.centre_into(idx, &mut c);
+        let mut row = vec![t.clone()];
+        row.extend(c.iter().map(|x| format!("{x:.10e}")));
+        row.push(format!("{p:.17e}"));
+        writeln!(f, "{}", row.join(","))?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A writer that fails (like a full disk) after `left` bytes.
+    struct FullDisk<'a> {
+        inner: &'a mut dyn Write,
+        left: usize,
+    }
+
+    impl Write for FullDisk<'_> {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            if self.left == 0 {
+                return Err(std::io::Error::new(
+                    std::io::ErrorKind::StorageFull,
+                    "no space left on device",
+                ));
+            }
+            let n = buf.len().min(self.left);
+            self.left -= n;
+            self.inner.write(&buf[..n])
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            self.inner.flush()
         }
     }
-    Ok(written)
+
+    /// A write that fails half way leaves neither a partial file nor a temporary, and an
+    /// existing file keeps its old content.
+    #[test]
+    fn failed_write_leaves_no_partial_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("density_0.csv");
+        let rows = |f: &mut dyn Write| -> std::io::Result<()> {
+            let mut f = FullDisk {
+                inner: f,
+                left: 100,
+            };
+            for i in 0..1000 {
+                writeln!(f, "{i},1.2345678901234567e-01")?;
+            }
+            f.flush()
+        };
+        let e = write_atomic(&path, rows).unwrap_err();
+        assert!(e.to_string().contains("density_0.csv"), "{e}");
+        assert!(!path.exists());
+        let left: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
+        assert!(left.is_empty(), "{left:?}");
+        // an existing file is replaced whole or not at all
+        write_atomic(&path, |f| f.write_all(b"old\n")).unwrap();
+        assert!(write_atomic(&path, rows).is_err());
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "old\n");
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+        // stale temporaries of ours are removed by the next write of the outputs
+        let stale = dir.path().join(".observables.csv.1.ffpe-tmp");
+        std::fs::write(&stale, "torn").unwrap();
+        remove_stale_temporaries(dir.path());
+        assert!(!stale.exists());
+    }
 }

@@ -108,10 +108,17 @@ impl FfpeError {
         }
     }
     /// Out-of-range helper.
+    /// A long decimal (`1e300` displayed by `{}` has 301 digits) is shown as [`fmt_num`].
     pub fn out_of_range(key: &str, value: impl std::fmt::Display, allowed: &str) -> Self {
+        let mut value = value.to_string();
+        if value.len() > 24
+            && let Ok(x) = value.parse::<f64>()
+        {
+            value = fmt_num(x);
+        }
         Self::OutOfRange {
             key: key.to_string(),
-            value: value.to_string(),
+            value,
             allowed: allowed.to_string(),
         }
     }
@@ -139,6 +146,19 @@ pub(crate) fn check_range(
     if ok {
         Ok(value)
     } else {
-        Err(FfpeError::out_of_range(key, value, allowed))
+        Err(FfpeError::out_of_range(key, fmt_num(value), allowed))
     }
+}
+
+/// A number for a message: as written (`0.25`, `192`) where that is short, otherwise in
+/// scientific notation (`1e300`, `1.5e-300`), never hundreds of digits.
+pub fn fmt_num(x: f64) -> String {
+    let a = x.abs();
+    if !x.is_finite() || x == 0.0 || (1e-4..1e15).contains(&a) {
+        let s = format!("{x}");
+        if s.len() <= 24 {
+            return s;
+        }
+    }
+    format!("{x:e}")
 }

@@ -87,7 +87,7 @@ fn each_bad_input_names_its_key_and_range() {
         ),
         (
             replace("t_end = 1.0", "t_end = -1.0"),
-            &["time.t_end", "> 0"],
+            &["time.t_end", "1e-10 <= t_end <= 1e10"],
         ),
         (replace("steps = 20\n", ""), &["time.steps", "missing"]),
         (

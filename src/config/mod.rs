@@ -27,7 +27,7 @@
 //! lower = -6.0           # number or list; the dimension is the longest list
 //! upper = 6.0
 //! cells = 192            # number or list, >= 3 per axis
-//! boundary = "no-flux"   # no-flux | absorbing | periodic
+//! boundary = "no-flux"   # no-flux (or reflecting) | absorbing (or dirichlet) | periodic
 //! # dimension = 1        # 1 <= dimension <= 8 (default: the longest list)
 //!
 //! [initial]
@@ -37,14 +37,14 @@
 //! # boltzmann: no other key; tabulated: values (one >= 0 per cell, axis 0 fastest)
 //!
 //! [time]
-//! t_end = 1.0
-//! steps = 1000
+//! t_end = 1.0            # 1e-10 <= t_end <= 1e10
+//! steps = 1000           # 1 <= steps <= 1e8 (and within the resource budget, below)
 //! mesh = "graded-blocks" # graded-blocks (default: graded order, few factorisations) | graded (one factorisation per step) | uniform
 //! # grading = 3.0        # optional r of t_j = T (j/N)^r (default (2 - alpha) / alpha for l1, 2 / alpha for l2-1sigma; 1 <= r <= 8)
 //! scheme = "l1"          # l1 (order 2 - alpha) | l2-1sigma (Alikhanov, order 2; history soe or direct)
 //! history = "soe"        # direct | soe | fft
 //! tolerance = 1e-12      # SOE tolerance, 1e-15 <= tolerance <= 1e-2
-//! # max_steps = 100      # stop after this many steps
+//! # max_steps = 100      # stop after this many steps, >= 1 (default: no limit)
 //! # linear_solver = "auto" # auto (Cholesky of the symmetrised operator where possible) | lu | cholesky
 //!
 //! [output]
@@ -54,7 +54,7 @@
 //! [grid]
 //! kind = "full"          # full | sparse
 //! extrapolate = false    # full: Richardson in space, (4 u_h - u_2h) / 3 with half the cells per axis
-//! # sparse: level (1..=30), min_level (default 2), extrapolate, threads (1..=1024),
+//! # sparse: level (1..=24), min_level (default 2), extrapolate, threads (1..=1024),
 //! #         linear_solver (auto | direct | iterative); see `src/config/sparse.rs`
 //! ```
 //!
@@ -67,6 +67,16 @@
 //! the key and the allowed range. Unknown keys are errors (typos do not pass silently);
 //! a key of another `kind` says which kind takes it. A unit test checks that this
 //! listing names every key of every section.
+//!
+//! ## Resource budget
+//!
+//! A file is read only up to [`MAX_FILE_BYTES`] (16 MiB). Before the time mesh or any
+//! grid is allocated, the peak memory and the work of the solve are estimated from the
+//! keys ([`budget::estimate`]: cells, steps and mesh, SOE exponentials, sparse
+//! components, output times) and a problem above the [`Limits`] is an error naming the
+//! keys and the estimate: by default half the available memory (4 GiB where
+//! `/proc/meminfo` is missing) and 1e11 operations (a minute or two); `ffpe solve
+//! --max-memory 8GiB --max-work 1e13` (or `--max-work none`) raises them.
 //!
 //! ## Richardson extrapolation in space (`[grid] kind = "full"`, `extrapolate = true`)
 //!
@@ -98,12 +108,14 @@ use crate::sparse_grid::ComponentLinearSolver;
 use serde::Serialize;
 use toml::Table;
 
+pub mod budget;
 mod sparse;
 pub mod spec;
 #[cfg(test)]
 mod tests;
 mod validate;
 
+pub use budget::Limits;
 pub use sparse::{run_sparse_file, run_sparse_file_on};
 
 /// Options of `[grid] kind = "sparse"` besides `level` and `min_level`.
@@ -248,10 +260,47 @@ pub fn run_file_with_observer(
     }
 }
 
-/// Reads and parses a problem file.
+/// Largest problem file read, bytes (16 MiB): a longer file (or `/dev/zero`) is refused
+/// after reading one byte more than this.
+pub const MAX_FILE_BYTES: u64 = 16 << 20;
+
+/// Reads and parses a problem file with the default [`Limits`] (half the available
+/// memory, [`budget::DEFAULT_MAX_WORK`] operations).
 pub fn read_file(path: &std::path::Path) -> Result<ProblemFile> {
-    let text = std::fs::read_to_string(path).map_err(|e| FfpeError::file(path, e))?;
-    parse_str(&text)
+    read_file_with_limits(path, &Limits::default())
+}
+
+/// Reads a problem file (at most [`MAX_FILE_BYTES`]) and parses it; a problem whose
+/// estimated memory or work exceeds `limits` is an error naming the keys.
+pub fn read_file_with_limits(path: &std::path::Path, limits: &Limits) -> Result<ProblemFile> {
+    use std::io::Read;
+    let file = std::fs::File::open(path).map_err(|e| FfpeError::file(path, e))?;
+    let mut bytes = Vec::new();
+    file.take(MAX_FILE_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| FfpeError::file(path, e))?;
+    if bytes.len() as u64 > MAX_FILE_BYTES {
+        return Err(FfpeError::file(
+            path,
+            std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                format!(
+                    "problem file larger than the limit of {} ({MAX_FILE_BYTES} bytes)",
+                    budget::format_bytes(MAX_FILE_BYTES as f64)
+                ),
+            ),
+        ));
+    }
+    let text = String::from_utf8(bytes).map_err(|e| {
+        FfpeError::file(
+            path,
+            std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                format!("not UTF-8 text (byte {})", e.utf8_error().valid_up_to()),
+            ),
+        )
+    })?;
+    parse_str_with_limits(&text, limits)
 }
 
 /// Parses the text of a problem file.
@@ -276,11 +325,16 @@ pub fn read_file(path: &std::path::Path) -> Result<ProblemFile> {
 /// assert!(e.to_string().contains("equation.alpha"));
 /// ```
 pub fn parse_str(text: &str) -> Result<ProblemFile> {
+    parse_str_with_limits(text, &Limits::default())
+}
+
+/// [`parse_str`] with the resource [`Limits`] of the solve (see [`budget`]).
+pub fn parse_str_with_limits(text: &str, limits: &Limits) -> Result<ProblemFile> {
     let root: Table = text
         .parse::<Table>()
         .map_err(|e| FfpeError::Toml(e.to_string()))?;
     let spec = spec::FileSpec::from_table(&root)?;
-    let (problem, options, grid) = validate::validate(spec)?;
+    let (problem, options, grid) = validate::validate(spec, limits)?;
     Ok(ProblemFile {
         problem,
         options,

@@ -380,7 +380,7 @@ pub struct TimeSpec {
     pub history: Option<String>,
     /// SOE tolerance, `1e-15 <= tolerance <= 1e-2` (default 1e-12).
     pub tolerance: Option<Real>,
-    /// Stop after this many steps.
+    /// Stop after this many steps, `>= 1` (default: no limit).
     pub max_steps: Option<Int>,
     /// `auto` (default), `lu` or `cholesky`.
     pub linear_solver: Option<String>,
@@ -408,7 +408,7 @@ pub struct FullGridSpec {
 #[derive(Clone, Debug, Default, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct SparseGridSpec {
-    /// Finest level per axis, `1..=30` (required).
+    /// Finest level per axis, `1..=24` (required).
     pub level: Option<Int>,
     /// Coarsest level per axis, `1..=level` (default 2).
     pub min_level: Option<Int>,

@@ -68,7 +68,7 @@ fn broadcast<T: Clone>(key: &str, v: Vec<T>, d: usize) -> Result<Vec<T>> {
 }
 
 /// `[domain]`: the builder with the box, cells and boundary.
-fn domain(dom: Option<DomainSpec>) -> Result<ProblemBuilder> {
+fn domain(dom: Option<DomainSpec>, limits: &super::budget::Limits) -> Result<ProblemBuilder> {
     let dom =
         dom.ok_or_else(|| missing("domain", "a [domain] section with lower, upper, cells"))?;
     let lower = reals(dom.lower)
@@ -101,6 +101,8 @@ fn domain(dom: Option<DomainSpec>) -> Result<ProblemBuilder> {
     let lower = broadcast("domain.lower", lower, d)?;
     let upper = broadcast("domain.upper", upper, d)?;
     let cells = broadcast("domain.cells", cells, d)?;
+    // before the builder: a grid of 2^31 cells must not be touched
+    limits.check_cells(&cells)?;
     let boundary = match &dom.boundary {
         Some(s) => Boundary::parse("domain.boundary", s)?,
         None => Boundary::NoFlux,
@@ -265,6 +267,13 @@ fn time(tm: Option<TimeSpec>, output: super::spec::OutputSpec) -> Result<SolveOp
         }
     };
     let max_steps = count("time.max_steps", tm.max_steps)?;
+    if max_steps == Some(0) {
+        return Err(FfpeError::out_of_range(
+            "time.max_steps",
+            0,
+            "max_steps >= 1 (leave it out for no limit)",
+        ));
+    }
     let backend = match tm.linear_solver.as_deref().unwrap_or("auto") {
         "auto" => LinearBackend::Auto,
         "lu" => LinearBackend::Lu,
@@ -308,11 +317,12 @@ fn full_grid(g: FullGridSpec, problem: &Problem, options: &mut SolveOptions) -> 
 fn sparse_grid(g: SparseGridSpec, scheme: Scheme) -> Result<GridSpec> {
     let level = count("grid.level", g.level)?
         .ok_or_else(|| missing("grid.level", "sparse-grid level n >= 1"))?;
-    if !(1..=30).contains(&level) {
+    let max_level = crate::sparse_grid::MAX_LEVEL as usize;
+    if !(1..=max_level).contains(&level) {
         return Err(FfpeError::out_of_range(
             "grid.level",
             level,
-            "1 <= level <= 30",
+            &format!("1 <= level <= {max_level}"),
         ));
     }
     // default 2: the full-grid solver needs at least 3 cells per axis
@@ -364,9 +374,13 @@ fn sparse_grid(g: SparseGridSpec, scheme: Scheme) -> Result<GridSpec> {
     })
 }
 
-/// The problem, the solve options and the grid of a problem file.
-pub(super) fn validate(spec: FileSpec) -> Result<(Problem, SolveOptions, GridSpec)> {
-    let mut b = domain(spec.domain)?;
+/// The problem, the solve options and the grid of a problem file; the resources are
+/// checked against `limits` before the time mesh is built.
+pub(super) fn validate(
+    spec: FileSpec,
+    limits: &super::budget::Limits,
+) -> Result<(Problem, SolveOptions, GridSpec)> {
+    let mut b = domain(spec.domain, limits)?;
     b = equation(b, spec.equation.unwrap_or_default())?;
     b = b.potential(potential(spec.potential)?);
     if let Some(i) = spec.initial {
@@ -374,7 +388,24 @@ pub(super) fn validate(spec: FileSpec) -> Result<(Problem, SolveOptions, GridSpe
     }
     let problem = b.build()?;
     let mut options = time(spec.time, spec.output.unwrap_or_default())?;
-    // Validate the mesh now so errors come at parse time.
+    let grid = match spec.grid {
+        None => GridSpec::Full,
+        Some(GridSection::Full(g)) => full_grid(g, &problem, &mut options)?,
+        Some(GridSection::Sparse(g)) => sparse_grid(g, options.scheme)?,
+    };
+    // The cheap checks of the mesh (t_end, steps, grading, output times), then the
+    // budget, then the mesh itself (errors at parse time): nothing large is allocated
+    // before the budget has accepted it.
+    crate::solve::check_mesh_settings(
+        options.scheme,
+        problem.alpha(),
+        options.t_end,
+        options.steps,
+        options.mesh,
+        &options.output_times,
+        options.history,
+    )?;
+    limits.check(&super::budget::estimate(&problem, &options, &grid)?)?;
     crate::solve::build_scheme_mesh(
         options.scheme,
         problem.alpha(),
@@ -384,10 +415,5 @@ pub(super) fn validate(spec: FileSpec) -> Result<(Problem, SolveOptions, GridSpe
         &options.output_times,
         options.history,
     )?;
-    let grid = match spec.grid {
-        None => GridSpec::Full,
-        Some(GridSection::Full(g)) => full_grid(g, &problem, &mut options)?,
-        Some(GridSection::Sparse(g)) => sparse_grid(g, options.scheme)?,
-    };
     Ok((problem, options, grid))
 }

@@ -41,7 +41,8 @@ pub enum Boundary {
 }
 
 impl Boundary {
-    /// Parses `"no-flux" | "absorbing" | "periodic"`.
+    /// Parses `"no-flux" | "absorbing" | "periodic"`, with the spellings `"reflecting"`,
+    /// `"noflux"`, `"no_flux"` of no-flux and `"dirichlet"` of absorbing.
     pub fn parse(key: &str, s: &str) -> Result<Self> {
         match s {
             "no-flux" | "noflux" | "no_flux" | "reflecting" => Ok(Self::NoFlux),
@@ -50,7 +51,7 @@ impl Boundary {
             _ => Err(FfpeError::UnknownKind {
                 key: key.into(),
                 value: s.into(),
-                allowed: "\"no-flux\", \"absorbing\", \"periodic\"".into(),
+                allowed: "\"no-flux\" (also \"reflecting\", \"noflux\", \"no_flux\"), \"absorbing\" (also \"dirichlet\"), \"periodic\"".into(),
             }),
         }
     }

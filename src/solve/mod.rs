@@ -358,6 +358,64 @@ pub fn build_mesh(
     build_scheme_mesh(Scheme::L1, alpha, t_end, steps, kind, output_times, history)
 }
 
+/// Smallest and largest final time: beyond them the first step of a graded mesh
+/// underflows (`t_end = 1e-300`) or the step matrix overflows (`t_end = 1e308`).
+pub const T_END_RANGE: (f64, f64) = (1e-10, 1e10);
+
+/// The checks of [`build_scheme_mesh`] that allocate nothing: the scheme and history,
+/// `t_end`, `steps`, the grading and the range of the output times. A problem file is
+/// checked by this, then by its resource budget, before the mesh is built.
+pub fn check_mesh_settings(
+    scheme: Scheme,
+    alpha: f64,
+    t_end: f64,
+    steps: usize,
+    kind: MeshKind,
+    output_times: &[f64],
+    history: HistoryKind,
+) -> Result<()> {
+    if scheme == Scheme::L21Sigma && matches!(history, HistoryKind::Fft) {
+        return Err(FfpeError::invalid(
+            "time.history",
+            "the L2-1sigma scheme takes history \"soe\" or \"direct\" (FFT is for L1 on uniform meshes)",
+        ));
+    }
+    crate::error::check_range(
+        "time.t_end",
+        t_end,
+        Some((T_END_RANGE.0, false)),
+        Some((T_END_RANGE.1, false)),
+        "1e-10 <= t_end <= 1e10",
+    )?;
+    if steps == 0 || steps > 100_000_000 {
+        return Err(FfpeError::out_of_range(
+            "time.steps",
+            steps,
+            "1 <= steps <= 1e8",
+        ));
+    }
+    if let MeshKind::Graded { r } | MeshKind::GradedBlocks { r } = kind {
+        let r = grading(r, alpha, scheme)?;
+        if matches!(kind, MeshKind::GradedBlocks { .. }) && steps as f64 > 1e308f64.powf(1.0 / r) {
+            return Err(FfpeError::out_of_range(
+                "time.steps",
+                steps,
+                "steps^grading < 1e308",
+            ));
+        }
+    }
+    for (i, &t) in output_times.iter().enumerate() {
+        crate::error::check_range(
+            &format!("output.times[{i}]"),
+            t,
+            Some((0.0, false)),
+            Some((t_end * (1.0 + 1e-12), false)),
+            &format!("0 <= t <= t_end = {}", crate::error::fmt_num(t_end)),
+        )?;
+    }
+    Ok(())
+}
+
 /// [`build_mesh`] with the default grading of `scheme` ([`Scheme::optimal_grading`]).
 pub fn build_scheme_mesh(
     scheme: Scheme,
@@ -368,26 +426,7 @@ pub fn build_scheme_mesh(
     output_times: &[f64],
     history: HistoryKind,
 ) -> Result<TimeMesh> {
-    if scheme == Scheme::L21Sigma && matches!(history, HistoryKind::Fft) {
-        return Err(FfpeError::invalid(
-            "time.history",
-            "the L2-1sigma scheme takes history \"soe\" or \"direct\" (FFT is for L1 on uniform meshes)",
-        ));
-    }
-    crate::error::check_range(
-        "time.t_end",
-        t_end,
-        Some((0.0, true)),
-        None,
-        "a finite number > 0",
-    )?;
-    if steps == 0 || steps > 100_000_000 {
-        return Err(FfpeError::out_of_range(
-            "time.steps",
-            steps,
-            "1 <= steps <= 1e8",
-        ));
-    }
+    check_mesh_settings(scheme, alpha, t_end, steps, kind, output_times, history)?;
     let base = match kind {
         MeshKind::Uniform => TimeMesh::uniform(t_end, steps)?,
         MeshKind::Graded { r } => {
@@ -396,51 +435,47 @@ pub fn build_scheme_mesh(
         }
         MeshKind::GradedBlocks { r } => {
             let r = grading(r, alpha, scheme)?;
-            if steps as f64 > 1e308f64.powf(1.0 / r) {
-                return Err(FfpeError::out_of_range(
-                    "time.steps",
-                    steps,
-                    "steps^grading < 1e308",
-                ));
-            }
             TimeMesh::from_times(graded_block_times(t_end, steps, r))?
         }
     };
-    let mut times = base.times().to_vec();
+    let base_times = base.times();
     let tol = 1e-9 * t_end;
-    let mut changed = false;
-    for (i, &t) in output_times.iter().enumerate() {
-        crate::error::check_range(
-            &format!("output.times[{i}]"),
-            t,
-            Some((0.0, false)),
-            Some((t_end * (1.0 + 1e-12), false)),
-            &format!("0 <= t <= t_end = {t_end}"),
-        )?;
-        let k = times.partition_point(|&x| x < t);
+    // Output times not yet nodes (to 1e-9 t_end), sorted; then one merge (inserting them
+    // one by one cost O(outputs x nodes): minutes for a million output times).
+    let mut added: Vec<f64> = Vec::new();
+    for &t in output_times {
+        let k = base_times.partition_point(|&x| x < t);
         let near = [k.checked_sub(1), Some(k)]
             .into_iter()
             .flatten()
-            .filter(|&j| j < times.len())
-            .min_by(|&a, &b| (times[a] - t).abs().total_cmp(&(times[b] - t).abs()));
-        match near {
-            // Already a node (to 1e-9 t_end): keep the mesh as it is.
-            Some(j) if (times[j] - t).abs() <= tol => {}
-            _ => {
-                times.insert(k, t);
-                changed = true;
-            }
+            .filter(|&j| j < base_times.len())
+            .any(|j| (base_times[j] - t).abs() <= tol);
+        if !near {
+            added.push(t);
         }
     }
-    if changed && matches!(history, HistoryKind::Fft) {
+    added.sort_by(f64::total_cmp);
+    // an output time repeated (or within 1e-9 t_end of another) is one node
+    added.dedup_by(|b, a| (*b - *a).abs() <= tol);
+    if added.is_empty() {
+        return Ok(base);
+    }
+    if matches!(history, HistoryKind::Fft) {
         return Err(FfpeError::invalid(
             "output.times",
             "FFT history needs a uniform mesh: choose output times on the mesh t_j = j t_end / steps, or use history \"soe\"/\"direct\"",
         ));
     }
-    if !changed {
-        return Ok(base);
+    let mut times = Vec::with_capacity(base_times.len() + added.len());
+    let mut j = 0;
+    for &x in base_times {
+        while j < added.len() && added[j] < x {
+            times.push(added[j]);
+            j += 1;
+        }
+        times.push(x);
     }
+    times.extend_from_slice(&added[j..]);
     Ok(TimeMesh::from_times(times)?)
 }
 

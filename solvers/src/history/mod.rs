@@ -29,7 +29,7 @@ mod soe;
 pub use direct::Direct;
 pub use fft::Fft;
 pub use l21sigma::L21SigmaHistory;
-pub use soe::Soe;
+pub use soe::{Soe, soe_exponentials};
 
 use crate::caputo::TimeMesh;
 use crate::error::{Result, SolverError, check_order};

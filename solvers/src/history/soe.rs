@@ -49,6 +49,51 @@ pub struct Soe {
     tolerance: f64,
 }
 
+/// The end `y` of the trapezoid rule with `x(y) = y - e^(-y) >= x_hi`. For `x_hi >= 0`
+/// the first fixed-point iterate `x_hi + e^(-x_hi)` (a slight overestimate, `x(y) ~ y`);
+/// for `x_hi < 0` (steps `delta` above `v_hi`, as for `t_end = 1e9`) that iterate is
+/// `e^(|x_hi|)`, far too large (hundreds of thousands of nodes), so the root is found by
+/// bisection and its upper bracket taken.
+fn upper_node(x_hi: f64) -> f64 {
+    if x_hi >= 0.0 {
+        return x_hi + 1e-300_f64.max((-x_hi).exp());
+    }
+    let (mut lo, mut hi) = (-60.0_f64, 0.0_f64);
+    if hi - (-hi).exp() < x_hi {
+        return hi;
+    }
+    for _ in 0..200 {
+        let mid = 0.5 * (lo + hi);
+        if mid - (-mid).exp() < x_hi {
+            lo = mid;
+        } else {
+            hi = mid;
+        }
+    }
+    hi
+}
+
+/// Number of exponentials `N_exp` of the SOE history ([`Soe`], and the L2-1sigma SOE
+/// history) for order `alpha`, smallest step `delta`, final time `t_end` and `tolerance`:
+/// the kernel is built (a few thousand exponentials, no storage per unknown), so a
+/// caller can budget the `N_exp x dim` history storage before allocating it. Invalid
+/// arguments give 0 (the evaluator's constructor reports them).
+pub fn soe_exponentials(alpha: f64, delta: f64, t_end: f64, tolerance: f64) -> usize {
+    let ok = alpha.is_finite()
+        && alpha > 0.0
+        && delta.is_finite()
+        && delta > 0.0
+        && t_end.is_finite()
+        && t_end > 0.0
+        && check_tolerance(tolerance).is_ok();
+    if !ok {
+        return 0;
+    }
+    soe_kernel(alpha, delta.min(t_end), t_end, tolerance)
+        .0
+        .len()
+}
+
 /// Trapezoid SOE nodes for `t^(-a)` on `[delta, t_end]` with step `h`.
 fn nodes(alpha: f64, delta: f64, t_end: f64, tol: f64, h: f64) -> (Vec<f64>, Vec<f64>) {
     let ga = gamma(alpha);
@@ -68,8 +113,9 @@ fn nodes(alpha: f64, delta: f64, t_end: f64, tol: f64, h: f64) -> (Vec<f64>, Vec
     // Upper tail: e^{-v} v^{a-1} <= 0.05 tol Gamma(a) with v = delta e^x.
     let v_hi = (20.0 / tol).ln() + 3.0;
     let x_hi = (v_hi / delta).ln();
-    let y_hi = x_hi + 1e-300_f64.max((-x_hi).exp()); // x(y) ~ y for large y
-    let m = ((y_hi - y_lo) / h).ceil() as usize + 1;
+    let y_hi = upper_node(x_hi);
+    // at least one interval; the count is finite: y_hi and y_lo lie in [-60, 60 + 1]
+    let m = ((y_hi - y_lo).max(h) / h).ceil() as usize + 1;
     let mut s = Vec::with_capacity(m);
     let mut w = Vec::with_capacity(m);
     for j in 0..=m {
