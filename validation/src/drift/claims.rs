@@ -148,6 +148,19 @@ fn group_evidence(
     let sub = from_units(&alphas, boot).scaling_regime(regime);
     let ou = rivals.map_or(vec![], |r| r.ffpe_minus_ou.clone());
     let stationary = g.stationarity.stationary && g.aging.testable;
+    // without a stationary stretch there are no per-initialisation values: the evidence says
+    // so (premise failed), rather than "no units"
+    let unstationary = || Evidence {
+        estimate: f64::NAN,
+        n_units: g.per_init.len(),
+        stationary: Some(false),
+        ..Evidence::default()
+    };
+    if !stationary {
+        let share = from_units(&share, boot);
+        let ou = from_units(&rivals.map_or(vec![], |r| r.ffpe_minus_ou.clone()), boot);
+        return vec![share, sub, ou, unstationary(), unstationary()];
+    }
     let aging = from_units(&g.aging.aging_slope_per_init, boot).stationary(stationary);
     let eb_ref = g.aging.eb_ergodic.first().copied().unwrap_or(f64::NAN);
     let eb: Vec<f64> = g

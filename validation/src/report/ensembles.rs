@@ -189,6 +189,16 @@ pub(super) fn sections(d: &mut Document, e: &EnsembleStudy, figs: &[(String, Str
     if !e.rival_notes.is_empty() {
         d.list(e.rival_notes.clone());
     }
+    d.h(3, "Glossary");
+    d.list(vec![
+        "drift: ||m(t) - w_0||^2, the squared distance of the ensemble mean m(t) from the shared start w_0.".into(),
+        "diffusion, tr Sigma(t): the trace of the ensemble covariance over the minibatch streams of one initialisation, the mean squared distance about the mean.".into(),
+        "diffusion share: tr Sigma / (drift + tr Sigma), the part of E||w_t - w_0||^2 that is diffusion.".into(),
+        "alpha: the exponent of tr Sigma(t) ~ t^alpha (alpha < 1: subdiffusion).".into(),
+        "displacement_exponent s: the exponent of a single run's R(t) ~ t^s (the earlier design, appendix); walk_dimension nu = 1/s; caputo_order alpha_C = 2 s, the order of the Caputo derivative whose free MSD grows as t^alpha_C.".into(),
+        "TAMSD: the time-averaged squared increment of one run at a fixed lag over a stretch; EB = Var(TAMSD) / E[TAMSD]^2 over the streams (ergodicity breaking, near 0 for an ergodic process); aging slope: the slope of log TAMSD on log t_a over stretches [t_a, T].".into(),
+        "held-out RMS log error: sqrt(mean (ln predicted - ln measured)^2) over the held-out steps.".into(),
+    ]);
 }
 
 /// Log10-log10 points of positive `(t, y)` pairs.
