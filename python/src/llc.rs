@@ -174,6 +174,7 @@ pub fn llc<'py>(
         shuffle,
         init_loss: init_loss.map_or(Ok(InitLoss::Full), init_loss_of)?,
         threads,
+        ..LlcConfig::default()
     };
     let total = cfg.chains.saturating_mul(cfg.total_steps());
     // Chain-steps take ~1 ms or more: Ctrl-C is checked every 50 ms, not only at 1 % marks.
