@@ -19,6 +19,9 @@
 //! subsample of the SGLD proposals, the burn-in detected from the loss traces, and plain-sentence
 //! warnings) and the `n_beta` it used with both conventions ([`NBetaRecord`]).
 //!
+//! [`truth`] runs the same chains on models with a closed-form coefficient (reduced-rank
+//! regression, powers, normal crossings): the estimator checked against the truth.
+//!
 //! [`estimate_with_progress`] reports the chain-steps done to a callback, which can stop the
 //! run; the result is the same as [`estimate`]'s.
 //!
@@ -58,6 +61,7 @@ pub mod diagnostics;
 mod estimate;
 #[cfg(test)]
 mod tests;
+pub mod truth;
 
 use accept::*;
 use chains::*;
