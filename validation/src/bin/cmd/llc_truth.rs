@@ -5,18 +5,7 @@ use clap::Args;
 use ffpe_validation::llc::NBeta;
 use ffpe_validation::llc::truth::{KnownModel, estimate_known};
 
-/// Estimate the LLC of a model whose learning coefficient is known, with the estimator's SGLD
-/// chains (same update, noise streams, draws and diagnostics as `llc`), and print the estimate,
-/// the truth and the diagnostics.
-///
-/// Where: reduced-rank regression `rrr:M,H,N,r` (`x -> B A x`, population loss
-/// `|B A - C0|_F^2 / 2`, `C0` of rank r) is estimated at `A0`, `B0` the rank-r partial
-/// identities, with the surplus H - r hidden units switched off: there the rank-r block is a
-/// regular reparametrisation and the rest the rank-0 problem at its origin, so the local
-/// coefficient equals the Aoyagi-Watanabe value (the formula obeys exactly this reduction).
-/// `power:p1,..` (`sum w_i^p_i`, truth `sum 1/p_i`) and `crossing:p1,..` (`prod w_i^p_i`,
-/// truth `1/max p_i`) are estimated at w = 0, the deepest point of `{K = 0}`. With multiplicity
-/// m > 1 the estimate approaches the truth only as `lambda - (m-1)/ln n_beta` (warned).
+/// Arguments of `llc-truth` (the command's help is on its `Command` variant).
 #[derive(Args)]
 pub(crate) struct LlcTruthArgs {
     /// rrr:M,H,N,r (reduced-rank regression; 0 <= r <= min(M, H, N), H (M + N) <= 10000),
