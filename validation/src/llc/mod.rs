@@ -61,6 +61,7 @@ pub mod diagnostics;
 mod estimate;
 #[cfg(test)]
 mod tests;
+pub mod sweep;
 pub mod truth;
 
 use accept::*;
