@@ -56,7 +56,6 @@ pub struct LlcRecord {
     #[serde(default)]
     pub burn_in: usize,
 }
-}
 
 /// What a run produced (also `summary.json` in the run directory).
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
