@@ -15,11 +15,11 @@ pub(crate) struct LlcTruthArgs {
     /// Seed of the noise streams.
     #[arg(long, default_value_t = 0)]
     seed: u64,
-    /// Inverse temperature n_beta, a positive number (default: per model, 1e3 for rrr and
+    /// Inverse temperature n_beta, a positive number (default: per model, 3e3 for rrr, 1e3 for
     /// power, 1e6 for crossing).
     #[arg(long)]
     nbeta: Option<f64>,
-    /// SGLD step size (default: per model, 2e-5 for rrr and power, 1e-5 for crossing).
+    /// SGLD step size (default: per model, 7e-6 for rrr, 2e-5 for power, 1e-5 for crossing).
     #[arg(long)]
     epsilon: Option<f64>,
     /// Localization strength (default 1).
@@ -28,13 +28,13 @@ pub(crate) struct LlcTruthArgs {
     /// Chains (default 4).
     #[arg(long)]
     chains: Option<usize>,
-    /// Draws per chain (default 3600).
+    /// Draws per chain (default: 3600 for rrr, 18000 for power, 10800 for crossing).
     #[arg(long)]
     draws: Option<usize>,
-    /// Burn-in steps (default 20000).
+    /// Burn-in steps (default: 60000 for rrr, 20000 otherwise).
     #[arg(long)]
     burnin: Option<usize>,
-    /// Steps between draws (default 50).
+    /// Steps between draws (default: 150 for rrr, 50 otherwise).
     #[arg(long)]
     steps_between_draws: Option<usize>,
     /// Print one JSON object with exactly the keys estimate, truth and diagnostics.
