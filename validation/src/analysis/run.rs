@@ -253,7 +253,10 @@ mod tests {
         let boot = BootstrapConfig::default();
         let (lb, ci) = lambda_bar(&t, &l, 0.0, 1e3, &boot);
         assert!((lb - 291.0 / 99.0).abs() < 1e-12, "{lb}");
-        assert!((mean(&l) - 2.0).abs() < 1e-12, "the unweighted mean differs");
+        assert!(
+            (mean(&l) - 2.0).abs() < 1e-12,
+            "the unweighted mean differs"
+        );
         let want = crate::analysis::llc_truth::time_average_trapezoid(&t, &l).unwrap();
         assert!((lb - want).abs() < 1e-12);
         assert!(ci.is_some());

@@ -47,8 +47,7 @@ impl LlcDiagnostics {
     /// `NaN` with a warning saying why.
     pub fn new(draws: &[Vec<f64>], accept: &[Vec<f64>]) -> LlcDiagnostics {
         let acc: Vec<f64> = accept.iter().flatten().copied().collect();
-        let acceptance =
-            (!acc.is_empty()).then(|| acc.iter().sum::<f64>() / acc.len() as f64);
+        let acceptance = (!acc.is_empty()).then(|| acc.iter().sum::<f64>() / acc.len() as f64);
         let mut d = LlcDiagnostics {
             rhat: None,
             ess_bulk: None,
@@ -113,7 +112,10 @@ mod tests {
         let acc = vec![vec![0.9; 20]; 4];
         let d = LlcDiagnostics::new(&iid, &acc);
         assert!(d.rhat.unwrap() < 1.01, "{d:?}");
-        assert!(d.ess_bulk.unwrap() > 3000.0 && d.ess_tail.unwrap() > 2000.0, "{d:?}");
+        assert!(
+            d.ess_bulk.unwrap() > 3000.0 && d.ess_tail.unwrap() > 2000.0,
+            "{d:?}"
+        );
         assert!((d.acceptance.unwrap() - 0.9).abs() < 1e-12 && d.acceptance_steps == 80);
         assert!(d.warnings.is_empty(), "{:?}", d.warnings);
         // chains at different levels: R-hat far above 1.01, and a sentence says so
@@ -127,9 +129,7 @@ mod tests {
         assert!(d.warnings.iter().any(|w| w.contains("R-hat")), "{d:?}");
         assert!(d.warnings.iter().any(|w| w.contains("acceptance")), "{d:?}");
         // a linear drift: MSER cannot find the end of the transient
-        let drift: Vec<Vec<f64>> = (0..2)
-            .map(|_| (0..200).map(f64::from).collect())
-            .collect();
+        let drift: Vec<Vec<f64>> = (0..2).map(|_| (0..200).map(f64::from).collect()).collect();
         let d = LlcDiagnostics::new(&drift, &[]);
         assert_eq!(d.burn_in, 100);
         assert!(d.acceptance.is_none() && d.acceptance_steps == 0);

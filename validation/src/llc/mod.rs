@@ -59,9 +59,9 @@ mod chains;
 mod config;
 pub mod diagnostics;
 mod estimate;
+pub mod sweep;
 #[cfg(test)]
 mod tests;
-pub mod sweep;
 pub mod truth;
 
 use accept::*;

@@ -98,7 +98,10 @@ pub fn choose(points: &mut [SweepPoint]) -> Option<usize> {
         // the nearest stable epsilons below and above at the same gamma
         let mut below: Option<&SweepPoint> = None;
         let mut above: Option<&SweepPoint> = None;
-        for q in points.iter().filter(|q| q.stable && q.gamma.to_bits() == g.to_bits()) {
+        for q in points
+            .iter()
+            .filter(|q| q.stable && q.gamma.to_bits() == g.to_bits())
+        {
             if q.epsilon < e && below.is_none_or(|b| q.epsilon > b.epsilon) {
                 below = Some(q);
             }
@@ -159,7 +162,11 @@ pub fn sweep(
     threads: usize,
 ) -> Result<Sweep> {
     if epsilons.is_empty() {
-        return Err(Error::config("epsilons", "none", "at least one positive step size"));
+        return Err(Error::config(
+            "epsilons",
+            "none",
+            "at least one positive step size",
+        ));
     }
     if gammas.is_empty() {
         return Err(Error::config("gammas", "none", "at least one gamma >= 0"));

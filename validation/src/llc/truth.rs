@@ -88,7 +88,11 @@ impl std::str::FromStr for KnownModel {
             "power" | "crossing" => {
                 let p: Vec<u32> = nums
                     .iter()
-                    .map(|&p| u32::try_from(p).ok().filter(|p| (2..=64).contains(p) && p % 2 == 0))
+                    .map(|&p| {
+                        u32::try_from(p)
+                            .ok()
+                            .filter(|p| (2..=64).contains(p) && p % 2 == 0)
+                    })
                     .collect::<Option<_>>()
                     .ok_or_else(bad)?;
                 if p.len() > 16 {
@@ -444,7 +448,10 @@ mod tests {
             "rrr:1000,1000,1000,0",
         ] {
             let e = bad.parse::<KnownModel>().unwrap_err().to_string();
-            assert!(e.contains("model") && e.contains("rrr:M,H,N,r"), "{bad}: {e}");
+            assert!(
+                e.contains("model") && e.contains("rrr:M,H,N,r"),
+                "{bad}: {e}"
+            );
         }
         // the gradient against central differences (step 1e-6: error ~ 1e-12 K''' + 1e-10
         // rounding, so 1e-6 absolute on O(1) gradients)

@@ -79,7 +79,12 @@ pub(crate) fn cmd_llc_truth(a: LlcTruthArgs) -> Result<()> {
         );
         println!("  {}", crate::diagnostics_line(&e.result.diagnostics));
     }
-    for w in e.result.warnings.iter().chain(&e.result.diagnostics.warnings) {
+    for w in e
+        .result
+        .warnings
+        .iter()
+        .chain(&e.result.diagnostics.warnings)
+    {
         eprintln!("warning: {w}");
     }
     Ok(())
