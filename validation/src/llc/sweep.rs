@@ -84,7 +84,7 @@ pub fn choose(points: &mut [SweepPoint]) -> Option<usize> {
                 .push(format!("acceptance {a:.3} outside [{lo}, {hi}]"));
         }
         if let Some(r) = p.diagnostics.rhat
-            && !(r <= RHAT_MAX)
+            && (r.is_nan() || r > RHAT_MAX)
         {
             p.reasons.push(format!("R-hat {r:.4} > {RHAT_MAX}"));
         }

@@ -27,8 +27,8 @@
 //!   the deepest point of `{K = 0}`): `lambda = 1 / max p_i` with multiplicity the number of
 //!   exponents attaining the maximum.
 //!
-//! For a posterior `exp(-n_beta K) phi` the expected `n_beta K` is `lambda - (m - 1) / ln n_beta
-//! + ...` (the free energy `lambda ln n - (m - 1) ln ln n`): with multiplicity `m > 1` (crossing
+//! For a posterior `exp(-n_beta K) phi` the expected `n_beta K` is
+//! `lambda - (m - 1) / ln n_beta + ...` (the free energy `lambda ln n - (m - 1) ln ln n`): with multiplicity `m > 1` (crossing
 //! with a repeated largest exponent, reduced-rank regression in the odd-parity case of
 //! Aoyagi-Watanabe) the estimate approaches the truth only logarithmically in `n_beta`, and a
 //! warning says so. The per-model settings ([`KnownModel::default_config`]) come from the scales
@@ -113,9 +113,7 @@ impl std::str::FromStr for KnownModel {
             rank,
         } = model
         {
-            let size = hidden
-                .checked_mul(input.saturating_add(output))
-                .unwrap_or(usize::MAX);
+            let size = hidden.saturating_mul(input.saturating_add(output));
             if size > 10_000 || reduced_rank_regression_rlct(input, hidden, output, rank).is_err() {
                 return Err(bad());
             }
