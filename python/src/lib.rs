@@ -10,6 +10,7 @@
 //! | `steady` | [`ffpe::predict::steady_state`] |
 //! | `exponent` | [`ffpe::predict::exponent_of_file`] (what `ffpe exponent` runs) |
 //! | `llc` | [`ffpe_validation::llc::estimate`] (what `ffpe-validate llc` runs) |
+//! | `llc_truth` | [`ffpe_validation::llc::truth::estimate_known`] (what `ffpe-validate llc-truth` runs) |
 //! | `examples.names`, `examples.text`, `examples.path` | the repository's `examples/*.toml`, compiled in |
 //!
 //! This crate is the extension module `ffpe._native`; the Python package around it
@@ -43,6 +44,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(fp::exponent, m)?)?;
     m.add_function(wrap_pyfunction!(fp::parse_problem, m)?)?;
     m.add_function(wrap_pyfunction!(llc::llc, m)?)?;
+    m.add_function(wrap_pyfunction!(llc::llc_truth, m)?)?;
     m.add_function(wrap_pyfunction!(examples::example_names, m)?)?;
     m.add_function(wrap_pyfunction!(examples::example_text, m)?)?;
     Ok(())

@@ -174,6 +174,7 @@ pub fn llc<'py>(
         shuffle,
         init_loss: init_loss.map_or(Ok(InitLoss::Full), init_loss_of)?,
         threads,
+        ..LlcConfig::default()
     };
     let total = cfg.chains.saturating_mul(cfg.total_steps());
     // Chain-steps take ~1 ms or more: Ctrl-C is checked every 50 ms, not only at 1 % marks.
@@ -186,6 +187,54 @@ pub fn llc<'py>(
         return Err(e);
     }
     to_py(py, &r.map_err(validation_error)?)
+}
+
+/// The estimator against a closed-form coefficient (what `ffpe-validate llc-truth` runs,
+/// [`ffpe_validation::llc::truth`]): `model` is `rrr:M,H,N,r`, `power:p1,..` or
+/// `crossing:p1,..`; the settings default to the model's. Returns `{estimate, truth,
+/// diagnostics}` (the keys of `llc-truth --json`).
+#[pyfunction]
+#[pyo3(signature = (model, seed=0, nbeta=None, epsilon=None, gamma=None, chains=None, draws=None, burnin=None, steps_between_draws=None))]
+#[allow(clippy::too_many_arguments)]
+pub fn llc_truth<'py>(
+    py: Python<'py>,
+    model: &str,
+    seed: u64,
+    nbeta: Option<f64>,
+    epsilon: Option<f64>,
+    gamma: Option<f64>,
+    chains: Option<usize>,
+    draws: Option<usize>,
+    burnin: Option<usize>,
+    steps_between_draws: Option<usize>,
+) -> PyResult<Bound<'py, PyAny>> {
+    use ffpe_validation::llc::truth::{KnownModel, estimate_known};
+    let m: KnownModel = model.parse().map_err(validation_error)?;
+    let mut cfg = m.default_config();
+    cfg.seed = seed;
+    if let Some(v) = nbeta {
+        if !(v.is_finite() && v > 0.0) {
+            return Err(value_error(format!(
+                "invalid nbeta = {v}: a positive finite number"
+            )));
+        }
+        cfg.nbeta = NBeta::Value(v);
+    }
+    cfg.epsilon = epsilon.unwrap_or(cfg.epsilon);
+    cfg.gamma = gamma.unwrap_or(cfg.gamma);
+    cfg.chains = chains.unwrap_or(cfg.chains);
+    cfg.draws = draws.unwrap_or(cfg.draws);
+    cfg.burnin = burnin.unwrap_or(cfg.burnin);
+    cfg.steps_between_draws = steps_between_draws.unwrap_or(cfg.steps_between_draws);
+    let e = py
+        .detach(|| estimate_known(&m, &cfg))
+        .map_err(validation_error)?;
+    let out = serde_json::json!({
+        "estimate": e.estimate,
+        "truth": e.truth,
+        "diagnostics": e.result.diagnostics,
+    });
+    to_py(py, &out)
 }
 
 #[cfg(test)]

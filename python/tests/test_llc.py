@@ -239,3 +239,27 @@ def test_ctrl_c_stops_the_run(cores):
     # stopped mid-run, soon after the signal (50 ms checks; a chain-step is ~1-10 ms)
     assert seen[-1] < 100000, seen
     assert latency < 2.0, latency
+
+
+def test_diagnostics_keys_equal_cli():
+    ours = ffpe.llc(CHECKPOINT, **OPTS)
+    cli = cli_json(
+        "ffpe-validate", "llc", "--weights", str(CHECKPOINT), "--chains", "2", "--draws", "30",
+        "--seed", "3", "--json",
+    )
+    assert ours["diagnostics"] == cli["diagnostics"]
+    assert set(ours["diagnostics"]) == {
+        "rhat", "ess_bulk", "ess_tail", "acceptance", "acceptance_steps", "burn_in", "warnings",
+    }
+    assert ours["n_beta"] == cli["n_beta"]
+    assert ours["n_beta"]["convention"] == "batch"
+
+
+def test_llc_truth_equals_cli():
+    ours = ffpe.llc_truth("power:4", num_draws=2000)
+    cli = cli_json("ffpe-validate", "llc-truth", "--model", "power:4", "--draws", "2000", "--json")
+    assert set(ours) == {"estimate", "truth", "diagnostics"}
+    assert ours == cli
+    assert ours["truth"] == 0.25
+    with pytest.raises(ValueError, match="model"):
+        ffpe.llc_truth("power:3")

@@ -197,8 +197,17 @@ fn llc_schedule_late_mean_and_jumps() {
         let csv = std::fs::read_to_string(dir.path().join("minibatch_losses.csv")).unwrap();
         assert!(csv.starts_with("step,loss,jump\n"));
         let llc_csv = std::fs::read_to_string(dir.path().join("llc.csv")).unwrap();
-        assert!(llc_csv.starts_with("step,llc_mean,llc_std,init_loss,late\n"));
-        assert!(llc_csv.lines().nth(1).unwrap().ends_with(",1"));
+        // the original five columns first, the diagnostics appended after them
+        assert!(llc_csv.starts_with(
+            "step,llc_mean,llc_std,init_loss,late,rhat,ess_bulk,ess_tail,acceptance,burn_in\n"
+        ));
+        let row: Vec<&str> = llc_csv.lines().nth(1).unwrap().split(',').collect();
+        assert_eq!(row.len(), 10, "{row:?}");
+        assert_eq!(row[4], "1");
+        for v in &row[5..] {
+            // a number, or NaN where a diagnostic could not be computed (few draws)
+            assert!(v.parse::<f64>().is_ok(), "{row:?}");
+        }
     }
     // late flags split the run: a 40-step late window of 100 steps
     let cfg = TrainConfig {

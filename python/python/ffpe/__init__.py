@@ -46,6 +46,7 @@ __all__ = [
     "steady",
     "exponent",
     "llc",
+    "llc_truth",
     "problem_toml",
     "__version__",
 ]
@@ -485,7 +486,9 @@ def llc(
         ``loss/trace`` (chains x draws; NaN after a divergence), ``llc/means`` (running
         estimate after each draw, chains pooled); and ``init_loss``, ``nbeta``,
         ``warnings``, ``draws_per_second``, ``loss/trace_all_steps`` (every step, burn-in
-        included).
+        included); ``diagnostics`` (``rhat``, ``ess_bulk``, ``ess_tail``, ``acceptance``,
+        ``acceptance_steps``, ``burn_in``, ``warnings``) and ``n_beta`` (``value``,
+        ``convention``, ``batch``, ``dataset``), as ``ffpe-validate llc --json``.
     """
     opts = dict(optimizer_kwargs or {})
     for k, v in (("lr", lr), ("localization", localization), ("nbeta", nbeta), ("noise_level", noise_level)):
@@ -537,5 +540,49 @@ def llc(
         "nbeta": r["nbeta"],
         "warnings": r["warnings"],
         "draws_per_second": r["draws_per_second"],
+        # the keys of `ffpe-validate llc --json`
+        "diagnostics": r["diagnostics"],
+        "n_beta": r["n_beta"],
     }
     return out
+
+
+def llc_truth(
+    model: str,
+    *,
+    seed: int = 0,
+    nbeta: float | None = None,
+    lr: float | None = None,
+    localization: float | None = None,
+    num_chains: int | None = None,
+    num_draws: int | None = None,
+    num_burnin_steps: int | None = None,
+    num_steps_bw_draws: int | None = None,
+) -> dict[str, Any]:
+    """The LLC estimator against a closed-form learning coefficient (``ffpe-validate llc-truth``).
+
+    ``model`` is ``"rrr:M,H,N,r"`` (reduced-rank regression, Aoyagi-Watanabe),
+    ``"power:p1,p2,.."`` (``sum w_i^p_i``) or ``"crossing:p1,p2,.."`` (``prod w_i^p_i``);
+    the SGLD settings default to the model's (see ``ffpe-validate llc-truth --help``).
+
+    Returns
+    -------
+    dict
+        ``estimate``, ``truth`` and ``diagnostics`` (``rhat``, ``ess_bulk``, ``ess_tail``,
+        ``acceptance``, ``acceptance_steps``, ``burn_in``, ``warnings``): the keys of
+        ``ffpe-validate llc-truth --json``.
+    """
+    def opt(name: str, v: Any, lo: int) -> int | None:
+        return None if v is None else _count(name, v, lo)
+
+    return dict(_native.llc_truth(
+        str(model),
+        seed=_count("seed", seed, 0),
+        nbeta=None if nbeta is None else float(nbeta),
+        epsilon=None if lr is None else float(lr),
+        gamma=None if localization is None else float(localization),
+        chains=opt("num_chains", num_chains, 1),
+        draws=opt("num_draws", num_draws, 1),
+        burnin=opt("num_burnin_steps", num_burnin_steps, 0),
+        steps_between_draws=opt("num_steps_bw_draws", num_steps_bw_draws, 1),
+    ))

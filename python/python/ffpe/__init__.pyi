@@ -132,3 +132,15 @@ def llc(
     noise_level: Optional[float] = None,
     progress: ProgressArg = None,
 ) -> dict[str, Any]: ...
+def llc_truth(
+    model: str,
+    *,
+    seed: int = 0,
+    nbeta: Optional[float] = None,
+    lr: Optional[float] = None,
+    localization: Optional[float] = None,
+    num_chains: Optional[int] = None,
+    num_draws: Optional[int] = None,
+    num_burnin_steps: Optional[int] = None,
+    num_steps_bw_draws: Optional[int] = None,
+) -> dict[str, Any]: ...

@@ -6,7 +6,8 @@
 //!   [`sum_of_powers_rlct`] (`K = sum_i w_i^(p_i)`) and [`monomial_rlct`] (normal crossing,
 //!   `K = prod_i w_i^(p_i)`).
 //! * [`NBeta`]: which inverse temperature `n_beta` an estimate used (`B / ln B` or `n / ln n`;
-//!   SPEC section 3), parsed from and printed as `batch` / `dataset`.
+//!   SPEC section 3), parsed from and printed as `batch` / `dataset`; the same type as the
+//!   estimator's setting [`crate::llc::NBeta`].
 //! * [`time_average_trapezoid`] and [`time_average_over`]: the time average `lambda_bar` of an
 //!   LLC curve over a window, by the trapezoid rule.
 //!
@@ -14,10 +15,7 @@
 //! is `F_n = n L_n(w_0) + lambda ln n - (m - 1) ln ln n + O_p(1)` (Watanabe 2009); a regular
 //! model of dimension `d` has `lambda = d / 2`, `m = 1`.
 
-use std::fmt;
-use std::str::FromStr;
-
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 use super::{AnalysisError, Result};
 
@@ -155,77 +153,9 @@ pub fn monomial_rlct(powers: &[u32]) -> Result<Rlct> {
     })
 }
 
-/// The inverse-temperature convention of an LLC estimate (SPEC section 3).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum NBeta {
-    /// `B / ln B` with `B` the SGLD batch size (devinterp's default).
-    Batch,
-    /// `n / ln n` with `n` the training-set size (the paper's).
-    Dataset,
-}
-
-/// A string that names no [`NBeta`] convention.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown n_beta convention {given:?}: allowed are {}", NBeta::NAMES.join(", "))]
-pub struct UnknownNBeta {
-    /// The string given.
-    pub given: String,
-}
-
-impl NBeta {
-    /// The names accepted by [`FromStr`] (and printed by [`fmt::Display`]), in order.
-    pub const NAMES: [&'static str; 2] = ["batch", "dataset"];
-
-    /// The numeric `n_beta`: `B / ln B` for [`NBeta::Batch`], `n / ln n` for
-    /// [`NBeta::Dataset`].
-    ///
-    /// Errors: the size used is below 2 (`ln 1 = 0`).
-    pub fn value(self, batch_size: usize, dataset_size: usize) -> Result<f64> {
-        let (what, k) = match self {
-            NBeta::Batch => ("n_beta batch size B", batch_size),
-            NBeta::Dataset => ("n_beta dataset size n", dataset_size),
-        };
-        if k < 2 {
-            return Err(AnalysisError::OutOfRange {
-                what,
-                value: k as f64,
-                allowed: ">= 2",
-            });
-        }
-        let k = k as f64;
-        Ok(k / k.ln())
-    }
-
-    /// The name of the convention (`batch` or `dataset`).
-    pub fn name(self) -> &'static str {
-        match self {
-            NBeta::Batch => Self::NAMES[0],
-            NBeta::Dataset => Self::NAMES[1],
-        }
-    }
-}
-
-impl fmt::Display for NBeta {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
-    }
-}
-
-impl FromStr for NBeta {
-    type Err = UnknownNBeta;
-
-    /// `batch` or `dataset` (exactly; no case folding).
-    fn from_str(s: &str) -> std::result::Result<NBeta, UnknownNBeta> {
-        match s {
-            "batch" => Ok(NBeta::Batch),
-            "dataset" => Ok(NBeta::Dataset),
-            _ => Err(UnknownNBeta {
-                given: s.to_string(),
-            }),
-        }
-    }
-}
+/// The inverse-temperature convention of an LLC estimate (SPEC section 3): one type with the
+/// estimator's setting, [`crate::llc::NBeta`].
+pub use crate::llc::NBeta;
 
 /// Check `t`, `y` for the time averages: equal lengths, at least 2 points, finite, `t`
 /// strictly increasing.
@@ -473,18 +403,27 @@ mod tests {
         assert!((d - 8000.0 / 8000f64.ln()).abs() < 1e-12 * d);
         assert!(NBeta::Batch.value(1, 8000).is_err());
         assert!(NBeta::Dataset.value(256, 0).is_err());
-        for v in [NBeta::Batch, NBeta::Dataset] {
+        assert!(NBeta::Value(-1.0).value(256, 8000).is_err());
+        for v in [NBeta::Batch, NBeta::Dataset, NBeta::Value(12.5)] {
             assert_eq!(v.to_string().parse::<NBeta>().unwrap(), v);
         }
         assert_eq!("dataset".parse::<NBeta>().unwrap(), NBeta::Dataset);
-        let err = "Dataset".parse::<NBeta>().unwrap_err();
-        assert_eq!(err.given, "Dataset");
-        let msg = err.to_string();
-        assert!(msg.contains("batch") && msg.contains("dataset"), "{msg}");
+        let msg = "Dataset".parse::<NBeta>().unwrap_err().to_string();
+        assert!(
+            msg.contains("nbeta") && msg.contains("batch") && msg.contains("dataset"),
+            "{msg}"
+        );
+        // the serialised form of the estimator's setting is kept (older summary.json files);
+        // the lower-case names are read too
         assert_eq!(
             serde_json::to_string(&NBeta::Dataset).unwrap(),
-            "\"dataset\""
+            "\"Dataset\""
         );
+        assert_eq!(
+            serde_json::from_str::<NBeta>("\"dataset\"").unwrap(),
+            NBeta::Dataset
+        );
+        assert_eq!(NBeta::Dataset.name(), "dataset");
     }
 
     #[test]

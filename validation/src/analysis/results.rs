@@ -106,7 +106,8 @@ pub struct RunAnalysis {
     pub late_fit: Option<DisplacementFit>,
     /// Power law versus log versus Brownian on the late window.
     pub growth_models: Option<GrowthModelComparison>,
-    /// Mean LLC over the late window.
+    /// Trapezoid time average (in `t`) of the LLC estimates over the late window
+    /// ([`super::run::lambda_bar`]); not the unweighted mean of the estimates.
     pub lambda_bar: f64,
     /// Block-bootstrap interval of `lambda_bar`.
     pub lambda_bar_ci: Option<ConfidenceInterval>,

@@ -64,8 +64,32 @@ impl Default for RunAnalysisConfig {
     }
 }
 
-/// Mean of the LLC estimates inside `[t0, t1]` with a block-bootstrap interval; falls back to
-/// the last 10 estimates when the window holds none.
+/// Trapezoid weights of the points `t` (increasing): `w_i = (t_{i+1} - t_{i-1}) / 2` (half
+/// intervals at the ends) over `t_last - t_0`, so that `sum_i w_i y_i` is the trapezoid time
+/// average [`super::llc_truth::time_average_trapezoid`]. Equal weights when the points span no
+/// time (one point, or equal times).
+pub fn trapezoid_weights(t: &[f64]) -> Vec<f64> {
+    let n = t.len();
+    let span = if n > 1 { t[n - 1] - t[0] } else { 0.0 };
+    if !(span > 0.0 && span.is_finite()) {
+        return vec![1.0 / n.max(1) as f64; n];
+    }
+    (0..n)
+        .map(|i| {
+            let lo = t[i.saturating_sub(1)];
+            let hi = t[(i + 1).min(n - 1)];
+            0.5 * (hi - lo) / span
+        })
+        .collect()
+}
+
+/// `lambda_bar`: the trapezoid time average in `t` of the LLC estimates inside `[t0, t1]`
+/// (`sum_i (t_{i+1} - t_i) (l_i + l_{i+1}) / 2 / (t_last - t_first)` over the estimates in the
+/// window, [`trapezoid_weights`]), not the unweighted mean of the estimates: with geometrically
+/// spaced estimates the two differ, and the time average is the quantity of SPEC section 1.3.
+/// The interval is a block bootstrap of the estimates, each resample's weighted mean with the
+/// resampled points' weights. Falls back to the plain mean of the last 10 estimates when the
+/// window holds none.
 pub fn lambda_bar(
     llc_t: &[f64],
     llc: &[f64],
@@ -73,25 +97,32 @@ pub fn lambda_bar(
     t1: f64,
     boot: &BootstrapConfig,
 ) -> (f64, Option<ConfidenceInterval>) {
-    let mut v: Vec<f64> = llc_t
+    let mut pts: Vec<(f64, f64)> = llc_t
         .iter()
         .zip(llc)
-        .filter(|(t, l)| **t >= t0 && **t <= t1 && l.is_finite())
-        .map(|(_, l)| *l)
+        .filter(|(t, l)| **t >= t0 && **t <= t1 && l.is_finite() && t.is_finite())
+        .map(|(t, l)| (*t, *l))
         .collect();
-    if v.is_empty() {
-        v = llc
+    pts.sort_by(|a, b| a.0.total_cmp(&b.0));
+    pts.dedup_by(|b, a| b.0 <= a.0);
+    let (v, wts): (Vec<f64>, Vec<f64>) = if pts.is_empty() {
+        let v: Vec<f64> = llc
             .iter()
             .rev()
             .take(10)
             .copied()
             .filter(|x| x.is_finite())
             .collect();
-    }
+        let w = vec![1.0 / v.len().max(1) as f64; v.len()];
+        (v, w)
+    } else {
+        let t: Vec<f64> = pts.iter().map(|p| p.0).collect();
+        (pts.iter().map(|p| p.1).collect(), trapezoid_weights(&t))
+    };
     if v.is_empty() {
         return (f64::NAN, None);
     }
-    let m = mean(&v);
+    let m: f64 = v.iter().zip(&wts).map(|(v, w)| v * w).sum();
     if v.len() < 3 {
         return (m, None);
     }
@@ -101,7 +132,10 @@ pub fn lambda_bar(
     let reps = (0..boot.resamples)
         .map(|_| {
             block_resample_indices(v.len(), block, &mut rng, &mut idx);
-            idx.iter().map(|&i| v[i]).sum::<f64>() / v.len() as f64
+            let (s, w) = idx
+                .iter()
+                .fold((0.0, 0.0), |(s, w), &i| (s + wts[i] * v[i], w + wts[i]));
+            if w > 0.0 { s / w } else { f64::NAN }
         })
         .collect();
     (m, Some(percentile_interval(reps, boot.level)))
@@ -202,5 +236,40 @@ pub fn analyse_run(d: &RunData, cfg: &RunAnalysisConfig) -> RunAnalysis {
         gamma_law,
         ffpe: FfpeComparison::default(),
         notes,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lambda_bar_is_the_trapezoid_time_average() {
+        // estimates at unevenly spaced steps: 1, 2, 4, 100 with values 1, 1, 1, 5; the
+        // unweighted mean is 2, the trapezoid time average over [1, 100] is
+        // (1*1 + 2*1 + 96*3) / 99 = 291 / 99 (exact up to a few roundings: 1e-12)
+        let t = [1.0, 2.0, 4.0, 100.0];
+        let l = [1.0, 1.0, 1.0, 5.0];
+        let boot = BootstrapConfig::default();
+        let (lb, ci) = lambda_bar(&t, &l, 0.0, 1e3, &boot);
+        assert!((lb - 291.0 / 99.0).abs() < 1e-12, "{lb}");
+        assert!(
+            (mean(&l) - 2.0).abs() < 1e-12,
+            "the unweighted mean differs"
+        );
+        let want = crate::analysis::llc_truth::time_average_trapezoid(&t, &l).unwrap();
+        assert!((lb - want).abs() < 1e-12);
+        assert!(ci.is_some());
+        // the window keeps only its points: [1, 4] holds three equal values
+        let (lb, _) = lambda_bar(&t, &l, 1.0, 4.0, &boot);
+        assert!((lb - 1.0).abs() < 1e-12, "{lb}");
+        // evenly spaced points: the trapezoid average weights the ends by half
+        let (lb, _) = lambda_bar(&[0.0, 1.0, 2.0], &[0.0, 0.0, 3.0], 0.0, 2.0, &boot);
+        assert!((lb - 0.75).abs() < 1e-12, "{lb}");
+        // no point in the window: the mean of the last 10 estimates, as before
+        let (lb, _) = lambda_bar(&t, &l, 200.0, 300.0, &boot);
+        assert!((lb - 2.0).abs() < 1e-12, "{lb}");
+        let w = trapezoid_weights(&t);
+        assert!((w.iter().sum::<f64>() - 1.0).abs() < 1e-12);
     }
 }

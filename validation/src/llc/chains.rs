@@ -3,8 +3,25 @@
 #[allow(unused_imports)]
 use super::*;
 
-/// Traces (one per chain) and warnings of a group of chains.
-pub(super) type ChainsOut = (Vec<Vec<f64>>, Vec<String>);
+/// What a group of chains produced.
+#[derive(Clone, Debug, Default)]
+pub(super) struct ChainsOut {
+    /// Minibatch loss of every step, one trace per chain.
+    pub(super) traces: Vec<Vec<f64>>,
+    /// Warnings (divergence).
+    pub(super) warnings: Vec<String>,
+    /// Acceptance probabilities of the measured steps, per chain ([`MalaProbe`]).
+    pub(super) accept: Vec<Vec<f64>>,
+}
+
+impl ChainsOut {
+    /// Append the chains of `o` (in order).
+    pub(super) fn extend(&mut self, o: ChainsOut) {
+        self.traces.extend(o.traces);
+        self.warnings.extend(o.warnings);
+        self.accept.extend(o.accept);
+    }
+}
 
 pub(super) fn chain_batcher(data: &Dataset, config: &LlcConfig, k: usize) -> Batcher {
     Batcher::new(
@@ -51,30 +68,53 @@ pub(super) fn run_chains_cpu(
         noise_scale: (config.epsilon.sqrt() * config.noise_level) as f32,
     };
     let steps = config.total_steps();
-    let mut traces = vec![];
-    let mut warnings = vec![];
+    let mut out = ChainsOut::default();
     let mut m = SgdMlp::new(net.arch(), &flat, data, InputLayer::Auto, 1)?;
     let anchor = m.anchor();
+    let probe = MalaProbe::for_network(net, config, nbeta)?;
+    let (mut xs, mut ys) = (vec![], vec![]);
     for k in ks {
         m.reset(&anchor)?;
         let mut batcher = chain_batcher(data, config, k);
         let mut rng = Rng::new(config.seed, &[0x901e, k as u64]);
         let mut trace = Vec::with_capacity(steps);
+        let mut accept = vec![];
         for t in 0..steps {
-            let l = m.sgld_step(data, batcher.indices(t as u64), &anchor, &step, &mut rng)?;
+            let idx = batcher.indices(t as u64);
+            // A measured step: loss and gradient at w and, after the step, at w' on the same
+            // minibatch (the SGLD step itself is unchanged).
+            let before = match &probe {
+                Some(p) if p.measured(t) => {
+                    xs.clear();
+                    ys.clear();
+                    data.gather_into(idx, &mut xs, &mut ys);
+                    let x = Tensor::from_slice(&xs, (idx.len(), data.dim()), net.device())?;
+                    let w = m.flat_params();
+                    let (l, g) = p.loss_grad(&w, &x, &ys)?;
+                    Some((p, x, to_f64(&w), l, g))
+                }
+                _ => None,
+            };
+            let l = m.sgld_step(data, idx, &anchor, &step, &mut rng)?;
+            if let Some((p, x, w, l0, g0)) = before {
+                let wn = m.flat_params();
+                let (l1, g1) = p.loss_grad(&wn, &x, &ys)?;
+                accept.extend(p.accept((&w, l0, &g0), (&to_f64(&wn), l1, &g1)));
+            }
             monitor.step(1)?;
             trace.push(l);
             if !l.is_finite() {
-                warnings.push(format!(
+                out.warnings.push(format!(
                     "diverged: non-finite minibatch loss at step {t} (chain {k}); lower epsilon or \
                      raise gamma"
                 ));
                 break;
             }
         }
-        traces.push(trace);
+        out.traces.push(trace);
+        out.accept.push(accept);
     }
-    Ok((traces, warnings))
+    Ok(out)
 }
 
 /// Run the chains `ks` as one chain-batched computation; returns their traces and warnings.
@@ -135,6 +175,8 @@ pub(super) fn run_chains_batched(
         gamma,
         noise_scale: nscale as f64,
     };
+    let probe = MalaProbe::for_network(net, config, nbeta)?;
+    let mut accept = vec![vec![]; c];
     for t in 0..steps {
         xs.clear();
         ys.clear();
@@ -158,6 +200,8 @@ pub(super) fn run_chains_batched(
             ));
             break;
         }
+        let measured = probe.as_ref().filter(|p| p.measured(t));
+        let before = measured.map(|_| params.clone());
         for (i, p) in params.iter_mut().enumerate() {
             let g = &lg.grads[i];
             let next = if dev.is_cpu() {
@@ -179,6 +223,27 @@ pub(super) fn run_chains_batched(
             };
             *p = next;
         }
+        if let (Some(pr), Some(w0)) = (measured, before) {
+            // The chains' losses and gradients at w' on the same minibatches.
+            let lg1 = grad::loss_and_grads(&arch, &params, &buffers, &x, &ys, BnMode::Eval)?;
+            let l1 = lg1.loss.to_dtype(DType::F64)?.to_vec1::<f64>()?;
+            let rows = [
+                per_chain_rows(&w0, c)?,
+                per_chain_rows(&lg.grads, c)?,
+                per_chain_rows(&params, c)?,
+                per_chain_rows(&lg1.grads, c)?,
+            ];
+            for k in 0..c {
+                accept[k].extend(pr.accept(
+                    (&rows[0][k], losses[k], &rows[1][k]),
+                    (&rows[2][k], l1[k], &rows[3][k]),
+                ));
+            }
+        }
     }
-    Ok((trace, warnings))
+    Ok(ChainsOut {
+        traces: trace,
+        warnings,
+        accept,
+    })
 }

@@ -5,15 +5,102 @@
 #[allow(unused_imports)]
 use super::*;
 
-/// Inverse temperature `n_beta`.
+/// Inverse temperature `n_beta`, and the convention it follows (SPEC section 3). The one type
+/// for both: [`crate::analysis::llc_truth`] re-exports it.
+///
+/// Parsed from (and [`std::fmt::Display`]ed as) `batch`, `dataset` or a positive number.
+/// Serialised as before (`"Batch"`, `"Dataset"`, `{"Value": x}`, so that older
+/// `summary.json` files still load); the lower-case names are accepted when reading too.
 #[derive(Clone, Copy, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub enum NBeta {
-    /// `B / ln B` with `B` the batch size (devinterp's default).
+    /// `B / ln B` with `B` the SGLD batch size (devinterp's default).
+    #[serde(alias = "batch")]
     Batch,
-    /// `n / ln n` with `n` the training-set size.
+    /// `n / ln n` with `n` the training-set size (the paper's).
+    #[serde(alias = "dataset")]
     Dataset,
     /// A given value.
+    #[serde(alias = "value")]
     Value(f64),
+}
+
+impl NBeta {
+    /// The names of the two conventions, as accepted by [`std::str::FromStr`].
+    pub const NAMES: [&'static str; 2] = ["batch", "dataset"];
+
+    /// The convention's name: `batch`, `dataset`, or `value` for a given number.
+    pub fn name(self) -> &'static str {
+        match self {
+            NBeta::Batch => Self::NAMES[0],
+            NBeta::Dataset => Self::NAMES[1],
+            NBeta::Value(_) => "value",
+        }
+    }
+
+    /// The numeric `n_beta`: `B / ln B` for [`NBeta::Batch`], `n / ln n` for
+    /// [`NBeta::Dataset`] (`B` the batch size, `n` the training-set size), the number itself
+    /// for [`NBeta::Value`].
+    ///
+    /// Errors: the size used is below 2 (`ln 1 = 0`); a value that is not positive and finite.
+    pub fn value(self, batch_size: usize, dataset_size: usize) -> Result<f64> {
+        let (flag, k) = match self {
+            NBeta::Value(v) if v.is_finite() && v > 0.0 => return Ok(v),
+            NBeta::Value(v) => return Err(Error::config("nbeta", v, "a positive finite number")),
+            NBeta::Batch => ("batch-size", batch_size),
+            NBeta::Dataset => ("data (training-set size)", dataset_size),
+        };
+        if k < 2 {
+            return Err(Error::config(
+                flag,
+                k,
+                "at least 2 for the n_beta convention (ln 1 = 0)",
+            ));
+        }
+        Ok(x_over_ln_x(k))
+    }
+}
+
+/// `x / ln x`.
+pub(super) fn x_over_ln_x(k: usize) -> f64 {
+    let k = k as f64;
+    k / k.ln()
+}
+
+impl std::fmt::Display for NBeta {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            NBeta::Value(v) => write!(f, "{v}"),
+            _ => f.write_str(self.name()),
+        }
+    }
+}
+
+/// The `n_beta` an estimate used, with its convention and the values of both conventions.
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct NBetaRecord {
+    /// The numeric `n_beta` used.
+    pub value: f64,
+    /// Its convention: `batch`, `dataset` or `value` (a given number).
+    pub convention: String,
+    /// `B / ln B` with `B` the batch size used (at most the training-set size).
+    pub batch: f64,
+    /// `n / ln n` with `n` the training-set size.
+    pub dataset: f64,
+}
+
+impl NBetaRecord {
+    /// The record of `config` on a training set of `n` examples (`NaN` for a convention whose
+    /// size is below 2).
+    pub fn new(config: &LlcConfig, n: usize) -> NBetaRecord {
+        let b = config.batch_size.min(n);
+        let conv = |k: usize| if k >= 2 { x_over_ln_x(k) } else { f64::NAN };
+        NBetaRecord {
+            value: config.nbeta_value(n),
+            convention: config.nbeta.name().to_string(),
+            batch: conv(b),
+            dataset: conv(n),
+        }
+    }
 }
 
 impl std::str::FromStr for NBeta {
@@ -81,7 +168,7 @@ impl std::str::FromStr for InitLoss {
 
 /// SGLD/LLC settings. Defaults: eps 1e-4, gamma 100, n_beta `batch`, 4 chains, 1000 draws,
 /// no burn-in, a draw every step, batch 256, seed 0, noise level 1, shuffled minibatches,
-/// full-data init loss.
+/// full-data init loss, acceptance measured on every 50th draw step.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct LlcConfig {
     /// Step size `eps`.
@@ -112,6 +199,16 @@ pub struct LlcConfig {
     /// computation on its own thread (default 1). Results do not depend on it.
     #[serde(default = "one")]
     pub threads: usize,
+    /// Metropolis-adjusted acceptance probability ([`crate::analysis::mala`]) of every
+    /// `acceptance_every`-th draw step (0: not measured). Each measured step costs two extra
+    /// loss-and-gradient evaluations on that step's minibatch (at `w` and at the proposal `w'`),
+    /// so the default 50 adds about 4 % to a chain; see [`super::LlcDiagnostics`].
+    #[serde(default = "default_acceptance_every")]
+    pub acceptance_every: usize,
+}
+
+pub(super) fn default_acceptance_every() -> usize {
+    50
 }
 
 pub(super) fn one() -> usize {
@@ -134,6 +231,7 @@ impl Default for LlcConfig {
             shuffle: true,
             init_loss: InitLoss::Full,
             threads: 1,
+            acceptance_every: default_acceptance_every(),
         }
     }
 }

@@ -16,12 +16,24 @@ pub struct LlcResult {
     pub init_loss: f64,
     /// The numeric `n_beta` used.
     pub nbeta: f64,
+    /// The `n_beta` used with its convention, and the values of both conventions
+    /// (`B / ln B` and `n / ln n`).
+    #[serde(default)]
+    pub n_beta: NBetaRecord,
     /// Minibatch loss of every step (burn-in included), per chain: `trace[chain][step]`.
     pub trace: Vec<Vec<f64>>,
+    /// Minibatch loss of every draw, per chain: `loss_traces[chain][draw]` (the draws of
+    /// `trace`; what the diagnostics are computed from).
+    #[serde(default)]
+    pub loss_traces: Vec<Vec<f64>>,
     /// Running LLC estimate after each draw (all chains pooled).
     pub llc_running: Vec<f64>,
-    /// Warnings (trace below the init loss, divergence).
+    /// Warnings (trace below the init loss, divergence); the diagnostics' warnings are in
+    /// `diagnostics.warnings`.
     pub warnings: Vec<String>,
+    /// Convergence diagnostics of the draws ([`LlcDiagnostics`]).
+    #[serde(default)]
+    pub diagnostics: LlcDiagnostics,
     /// SGLD steps per second, summed over chains.
     pub draws_per_second: f64,
 }
@@ -30,9 +42,9 @@ pub struct LlcResult {
 pub fn estimate(net: &Network, data: &Dataset, config: &LlcConfig) -> Result<LlcResult> {
     let (init_loss, nbeta) = prepare(net, data, config)?;
     let start = std::time::Instant::now();
-    let (trace, warnings) = all_chains(net, data, config, nbeta, &Monitor::silent())?;
+    let out = all_chains(net, data, config, nbeta, &Monitor::silent())?;
     let elapsed = start.elapsed().as_secs_f64();
-    finish(config, init_loss, nbeta, trace, warnings, elapsed)
+    finish(config, init_loss, data.len(), out, elapsed)
 }
 
 /// A progress callback: `(chain-steps done, total chain-steps)`; returning false stops the run.
@@ -55,10 +67,10 @@ pub fn estimate_with_progress(
     let total = config.chains.saturating_mul(config.total_steps());
     let monitor = Monitor::new(progress, total);
     let start = std::time::Instant::now();
-    let (trace, warnings) = all_chains(net, data, config, nbeta, &monitor)?;
+    let out = all_chains(net, data, config, nbeta, &monitor)?;
     let elapsed = start.elapsed().as_secs_f64();
     monitor.finish()?;
-    finish(config, init_loss, nbeta, trace, warnings, elapsed)
+    finish(config, init_loss, data.len(), out, elapsed)
 }
 
 /// Counts chain-steps for [`estimate_with_progress`] and passes them to its callback.
@@ -136,10 +148,9 @@ pub(super) fn all_chains(
 ) -> Result<ChainsOut> {
     let c = config.chains;
     let groups = config.threads.clamp(1, c);
-    let mut trace = vec![];
-    let mut warnings = vec![];
+    let mut out = ChainsOut::default();
     if groups == 1 {
-        (trace, warnings) = run_chains(net, data, config, nbeta, 0..c, monitor)?;
+        out = run_chains(net, data, config, nbeta, 0..c, monitor)?;
     } else {
         // Chain groups on separate threads; every chain keeps its own streams, so the result
         // does not depend on the grouping.
@@ -172,12 +183,10 @@ pub(super) fn all_chains(
             return Err(Error::Stopped);
         }
         for r in results {
-            let (t, w) = r?;
-            trace.extend(t);
-            warnings.extend(w);
+            out.extend(r?);
         }
     }
-    Ok((trace, warnings))
+    Ok(out)
 }
 
 /// Check `config` against `net` and `data`; returns `(L(w*), n_beta)`.
@@ -274,30 +283,38 @@ pub fn estimate_many(
             })
             .collect::<Result<_>>()?;
         let elapsed = start.elapsed().as_secs_f64();
-        let mut per_job: Vec<ChainsOut> = vec![(vec![], vec![]); jobs.len()];
-        for ((k, _), (t, w)) in tasks.iter().zip(outs) {
-            per_job[*k].0.extend(t);
-            per_job[*k].1.extend(w);
+        let mut per_job: Vec<ChainsOut> = vec![ChainsOut::default(); jobs.len()];
+        for ((k, _), o) in tasks.iter().zip(outs) {
+            per_job[*k].extend(o);
         }
         per_job
             .into_iter()
             .zip(jobs)
             .zip(&prepared)
-            .map(|(((trace, warnings), (_, cfg)), (init_loss, nbeta))| {
-                finish(cfg, *init_loss, *nbeta, trace, warnings, elapsed)
+            .map(|((out, (_, cfg)), (init_loss, _))| {
+                finish(cfg, *init_loss, data.len(), out, elapsed)
             })
             .collect()
     })
 }
 
-pub(super) fn finish(
+/// The estimate from the chains' output: the per-chain LLC from the draws, the running
+/// estimate, the warnings and the diagnostics. `n` is the training-set size (for the `n_beta`
+/// record).
+pub(crate) fn finish(
     config: &LlcConfig,
     init_loss: f64,
-    nbeta: f64,
-    trace: Vec<Vec<f64>>,
-    mut warnings: Vec<String>,
+    n: usize,
+    out: ChainsOut,
     elapsed: f64,
 ) -> Result<LlcResult> {
+    let ChainsOut {
+        traces: trace,
+        mut warnings,
+        accept,
+    } = out;
+    let n_beta = NBetaRecord::new(config, n);
+    let nbeta = n_beta.value;
     let c = trace.len();
     let is_draw = |t: usize| {
         t >= config.burnin && (t - config.burnin).is_multiple_of(config.steps_between_draws)
@@ -346,15 +363,20 @@ pub(super) fn finish(
         ));
     }
     let total_steps: usize = trace.iter().map(|t| t.len()).sum();
+    let diagnostics = LlcDiagnostics::new(&draws, &accept);
+    let loss_traces = draws;
     Ok(LlcResult {
         llc_mean: mean,
         llc_std: std,
         llc_per_chain: per_chain,
         init_loss,
         nbeta,
+        n_beta,
         trace,
+        loss_traces,
         llc_running: running,
         warnings,
+        diagnostics,
         draws_per_second: if elapsed > 0.0 {
             total_steps as f64 / elapsed
         } else {

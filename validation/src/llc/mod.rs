@@ -14,6 +14,14 @@
 //! loss at `w*` by default, the mean over the first `K` minibatches (devinterp's choice), or a
 //! given number (devinterp's `init_loss=` argument).
 //!
+//! Every estimate carries its convergence diagnostics ([`LlcDiagnostics`]: R-hat, bulk and
+//! tail ESS of the per-draw loss, the mean Metropolis-adjusted acceptance of a declared
+//! subsample of the SGLD proposals, the burn-in detected from the loss traces, and plain-sentence
+//! warnings) and the `n_beta` it used with both conventions ([`NBetaRecord`]).
+//!
+//! [`truth`] runs the same chains on models with a closed-form coefficient (reduced-rank
+//! regression, powers, normal crossings): the estimator checked against the truth.
+//!
 //! [`estimate_with_progress`] reports the chain-steps done to a callback, which can stop the
 //! run; the result is the same as [`estimate`]'s.
 //!
@@ -46,13 +54,19 @@ use crate::optim::sgld::{SgldOp, SgldStep, sgld_tensors};
 use crate::rng::Rng;
 use candle_core::{DType, Tensor};
 
+mod accept;
 mod chains;
 mod config;
+pub mod diagnostics;
 mod estimate;
+pub mod sweep;
 #[cfg(test)]
 mod tests;
+pub mod truth;
 
+use accept::*;
 use chains::*;
-pub use config::{InitLoss, LlcConfig, NBeta};
+pub use config::{InitLoss, LlcConfig, NBeta, NBetaRecord};
+pub use diagnostics::LlcDiagnostics;
 use estimate::*;
 pub use estimate::{LlcResult, ProgressFn, estimate, estimate_many, estimate_with_progress};

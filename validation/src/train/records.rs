@@ -39,6 +39,22 @@ pub struct LlcRecord {
     /// The step is in the late window (`step >= late_window_start()`).
     #[serde(default)]
     pub late: bool,
+    /// R-hat of the per-draw loss over the chains ([`crate::llc::LlcDiagnostics`]; `None`
+    /// when it could not be computed or in older summaries).
+    #[serde(default)]
+    pub rhat: Option<f64>,
+    /// Bulk ESS of the per-draw loss.
+    #[serde(default)]
+    pub ess_bulk: Option<f64>,
+    /// Tail ESS of the per-draw loss.
+    #[serde(default)]
+    pub ess_tail: Option<f64>,
+    /// Mean Metropolis-adjusted acceptance of the measured SGLD proposals.
+    #[serde(default)]
+    pub acceptance: Option<f64>,
+    /// Burn-in detected from the loss traces, in draws.
+    #[serde(default)]
+    pub burn_in: usize,
 }
 
 /// What a run produced (also `summary.json` in the run directory).
@@ -162,11 +178,23 @@ pub(super) fn write_outputs(summary: &RunSummary, out_dir: &Path) -> Result<()> 
         l += &format!("{s},{v:e},{j:e}\n");
     }
     write_atomic(&out_dir.join("minibatch_losses.csv"), l.as_bytes())?;
-    let mut c = String::from("step,llc_mean,llc_std,init_loss,late\n");
+    // The diagnostics columns come after the original five (readers by position still work).
+    let mut c = String::from(
+        "step,llc_mean,llc_std,init_loss,late,rhat,ess_bulk,ess_tail,acceptance,burn_in\n",
+    );
     for r in &summary.llc {
         c += &format!(
-            "{},{:e},{:e},{:e},{}\n",
-            r.step, r.llc_mean, r.llc_std, r.init_loss, r.late as u8
+            "{},{:e},{:e},{:e},{},{:e},{:e},{:e},{:e},{}\n",
+            r.step,
+            r.llc_mean,
+            r.llc_std,
+            r.init_loss,
+            r.late as u8,
+            r.rhat.unwrap_or(f64::NAN),
+            r.ess_bulk.unwrap_or(f64::NAN),
+            r.ess_tail.unwrap_or(f64::NAN),
+            r.acceptance.unwrap_or(f64::NAN),
+            r.burn_in
         );
     }
     write_atomic(&out_dir.join("llc.csv"), c.as_bytes())?;

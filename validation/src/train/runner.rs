@@ -308,6 +308,11 @@ impl Runner {
                 init_loss: r.init_loss,
                 llc_per_chain: r.llc_per_chain,
                 late: s1 >= self.late,
+                rhat: r.diagnostics.rhat,
+                ess_bulk: r.diagnostics.ess_bulk,
+                ess_tail: r.diagnostics.ess_tail,
+                acceptance: r.diagnostics.acceptance,
+                burn_in: r.diagnostics.burn_in,
             });
             self.summary.update_llc_means();
         }
