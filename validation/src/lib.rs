@@ -33,7 +33,7 @@
 //! | [`data`], [`batches`] | the IDX reader and split; the stateless minibatch order |
 //! | [`model`], [`grad`], [`device`] | the MLP (PyTorch names and init), its loss and gradients with candle, CPU/CUDA selection |
 //! | [`mlp_cpu`] | the CPU fast path: preallocated buffers, fused updates, the sparse first layer |
-//! | [`llc`] | the SGLD estimator: configuration (every default in one place), estimate, chains |
+//! | [`llc`] | the SGLD estimator: configuration (every default in one place), estimate, chains, diagnostics (R-hat, ESS, MALA acceptance, burn-in), the check against closed-form coefficients ([`llc::truth`]), the epsilon x gamma calibration ([`llc::sweep`]) |
 //! | [`train`] | configuration, runner, records, resume file of a training run |
 //! | [`ensemble`] | many runs advanced side by side, each exactly as `train::run` would |
 //! | [`curvature`] | f64 MLP loss, gradient and exact Hessian-vector products, Lanczos, SLQ, gradient-noise projections |

@@ -363,6 +363,25 @@ fn llc_command_prints_json_and_checks_arch() {
     }
     assert_eq!(v["trace"].as_array().unwrap().len(), 2);
     assert!((v["nbeta"].as_f64().unwrap() - 8000.0 / 8000f64.ln()).abs() < 1e-9);
+    // the n_beta record (both conventions), the diagnostics and the per-draw loss traces
+    assert_eq!(v["n_beta"]["convention"], "dataset");
+    assert!((v["n_beta"]["batch"].as_f64().unwrap() - 256.0 / 256f64.ln()).abs() < 1e-9);
+    assert!((v["n_beta"]["dataset"].as_f64().unwrap() - 8000.0 / 8000f64.ln()).abs() < 1e-9);
+    let d = &v["diagnostics"];
+    for k in [
+        "rhat",
+        "ess_bulk",
+        "ess_tail",
+        "acceptance",
+        "burn_in",
+        "warnings",
+    ] {
+        assert!(d.get(k).is_some(), "diagnostics lacks {k}: {d}");
+    }
+    // draw 0 of each chain is measured (every 50th draw): 2 proposals
+    assert_eq!(d["acceptance_steps"], 2);
+    let lt = v["loss_traces"].as_array().unwrap();
+    assert_eq!((lt.len(), lt[0].as_array().unwrap().len()), (2, 20));
     // several checkpoints: one batched run (chains over 2 threads), one JSON line each with
     // its path, every value equal to the single run's (same chains, noise and minibatches)
     let many = bin()
@@ -423,4 +442,75 @@ fn llc_command_prints_json_and_checks_arch() {
     if !cfg!(feature = "cuda") {
         assert!(String::from_utf8_lossy(&cuda.stderr).contains("--features cuda"));
     }
+}
+
+#[test]
+fn llc_truth_and_llc_sweep_commands() {
+    // llc-truth --json: exactly the keys estimate, truth, diagnostics
+    let out = bin()
+        .args([
+            "llc-truth",
+            "--model",
+            "power:2",
+            "--draws",
+            "2000",
+            "--json",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let mut keys: Vec<&String> = v.as_object().unwrap().keys().collect();
+    keys.sort();
+    assert_eq!(keys, ["diagnostics", "estimate", "truth"]);
+    assert!((v["truth"].as_f64().unwrap() - 0.5).abs() < 1e-12);
+    // bad input names the flag and the allowed forms, without a panic
+    let out = bin()
+        .args(["llc-truth", "--model", "power:3"])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success() && err.contains("model") && err.contains("rrr:M,H,N,r"),
+        "{err}"
+    );
+    // llc-sweep: a 2 x 1 grid, JSON with every point and the rule, the plot written
+    let ck = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/mlp-784-128-10.safetensors");
+    let dir = tempfile::tempdir().unwrap();
+    let out = bin()
+        .args(["llc-sweep", "--epsilons", "1e-5,1e-4", "--gammas", "100"])
+        .args(["--chains", "2", "--draws", "10", "--json", "--weights"])
+        .arg(&ck)
+        .arg("--out")
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["points"].as_array().unwrap().len(), 2);
+    assert!(
+        v["rule"]
+            .as_str()
+            .unwrap()
+            .contains("largest usable epsilon")
+    );
+    assert!(v["points"][0]["diagnostics"].get("rhat").is_some());
+    for f in ["sweep.json", "llc_sweep.png", "llc_sweep.svg"] {
+        assert!(dir.path().join(f).exists(), "{f}");
+    }
+    let out = bin()
+        .args(["llc-sweep", "--epsilons", "0", "--gammas", "1", "--weights"])
+        .arg(&ck)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && err.contains("--epsilons"), "{err}");
 }
