@@ -74,6 +74,19 @@ pub enum Error {
         /// Why it is unavailable.
         what: String,
     },
+    /// Training diverged: the training loss became NaN or infinite.
+    #[error(
+        "run {path}: training diverged at step {step} (training loss {loss}: not finite, or more \
+         than 1000 times its value at step 0); lower the learning rate"
+    )]
+    Diverged {
+        /// The run directory.
+        path: PathBuf,
+        /// The checkpoint step at which the loss was found non-finite.
+        step: u64,
+        /// The loss.
+        loss: f64,
+    },
     /// An error in one member of an ensemble ([`crate::ensemble::run_ensemble`]).
     #[error("ensemble member {member}: {source}")]
     Member {

@@ -256,7 +256,11 @@ fn tiny_preset_with_ensembles() {
     opts.progress = false;
     let res = reproduce(&opts).unwrap();
     let out = dir.path();
-    let e = res.studies.ensembles.as_ref().expect("ensembles in results");
+    let e = res
+        .studies
+        .ensembles
+        .as_ref()
+        .expect("ensembles in results");
     assert_eq!(e.results.groups.len(), 1);
     assert!(e.results.groups[0].shared_init_identical);
     assert_eq!(e.verdicts.verdicts.len(), 5);
@@ -294,7 +298,9 @@ fn tiny_preset_with_ensembles() {
             "{plot}.png missing"
         );
         // on the first screen: before the appendix
-        let at = md.find(&format!("plots/{plot}.svg")).expect("figure linked");
+        let at = md
+            .find(&format!("plots/{plot}.svg"))
+            .expect("figure linked");
         assert!(at < md.find("## Appendix").unwrap());
     }
     let json: Value =

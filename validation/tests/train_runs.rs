@@ -514,3 +514,32 @@ fn llc_truth_and_llc_sweep_commands() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success() && err.contains("--epsilons"), "{err}");
 }
+
+/// A training run that diverges (learning rate 1e6) stops with an error naming the step, its
+/// summary says where, and it is not recorded as finished.
+#[test]
+fn a_diverging_run_stops_with_an_error() {
+    use ffpe_validation::data::{self, DataConfig};
+    use ffpe_validation::optim::Optimizer;
+    use ffpe_validation::train::{self, TrainConfig};
+    let d = data::load(&DataConfig {
+        n_train: 500,
+        n_test: 100,
+        ..DataConfig::default()
+    })
+    .unwrap();
+    let cfg = TrainConfig {
+        arch: "784-8-10".parse().unwrap(),
+        optimizer: Optimizer::sgd(1e6),
+        steps: 50,
+        llc_every: 0,
+        ..TrainConfig::default()
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let e = train::run(&cfg, &d, dir.path(), &mut |_, _| true).unwrap_err();
+    let msg = e.to_string();
+    assert!(msg.contains("diverged at step"), "{msg}");
+    let s = train::load_summary(dir.path()).unwrap();
+    assert!(!s.finished);
+    assert!(s.diverged_at.is_some());
+}

@@ -27,9 +27,10 @@ pub struct TimePoint {
     pub diffusion: f64,
     /// `mean over streams ||w_t - w_0||^2` (`= drift + (S - 1)/S diffusion`).
     pub msd: f64,
-    /// `diffusion / (drift + diffusion)`: the part of `E||w_t - w_0||^2` that is diffusion.
+    /// `diffusion / (drift + diffusion)`: the part of `E||w_t - w_0||^2` that is diffusion
+    /// (`null` at the start, where both are 0).
     #[serde(default)]
-    pub diffusion_share: f64,
+    pub diffusion_share: Option<f64>,
     /// `||m(t) - w_GD(t)||^2` (`null` without a GD twin).
     pub gd_gap: Option<f64>,
     /// `||w_GD(t) - w_0||^2` (`null` without a GD twin).
@@ -330,7 +331,7 @@ fn analyse_group(cfg: &DriftConfig, g: &GroupConfig, ms: &[&Member]) -> Result<G
                 drift: st.drift,
                 diffusion: st.diffusion,
                 msd: st.mean_sq_displacement,
-                diffusion_share: st.diffusion / (st.drift + st.diffusion),
+                diffusion_share: share(st.drift, st.diffusion),
                 gd_gap: st.gd_gap,
                 gd_drift,
                 top_eigenvalues: st.top_eigenvalues,
@@ -398,6 +399,11 @@ fn analyse_group(cfg: &DriftConfig, g: &GroupConfig, ms: &[&Member]) -> Result<G
     })
 }
 
+/// `diffusion / (drift + diffusion)`, `None` when the sum is 0.
+fn share(drift: f64, diffusion: f64) -> Option<f64> {
+    (drift + diffusion > 0.0).then(|| diffusion / (drift + diffusion))
+}
+
 fn average(ps: &[&TimePoint]) -> TimePoint {
     let n = ps.len() as f64;
     let avg = |f: &dyn Fn(&TimePoint) -> f64| ps.iter().map(|p| f(p)).sum::<f64>() / n;
@@ -417,7 +423,7 @@ fn average(ps: &[&TimePoint]) -> TimePoint {
         drift: avg(&|p| p.drift),
         diffusion: avg(&|p| p.diffusion),
         msd: avg(&|p| p.msd),
-        diffusion_share: avg(&|p| p.diffusion) / (avg(&|p| p.drift) + avg(&|p| p.diffusion)),
+        diffusion_share: share(avg(&|p| p.drift), avg(&|p| p.diffusion)),
         gd_gap: opt(&|p| p.gd_gap),
         gd_drift: opt(&|p| p.gd_drift),
         top_eigenvalues: (0..k)
@@ -479,7 +485,9 @@ fn stationarity(
     }
     let verdict = match &at_end {
         None => "not testable: too few evenly spaced loss points".to_string(),
-        Some(m) if stationary => format!("{}; reached by step {}", m.words(), reached_at.unwrap_or(0)),
+        Some(m) if stationary => {
+            format!("{}; reached by step {}", m.words(), reached_at.unwrap_or(0))
+        }
         Some(m) => format!("not stationary: {}", m.words()),
     };
     Stationarity {

@@ -124,7 +124,7 @@ fn group_evidence(
         .per_init
         .iter()
         .filter_map(|p| p.last())
-        .map(|l| l.diffusion_share)
+        .map(|l| l.diffusion_share.unwrap_or(f64::NAN))
         .collect();
     let steps: Vec<u64> = g.series.iter().map(|p| p.step).collect();
     let n = g.config.steps as f64;
@@ -170,7 +170,13 @@ fn group_evidence(
         .map(|e| (e / eb_ref).log10())
         .collect();
     let eb = from_units(&eb, boot).stationary(stationary);
-    vec![from_units(&share, boot), sub, from_units(&ou, boot), aging, eb]
+    vec![
+        from_units(&share, boot),
+        sub,
+        from_units(&ou, boot),
+        aging,
+        eb,
+    ]
 }
 
 /// The headline verdicts of the study `r` with the rival scores `rivals` (one per group, same

@@ -142,7 +142,11 @@ impl GroupConfig {
             return Err(Error::config("gd_twin_steps", 0, "at least 1 (or absent)"));
         }
         if !(self.momentum.is_finite() && (0.0..1.0).contains(&self.momentum)) {
-            return Err(Error::config("momentum", self.momentum, "0 <= momentum < 1"));
+            return Err(Error::config(
+                "momentum",
+                self.momentum,
+                "0 <= momentum < 1",
+            ));
         }
         if !(self.weight_decay.is_finite() && self.weight_decay >= 0.0) {
             return Err(Error::config(

@@ -29,6 +29,7 @@ pub mod analysis;
 pub mod claims;
 pub mod config;
 pub mod estimators;
+pub mod external;
 pub mod rivals;
 pub mod runner;
 

@@ -308,7 +308,11 @@ pub fn score_group(
         .map(|b| b.interval);
         let prediction = (0..steps.len())
             .map(|k| {
-                let v: Vec<f64> = preds.iter().map(|p| p[k]).filter(|x| x.is_finite()).collect();
+                let v: Vec<f64> = preds
+                    .iter()
+                    .map(|p| p[k])
+                    .filter(|x| x.is_finite())
+                    .collect();
                 v.iter().sum::<f64>() / v.len().max(1) as f64
             })
             .collect();
@@ -338,7 +342,10 @@ pub fn score_group(
             };
             match trend {
                 Some(tr) => {
-                    let p: Vec<f64> = tf.iter().map(|&s| if s > 0.0 { tr(s) } else { 0.0 }).collect();
+                    let p: Vec<f64> = tf
+                        .iter()
+                        .map(|&s| if s > 0.0 { tr(s) } else { 0.0 })
+                        .collect();
                     let ph: Vec<f64> = held_idx.iter().map(|&k| p[k]).collect();
                     scores.push(rms_log_error(&ph, &obs_held(i)));
                     preds.push(p);
@@ -394,7 +401,16 @@ pub fn score_group(
     models.push(finish("ou_kunin", 0, ou_scores.clone(), ou_preds, note));
     let mut ranking: Vec<(String, f64)> = models
         .iter()
-        .map(|m| (m.model.clone(), if m.mean.is_finite() { m.mean } else { f64::INFINITY }))
+        .map(|m| {
+            (
+                m.model.clone(),
+                if m.mean.is_finite() {
+                    m.mean
+                } else {
+                    f64::INFINITY
+                },
+            )
+        })
         .collect();
     ranking.sort_by(|a, b| a.1.total_cmp(&b.1));
     let ffpe_minus_ou = models[0]

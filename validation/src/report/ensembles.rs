@@ -12,13 +12,22 @@ pub(super) const PREFIX: &str = "ensemble_";
 
 fn rule_text(r: &Rule) -> String {
     match r {
-        Rule::UpperBound { threshold } => format!("supported if the interval lies below {}", num(*threshold)),
-        Rule::LowerBound { threshold } => format!("supported if the interval lies above {}", num(*threshold)),
-        Rule::Within { lo, hi } => format!("supported if the interval lies in [{}, {}]", num(*lo), num(*hi)),
-        Rule::SignedCorrelation { expected_sign } => format!("correlation of sign {expected_sign:?}"),
+        Rule::UpperBound { threshold } => {
+            format!("supported if the interval lies below {}", num(*threshold))
+        }
+        Rule::LowerBound { threshold } => {
+            format!("supported if the interval lies above {}", num(*threshold))
+        }
+        Rule::Within { lo, hi } => format!(
+            "supported if the interval lies in [{}, {}]",
+            num(*lo),
+            num(*hi)
+        ),
+        Rule::SignedCorrelation { expected_sign } => {
+            format!("correlation of sign {expected_sign:?}")
+        }
     }
 }
-
 
 /// The sections of the ensemble study, figures `figs` (file, caption) of [`figures`].
 pub(super) fn sections(d: &mut Document, e: &EnsembleStudy, figs: &[(String, String)]) {
@@ -42,12 +51,21 @@ pub(super) fn sections(d: &mut Document, e: &EnsembleStudy, figs: &[(String, Str
         v.headline.not_testable
     ));
     d.table(
-        &["claim", "rule", "estimate [interval]", "inits", "Holm p (support / contradict)", "verdict"],
+        &[
+            "claim",
+            "rule",
+            "estimate [interval]",
+            "inits",
+            "Holm p (support / contradict)",
+            "verdict",
+        ],
         v.verdicts
             .iter()
             .map(|c| {
                 let verdict = match &c.verdict {
-                    RuleVerdict::NotTestable { reason } => format!("not testable: {}", reason.words()),
+                    RuleVerdict::NotTestable { reason } => {
+                        format!("not testable: {}", reason.words())
+                    }
                     other => other.words().to_string(),
                 };
                 vec![
@@ -56,7 +74,10 @@ pub(super) fn sections(d: &mut Document, e: &EnsembleStudy, figs: &[(String, Str
                     format!(
                         "{} {}",
                         num(c.evidence.estimate),
-                        c.evidence.interval.as_ref().map_or("n/a".into(), format::ci_text)
+                        c.evidence
+                            .interval
+                            .as_ref()
+                            .map_or("n/a".into(), format::ci_text)
                     ),
                     c.evidence.n_units.to_string(),
                     format!(
@@ -73,7 +94,7 @@ pub(super) fn sections(d: &mut Document, e: &EnsembleStudy, figs: &[(String, Str
         d.image(file.clone(), caption.clone());
     }
     d.h(2, "Drift versus diffusion");
-    d.p("Per group, K initialisations x S minibatch streams trained from each initialisation. At the last step: the drift ||m(T) - w_0||^2 of the ensemble mean, the diffusion tr Sigma(T) (unbiased over the streams, averaged over initialisations), the diffusion share tr Sigma / (drift + tr Sigma), and the distance of the ensemble mean from the full-batch gradient-descent twin ||m - w_GD||^2 (at the twin's last common checkpoint). The exponent alpha of tr Sigma(t) ~ t^alpha is fitted in the declared late window [split T, T]; its interval resamples the initialisations.");
+    d.p("Per group, K initialisations x S minibatch streams trained from each initialisation. At the last step: the drift ||m(T) - w_0||^2 of the ensemble mean, the diffusion tr Sigma(T) (unbiased over the streams, averaged over initialisations), the diffusion share tr Sigma / (drift + tr Sigma), and the distance of the ensemble mean from the full-batch gradient-descent twin ||m - w_GD||^2 (first initialisation, at the twin's last checkpoint). The exponent alpha of tr Sigma(t) ~ t^alpha is fitted in the declared late window [split T, T]; its interval resamples the initialisations.");
     d.table(
         &[
             "group",
@@ -92,9 +113,12 @@ pub(super) fn sections(d: &mut Document, e: &EnsembleStudy, figs: &[(String, Str
             .map(|g| {
                 let c = &g.config;
                 let l = g.last.as_ref();
+                // the twins belong to the first initialisations: their own series
                 let gd = g
-                    .series
-                    .iter()
+                    .per_init
+                    .first()
+                    .into_iter()
+                    .flatten()
                     .rev()
                     .find(|p| p.gd_gap.is_some())
                     .map_or("no twin".into(), |p| {
@@ -120,7 +144,7 @@ pub(super) fn sections(d: &mut Document, e: &EnsembleStudy, figs: &[(String, Str
                     format!("{} x {}", c.inits, c.streams),
                     l.map_or("n/a".into(), |l| num(l.drift)),
                     l.map_or("n/a".into(), |l| num(l.diffusion)),
-                    l.map_or("n/a".into(), |l| num(l.diffusion_share)),
+                    opt(l.and_then(|l| l.diffusion_share)),
                     gd,
                     late.map_or("n/a".into(), |f| {
                         format!(
@@ -136,7 +160,14 @@ pub(super) fn sections(d: &mut Document, e: &EnsembleStudy, figs: &[(String, Str
     );
     d.h(3, "Aging and ergodicity (stationary groups only)");
     d.table(
-        &["group", "stretch", "EB (smallest lag)", "EB ergodic", "aging slope", "note"],
+        &[
+            "group",
+            "stretch",
+            "EB (smallest lag)",
+            "EB ergodic",
+            "aging slope",
+            "note",
+        ],
         e.results
             .groups
             .iter()
@@ -144,7 +175,8 @@ pub(super) fn sections(d: &mut Document, e: &EnsembleStudy, figs: &[(String, Str
                 let a = &g.aging;
                 vec![
                     g.name.clone(),
-                    a.window.map_or("n/a".into(), |w| format!("[{}, {}]", w[0], w[1])),
+                    a.window
+                        .map_or("n/a".into(), |w| format!("[{}, {}]", w[0], w[1])),
                     a.eb.first().map_or("n/a".into(), |x| num(*x)),
                     a.eb_ergodic.first().map_or("n/a".into(), |x| num(*x)),
                     opt(a.aging_slope),
@@ -158,11 +190,22 @@ pub(super) fn sections(d: &mut Document, e: &EnsembleStudy, figs: &[(String, Str
     let mut rows = vec![];
     for (g, r) in e.results.groups.iter().zip(&e.rivals) {
         let Some(r) = r else {
-            rows.push(vec![g.name.clone(), "n/a".into(), String::new(), String::new(), String::new(), "rivals not computed".into()]);
+            rows.push(vec![
+                g.name.clone(),
+                "n/a".into(),
+                String::new(),
+                String::new(),
+                String::new(),
+                "rivals not computed".into(),
+            ]);
             continue;
         };
         for m in &r.models {
-            let rank = r.ranking.iter().position(|x| *x == m.model).map_or(0, |k| k + 1);
+            let rank = r
+                .ranking
+                .iter()
+                .position(|x| *x == m.model)
+                .map_or(0, |k| k + 1);
             rows.push(vec![
                 g.name.clone(),
                 m.model.clone(),
@@ -172,7 +215,11 @@ pub(super) fn sections(d: &mut Document, e: &EnsembleStudy, figs: &[(String, Str
                     num(m.mean),
                     m.ci.as_ref().map_or("n/a".into(), format::ci_text)
                 ),
-                if m.mean.is_finite() { rank.to_string() } else { "-".into() },
+                if m.mean.is_finite() {
+                    rank.to_string()
+                } else {
+                    "-".into()
+                },
                 format!(
                     "fit {}-{}, held out {}-{} ({} points){}",
                     r.fit_steps[0],
@@ -185,7 +232,17 @@ pub(super) fn sections(d: &mut Document, e: &EnsembleStudy, figs: &[(String, Str
             ]);
         }
     }
-    d.table(&["group", "model", "parameters", "held-out RMS log error [CI]", "rank", "segments"], rows);
+    d.table(
+        &[
+            "group",
+            "model",
+            "parameters",
+            "held-out RMS log error [CI]",
+            "rank",
+            "segments",
+        ],
+        rows,
+    );
     if !e.rival_notes.is_empty() {
         d.list(e.rival_notes.clone());
     }
@@ -231,7 +288,11 @@ pub(super) fn figures(e: &EnsembleStudy) -> Vec<(String, Chart, String)> {
             color: k,
         });
         if let Some(r) = r {
-            for m in r.models.iter().filter(|m| m.model == "ffpe_free" || m.model == "ou_kunin") {
+            for m in r
+                .models
+                .iter()
+                .filter(|m| m.model == "ffpe_free" || m.model == "ou_kunin")
+            {
                 msd.push(Series {
                     label: format!("{}: {} prediction", g.name, m.model),
                     points: loglog(&r.steps, &m.prediction),

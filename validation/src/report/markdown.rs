@@ -33,16 +33,33 @@ pub(super) fn document(res: &Results, figure_files: &[(String, String)]) -> Docu
     if !m.preset_note.is_empty() {
         d.p(format!("**{}**", m.preset_note));
     }
-    let (first_screen, figure_files): (Vec<(String, String)>, Vec<(String, String)>) =
-        figure_files
-            .iter()
-            .cloned()
-            .partition(|(f, _)| f.starts_with(&format!("plots/{}", super::ensembles::PREFIX)));
+    let (first_screen, figure_files): (Vec<(String, String)>, Vec<(String, String)>) = figure_files
+        .iter()
+        .cloned()
+        .partition(|(f, _)| f.starts_with(&format!("plots/{}", super::ensembles::PREFIX)));
     let figure_files = &figure_files;
     if let Some(e) = &res.studies.ensembles {
         super::ensembles::sections(&mut d, e, &first_screen);
         d.h(2, "Appendix: single-run analyses (the earlier design)");
         d.p("Everything below analyses single runs, R(t) = ||w_t - w_0|| and its exponent, as the earlier reports did. The ensembles above show how much of that displacement is deterministic drift rather than diffusion: where the diffusion share is small, the exponents and verdicts below describe the drift of gradient descent, not the diffusion the Fokker-Planck equation is about, and they are kept for comparison with the earlier reports only.");
+    }
+    if let Some(l) = &res.llc_diagnostics {
+        d.p(format!(
+            "LLC diagnostics of the {} in-training estimates of these runs (split R-hat and bulk ESS of the per-draw loss over the chains, MALA acceptance of the SGLD proposals; the columns are in each run's llc.csv): {} fail at least one check; R-hat above {} in {} (median {}, largest {}), bulk ESS below {} in {}, acceptance outside [{}, {}] in {} (range {} to {}). Estimates that fail these checks are not reliable, and every LLC-based number below (lambda_bar, d_s, the Gamma-law shape, the FFPE inputs) inherits that.",
+            l.estimates,
+            l.any_fail,
+            num(l.thresholds.rhat_max),
+            l.rhat_fail,
+            num(l.rhat_median),
+            num(l.rhat_max),
+            num(l.thresholds.ess_bulk_min),
+            l.ess_fail,
+            num(l.thresholds.acceptance[0]),
+            num(l.thresholds.acceptance[1]),
+            l.acceptance_fail,
+            num(l.acceptance_min),
+            num(l.acceptance_max)
+        ));
     }
     d.h(2, "Verdicts");
     d.table(

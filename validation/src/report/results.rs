@@ -129,8 +129,91 @@ pub struct Results {
     /// The studies beyond the main sweep (empty for presets without them).
     #[serde(default)]
     pub studies: StudyResults,
+    /// The diagnostics of every in-training LLC estimate of the runs, counted (`null`: no
+    /// estimate carries diagnostics).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub llc_diagnostics: Option<LlcDiagnosticsSummary>,
     /// Files written, relative to the output directory.
     pub files: Vec<String>,
+}
+
+/// How many in-training LLC estimates fail the checks of [`crate::llc::diagnostics`].
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+pub struct LlcDiagnosticsSummary {
+    /// Estimates counted.
+    pub estimates: usize,
+    /// The checks: largest R-hat, least bulk ESS, acceptance range.
+    pub thresholds: LlcThresholds,
+    /// R-hat above 1.01 or not computable.
+    pub rhat_fail: usize,
+    /// Bulk ESS below 100 or not computable.
+    pub ess_fail: usize,
+    /// Acceptance outside [0.5, 0.99] or not measured.
+    pub acceptance_fail: usize,
+    /// Failing at least one check.
+    pub any_fail: usize,
+    /// Median and largest R-hat.
+    pub rhat_median: f64,
+    /// Largest R-hat.
+    pub rhat_max: f64,
+    /// Smallest and largest acceptance.
+    pub acceptance_min: f64,
+    /// Largest acceptance.
+    pub acceptance_max: f64,
+}
+
+/// The thresholds of the LLC checks (those of the estimator's warnings).
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct LlcThresholds {
+    /// Largest R-hat.
+    pub rhat_max: f64,
+    /// Least bulk ESS.
+    pub ess_bulk_min: f64,
+    /// Acceptance range.
+    pub acceptance: [f64; 2],
+}
+
+impl Default for LlcThresholds {
+    fn default() -> Self {
+        Self {
+            rhat_max: 1.01,
+            ess_bulk_min: 100.0,
+            acceptance: [0.5, 0.99],
+        }
+    }
+}
+
+impl LlcDiagnosticsSummary {
+    /// Counts the estimates of `records` (`None` when none carries an R-hat).
+    pub fn of<'a>(records: impl Iterator<Item = &'a crate::train::LlcRecord>) -> Option<Self> {
+        let mut s = Self::default();
+        let (mut rh, mut acc) = (vec![], vec![]);
+        for r in records {
+            s.estimates += 1;
+            let t = &s.thresholds;
+            let fr = !r.rhat.is_some_and(|x| x <= t.rhat_max);
+            let fe = !r.ess_bulk.is_some_and(|x| x >= t.ess_bulk_min);
+            let fa = !r
+                .acceptance
+                .is_some_and(|x| (t.acceptance[0]..=t.acceptance[1]).contains(&x));
+            s.rhat_fail += usize::from(fr);
+            s.ess_fail += usize::from(fe);
+            s.acceptance_fail += usize::from(fa);
+            s.any_fail += usize::from(fr || fe || fa);
+            rh.extend(r.rhat.filter(|x| x.is_finite()));
+            acc.extend(r.acceptance.filter(|x| x.is_finite()));
+        }
+        if rh.is_empty() {
+            return None;
+        }
+        rh.sort_by(f64::total_cmp);
+        acc.sort_by(f64::total_cmp);
+        s.rhat_median = rh[rh.len() / 2];
+        s.rhat_max = rh[rh.len() - 1];
+        s.acceptance_min = acc.first().copied().unwrap_or(f64::NAN);
+        s.acceptance_max = acc.last().copied().unwrap_or(f64::NAN);
+        Some(s)
+    }
 }
 
 fn is_zero(x: &f64) -> bool {

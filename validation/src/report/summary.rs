@@ -144,6 +144,7 @@ pub fn summarize(runs: Vec<RunAnalysis>, meta: Meta, boot: &BootstrapConfig) -> 
         optimizer_table,
         claims: Vec::new(),
         studies: Default::default(),
+        llc_diagnostics: None,
         files: Vec::new(),
     };
     res.claims = claims(&res, boot);

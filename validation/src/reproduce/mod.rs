@@ -365,6 +365,9 @@ fn analyse_and_report(
         .map(|(d, _)| d.clone())
         .collect();
     let mut res = summarize(main_analyses, meta, &boot);
+    res.llc_diagnostics = crate::report::results::LlcDiagnosticsSummary::of(
+        summaries.iter().flat_map(|(_, s)| s.llc.iter()),
+    );
     res.studies = study_results(opts, specs, summaries, &analyses, data, &boot)?;
     let extra = crate::report::claims::study_claims(&res.studies);
     res.claims.extend(extra);

@@ -320,7 +320,10 @@ fn group(
 /// The ensemble study of a preset: `groups`, the declared windows and tests of
 /// [`crate::drift::DriftConfig::default`] (fit windows `[0.01, 0.1]` and `[0.1, 1]`, the rivals'
 /// fit segment `[0.01, 0.1]` and held-out `(0.1, 1]`), `resamples` bootstrap resamples.
-fn ensembles(groups: Vec<crate::drift::GroupConfig>, resamples: usize) -> crate::drift::DriftConfig {
+fn ensembles(
+    groups: Vec<crate::drift::GroupConfig>,
+    resamples: usize,
+) -> crate::drift::DriftConfig {
     crate::drift::DriftConfig {
         groups,
         bootstrap: crate::analysis::stats::BootstrapConfig {
@@ -383,8 +386,26 @@ pub fn medium_ensembles() -> crate::drift::DriftConfig {
         vec![
             group("sgd", 1e-3, 256, 0.0, 0.0, 20_000, (5, 4), Some(2_000)),
             group("sgd-wd", 0.05, 256, 0.01, 0.0, 10_000, (5, 4), Some(1_000)),
-            group("sgd-momentum-wd", 5e-3, 256, 0.01, 0.9, 10_000, (4, 4), Some(1_000)),
-            group("large-batch-low-lr", 1e-4, 1024, 0.0, 0.0, 5_000, (4, 4), Some(500)),
+            group(
+                "sgd-momentum-wd",
+                5e-3,
+                256,
+                0.01,
+                0.9,
+                10_000,
+                (4, 4),
+                Some(1_000),
+            ),
+            group(
+                "large-batch-low-lr",
+                1e-4,
+                1024,
+                0.0,
+                0.0,
+                5_000,
+                (4, 4),
+                Some(500),
+            ),
         ],
         1000,
     )

@@ -68,6 +68,10 @@ pub struct RunSummary {
     pub steps_done: u64,
     /// True when `steps_done == config.steps`.
     pub finished: bool,
+    /// The step at which the training loss became NaN or infinite (the run stopped there with
+    /// an error; `null`: it did not diverge).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub diverged_at: Option<u64>,
     /// Metrics at each checkpoint, by step.
     pub checkpoints: Vec<CheckpointRecord>,
     /// `(step, minibatch loss)` in the late window.
@@ -131,6 +135,12 @@ pub fn load_summary(run_dir: &Path) -> Result<RunSummary> {
     Ok(serde_json::from_str(&s)?)
 }
 
+/// A run has diverged when its training loss at a checkpoint is not finite or exceeds this
+/// many times its value at step 0 (10-class cross-entropy starts near ln 10 = 2.3; a ReLU
+/// network whose weights blow up keeps a finite but huge loss, e.g. 6e5 after 50 steps at lr
+/// 1e6, rather than NaN).
+pub const DIVERGED_FACTOR: f64 = 1e3;
+
 pub(super) fn checkpoint_at(
     net: &Network,
     step: u64,
@@ -140,6 +150,22 @@ pub(super) fn checkpoint_at(
     summary: &mut RunSummary,
 ) -> Result<()> {
     let tr = net.evaluate(&data.train)?;
+    let start = summary
+        .checkpoints
+        .iter()
+        .find(|c| c.step == 0)
+        .map(|c| c.train_loss);
+    if !tr.loss.is_finite() || start.is_some_and(|b| tr.loss > DIVERGED_FACTOR * b.max(1e-3)) {
+        // a diverged run stops here: its summary says so, and the error names the step
+        summary.diverged_at = Some(step);
+        summary.finished = false;
+        write_outputs(summary, out_dir)?;
+        return Err(Error::Diverged {
+            path: out_dir.to_path_buf(),
+            step,
+            loss: tr.loss,
+        });
+    }
     let te = net.evaluate(&data.test)?;
     let w = net.flat_params()?;
     let path = checkpoint_path(out_dir, step);

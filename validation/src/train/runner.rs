@@ -97,6 +97,7 @@ impl Runner {
                 data_source: data.source.clone(),
                 steps_done: 0,
                 finished: false,
+                diverged_at: None,
                 checkpoints: vec![],
                 minibatch_losses: vec![],
                 jumps: vec![],

@@ -1,0 +1,306 @@
+//! Analysis of any training run from its checkpoints (`ffpe-validate analyze`): directories of
+//! safetensors files written by any trainer (PyTorch's `save_file(model.state_dict())`, ours),
+//! one directory per run.
+//!
+//! - **Steps**: from the checkpoint's metadata key `step` when present, else the last group of
+//!   digits in the file name (`step-0000000300.safetensors`, `ckpt_300.safetensors`); a file
+//!   with neither is an error naming it.
+//! - **Tensors**: every floating tensor, in name order, except BatchNorm buffers
+//!   (`running_mean`, `running_var`, `num_batches_tracked`) unless asked; `--include` keeps only
+//!   names containing one of the given substrings. Every checkpoint of every run must have the
+//!   same names and shapes as the first checkpoint of the first run (an error names the file
+//!   and the tensor), and no NaN or infinity (an error names the file and the tensor).
+//! - **Streaming**: the steps common to all runs are read one at a time, one checkpoint per run
+//!   in memory (plus each run's first), never a whole trajectory.
+//! - **What comes out**: per run `R(t) = ||w_t - w_0||` and its exponent in the declared late
+//!   window `[0.1 T, T]`; when the runs start from bit-identical weights (one initialisation,
+//!   several minibatch streams), the ensemble's drift `||m(t) - w_0||^2`, diffusion
+//!   `tr Sigma(t)` and its exponent in the same window ([`crate::analysis::ensemble`]); when
+//!   they do not, the runs are treated as independent (no drift/diffusion split) and the output
+//!   says so.
+
+use crate::analysis::ensemble::{ensemble_stats, msd_exponent};
+use crate::error::{Error, Result};
+use crate::io::checkpoint;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+/// What to read.
+#[derive(Clone, Debug, Default)]
+pub struct ExternalConfig {
+    /// Keep only tensors whose name contains one of these (empty: all).
+    pub include: Vec<String>,
+    /// Keep BatchNorm buffers (`running_mean`, `running_var`, `num_batches_tracked`).
+    pub keep_buffers: bool,
+}
+
+/// One run's displacement.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RunDisplacement {
+    /// The run directory.
+    pub dir: String,
+    /// Checkpoints found.
+    pub checkpoints: usize,
+    /// `R(t)` at the common steps.
+    pub r: Vec<f64>,
+    /// Exponent of `R(t) ~ t^s` in `[0.1 T, T]` (`null`: fewer than 3 points).
+    pub late_exponent: Option<f64>,
+}
+
+/// The analysis of the runs (`analysis.json`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ExternalAnalysis {
+    /// Parameters analysed per checkpoint.
+    pub n_params: usize,
+    /// Tensor names analysed, in order.
+    pub tensors: Vec<String>,
+    /// Steps common to every run.
+    pub steps: Vec<u64>,
+    /// Per run.
+    pub runs: Vec<RunDisplacement>,
+    /// All runs start from bit-identical weights: an ensemble from one initialisation.
+    pub shared_init: bool,
+    /// `||m(t) - w_0||^2` per common step (shared init only).
+    pub drift: Option<Vec<f64>>,
+    /// `tr Sigma(t)` per common step (shared init only, at least 2 runs).
+    pub diffusion: Option<Vec<f64>>,
+    /// Exponent of `tr Sigma(t)` in `[0.1 T, T]`.
+    pub diffusion_exponent: Option<f64>,
+    /// What was and was not computed.
+    pub notes: Vec<String>,
+}
+
+fn is_buffer(name: &str) -> bool {
+    name.contains("running_mean") || name.contains("running_var") || name.contains("num_batches")
+}
+
+/// The step of a checkpoint file: metadata `step`, else the last digits of the file stem.
+fn step_of(path: &Path) -> Result<u64> {
+    let (_, meta) = checkpoint::load(path)?;
+    if let Some(s) = meta.get("step").and_then(|s| s.trim().parse::<u64>().ok()) {
+        return Ok(s);
+    }
+    let stem = path
+        .file_stem()
+        .map(|s| s.to_string_lossy().to_string())
+        .unwrap_or_default();
+    let digits: String = stem
+        .chars()
+        .rev()
+        .skip_while(|c| !c.is_ascii_digit())
+        .take_while(|c| c.is_ascii_digit())
+        .collect::<Vec<_>>()
+        .into_iter()
+        .rev()
+        .collect();
+    digits.parse::<u64>().map_err(|_| Error::Checkpoint {
+        path: path.to_path_buf(),
+        what: "no step: neither a metadata key `step` nor digits in the file name".into(),
+    })
+}
+
+/// The checkpoints of a run directory by step.
+fn checkpoints(dir: &Path) -> Result<Vec<(u64, PathBuf)>> {
+    let mut files = vec![];
+    let root = if dir.join("checkpoints").is_dir() {
+        dir.join("checkpoints")
+    } else {
+        dir.to_path_buf()
+    };
+    for e in std::fs::read_dir(&root).map_err(|e| Error::io(&root, e))? {
+        let p = e.map_err(|e| Error::io(&root, e))?.path();
+        if p.extension().is_some_and(|x| x == "safetensors") {
+            files.push((step_of(&p)?, p));
+        }
+    }
+    files.sort();
+    for w in files.windows(2) {
+        if w[0].0 == w[1].0 {
+            return Err(Error::Checkpoint {
+                path: w[1].1.clone(),
+                what: format!("step {} also in {}", w[0].0, w[0].1.display()),
+            });
+        }
+    }
+    if files.len() < 2 {
+        return Err(Error::config(
+            "run directory",
+            root.display(),
+            "at least two .safetensors checkpoints",
+        ));
+    }
+    Ok(files)
+}
+
+/// Flat selected weights of `path`, checked against the expected names and shapes.
+fn flat(
+    path: &Path,
+    cfg: &ExternalConfig,
+    expect: &Option<Vec<(String, Vec<usize>)>>,
+) -> Result<(Vec<f32>, Vec<(String, Vec<usize>)>)> {
+    let (mut tensors, _) = checkpoint::load(path)?;
+    tensors.sort_by(|a, b| a.name.cmp(&b.name));
+    let keep = |n: &str| {
+        (cfg.keep_buffers || !is_buffer(n))
+            && (cfg.include.is_empty() || cfg.include.iter().any(|i| n.contains(i.as_str())))
+    };
+    let mut names = vec![];
+    let mut out = vec![];
+    for t in tensors.iter().filter(|t| keep(&t.name)) {
+        if let Some(v) = t.data.iter().find(|v| !v.is_finite()) {
+            return Err(Error::Checkpoint {
+                path: path.to_path_buf(),
+                what: format!("tensor {} holds a non-finite value ({v})", t.name),
+            });
+        }
+        names.push((t.name.clone(), t.shape.clone()));
+        out.extend_from_slice(&t.data);
+    }
+    if names.is_empty() {
+        return Err(Error::Checkpoint {
+            path: path.to_path_buf(),
+            what: "no tensor selected".into(),
+        });
+    }
+    if let Some(e) = expect
+        && *e != names
+    {
+        let diff = e.iter().zip(&names).find(|(a, b)| a != b).map_or_else(
+            || format!("{} tensors instead of {}", names.len(), e.len()),
+            |(a, b)| {
+                format!(
+                    "tensor {} {:?} where the first checkpoint has {} {:?}",
+                    b.0, b.1, a.0, a.1
+                )
+            },
+        );
+        return Err(Error::Checkpoint {
+            path: path.to_path_buf(),
+            what: format!("mismatched tensors: {diff}"),
+        });
+    }
+    Ok((out, names))
+}
+
+fn dist(a: &[f32], b: &[f32]) -> f64 {
+    a.iter()
+        .zip(b)
+        .map(|(x, y)| (*x as f64 - *y as f64).powi(2))
+        .sum::<f64>()
+        .sqrt()
+}
+
+fn late_exponent(t: &[f64], y: &[f64]) -> Option<f64> {
+    let n = t.len();
+    if n < 4 {
+        return None;
+    }
+    let keep: Vec<usize> = (0..n).filter(|&k| t[k] > 0.0 && y[k] > 0.0).collect();
+    let tt: Vec<f64> = keep.iter().map(|&k| t[k]).collect();
+    let yy: Vec<f64> = keep.iter().map(|&k| y[k]).collect();
+    let (l0, l1) = (tt.first()?.ln(), tt.last()?.ln());
+    let end = *tt.last()?;
+    // the declared window [0.1 T, T] as a fraction of the ln t range
+    let lo = (((0.1 * end).ln() - l0) / (l1 - l0)).clamp(0.0, 1.0);
+    msd_exponent(&tt, &yy, (lo, 1.0)).ok().map(|f| f.slope)
+}
+
+/// Analyses the runs in `dirs` (see the module docs).
+pub fn analyse_runs(dirs: &[PathBuf], cfg: &ExternalConfig) -> Result<ExternalAnalysis> {
+    if dirs.is_empty() {
+        return Err(Error::config(
+            "RUN_DIR",
+            "none",
+            "at least one run directory",
+        ));
+    }
+    let lists: Vec<Vec<(u64, PathBuf)>> =
+        dirs.iter().map(|d| checkpoints(d)).collect::<Result<_>>()?;
+    let mut common: BTreeSet<u64> = lists[0].iter().map(|c| c.0).collect();
+    for l in &lists[1..] {
+        let s: BTreeSet<u64> = l.iter().map(|c| c.0).collect();
+        common = common.intersection(&s).copied().collect();
+    }
+    let steps: Vec<u64> = common.into_iter().collect();
+    if steps.len() < 2 {
+        return Err(Error::config(
+            "run directories",
+            format!("{} common steps", steps.len()),
+            "at least two steps present in every run",
+        ));
+    }
+    let path_at = |r: usize, s: u64| -> PathBuf {
+        lists[r]
+            .iter()
+            .find(|c| c.0 == s)
+            .map(|c| c.1.clone())
+            .unwrap_or_default()
+    };
+    let mut expect = None;
+    let mut w0s = vec![];
+    for r in 0..dirs.len() {
+        let (w, names) = flat(&path_at(r, steps[0]), cfg, &expect)?;
+        expect.get_or_insert(names);
+        w0s.push(w);
+    }
+    let shared = w0s.iter().all(|w| {
+        w.iter()
+            .zip(&w0s[0])
+            .all(|(a, b)| a.to_bits() == b.to_bits())
+    });
+    let mut notes = vec![];
+    if !shared {
+        notes.push("the runs do not start from bit-identical weights: no drift/diffusion split (analysed as independent runs)".into());
+    } else if dirs.len() < 2 {
+        notes.push("one run: no ensemble (give several runs from one initialisation for the drift/diffusion split)".into());
+    }
+    let mut r: Vec<Vec<f64>> = vec![vec![]; dirs.len()];
+    let (mut drift, mut diffusion) = (vec![], vec![]);
+    for &s in &steps {
+        let mut ws = Vec::with_capacity(dirs.len());
+        for (k, rk) in r.iter_mut().enumerate() {
+            let (w, _) = flat(&path_at(k, s), cfg, &expect)?;
+            rk.push(dist(&w, &w0s[k]));
+            ws.push(w);
+        }
+        if shared && ws.len() >= 2 {
+            let st = ensemble_stats(&ws, &w0s[0], None, 0)?;
+            drift.push(st.drift);
+            diffusion.push(st.diffusion);
+        }
+    }
+    let t: Vec<f64> = steps.iter().map(|&s| s as f64).collect();
+    let runs = dirs
+        .iter()
+        .zip(&lists)
+        .zip(r)
+        .map(|((d, l), r)| RunDisplacement {
+            dir: d.display().to_string(),
+            checkpoints: l.len(),
+            late_exponent: late_exponent(&t, &r),
+            r,
+        })
+        .collect();
+    let ensemble = shared && dirs.len() >= 2;
+    let diffusion_exponent = if ensemble {
+        late_exponent(&t, &diffusion)
+    } else {
+        None
+    };
+    Ok(ExternalAnalysis {
+        n_params: w0s[0].len(),
+        tensors: expect
+            .unwrap_or_default()
+            .into_iter()
+            .map(|n| n.0)
+            .collect(),
+        steps,
+        runs,
+        shared_init: shared,
+        drift: ensemble.then_some(drift),
+        diffusion: ensemble.then_some(diffusion),
+        diffusion_exponent,
+        notes,
+    })
+}
