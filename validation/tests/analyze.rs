@@ -123,8 +123,18 @@ fn agrees_with_the_ensemble_study_on_train_runs() {
     let (d, s) = (r.drift.unwrap(), r.diffusion.unwrap());
     for (k, p) in g.series.iter().enumerate() {
         // the same f64 sums over the same f32 weights in the same order
-        assert_eq!(d[k], p.drift, "drift at step {}", p.step);
-        assert_eq!(s[k], p.diffusion, "diffusion at step {}", p.step);
+        assert_eq!(
+            d[k].to_bits(),
+            p.drift.to_bits(),
+            "drift at step {}",
+            p.step
+        );
+        assert_eq!(
+            s[k].to_bits(),
+            p.diffusion.to_bits(),
+            "diffusion at step {}",
+            p.step
+        );
     }
 }
 

@@ -53,7 +53,7 @@ fn mutate(src: &[u8], rng: &mut Rng) -> Vec<u8> {
                 let val: [u8; 8] = match rng.below(3) {
                     0 => [0xff; 8],
                     1 => [0; 8],
-                    _ => (rng.next() as u64).to_le_bytes(),
+                    _ => rng.next().to_le_bytes(),
                 };
                 for (k, b) in val.iter().enumerate().take(4 + 4 * rng.below(2)) {
                     if at + k < v.len() {

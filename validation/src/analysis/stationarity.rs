@@ -432,7 +432,8 @@ mod tests {
         // slow exponential), with and without a little AR(1) noise: the Sen residual is a
         // smooth curve, r1 is near 1 and n_eff collapses; such a series must not be called
         // stationary (before MIN_EFFECTIVE it was, with p = 0.09, n_eff = 1.5).
-        let curves: [(&str, fn(f64) -> f64); 3] = [
+        type Curve = (&'static str, fn(f64) -> f64);
+        let curves: [Curve; 3] = [
             ("power", |t| 2.0 * t.powf(-0.3)),
             ("log", |t| 1.0 / (1.0 + t.ln())),
             ("exp", |t| 0.5 + (-t / 30_000.0).exp()),

@@ -133,12 +133,11 @@ fn checkpoints(dir: &Path) -> Result<Vec<(u64, PathBuf)>> {
     Ok(files)
 }
 
+/// Tensor names and shapes, in order.
+type Layout = Vec<(String, Vec<usize>)>;
+
 /// Flat selected weights of `path`, checked against the expected names and shapes.
-fn flat(
-    path: &Path,
-    cfg: &ExternalConfig,
-    expect: &Option<Vec<(String, Vec<usize>)>>,
-) -> Result<(Vec<f32>, Vec<(String, Vec<usize>)>)> {
+fn flat(path: &Path, cfg: &ExternalConfig, expect: &Option<Layout>) -> Result<(Vec<f32>, Layout)> {
     let (mut tensors, _) = checkpoint::load(path)?;
     tensors.sort_by(|a, b| a.name.cmp(&b.name));
     let keep = |n: &str| {

@@ -335,7 +335,7 @@ pub fn score_group(
                 .iter()
                 .map(|&k| gr.per_init[i][k].diffusion)
                 .collect();
-            let trend = if positive(i, &fit_idx) && fit_idx.len() >= np + 1 {
+            let trend = if positive(i, &fit_idx) && fit_idx.len() > np {
                 f(&tt, &yy)
             } else {
                 None

@@ -33,7 +33,8 @@ pub(super) fn document(res: &Results, figure_files: &[(String, String)]) -> Docu
     if !m.preset_note.is_empty() {
         d.p(format!("**{}**", m.preset_note));
     }
-    let (first_screen, figure_files): (Vec<(String, String)>, Vec<(String, String)>) = figure_files
+    type Figures = Vec<(String, String)>;
+    let (first_screen, figure_files): (Figures, Figures) = figure_files
         .iter()
         .cloned()
         .partition(|(f, _)| f.starts_with(&format!("plots/{}", super::ensembles::PREFIX)));
