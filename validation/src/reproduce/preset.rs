@@ -352,13 +352,18 @@ pub fn paper_ensembles() -> crate::drift::DriftConfig {
 /// weight-decay setting, 3 initialisations x 3 streams, 4,000 steps, no twin (a full-batch step
 /// costs 31 minibatch steps).
 pub fn quick_ensembles() -> crate::drift::DriftConfig {
-    ensembles(
+    let mut c = ensembles(
         vec![
             group("sgd", 1e-3, 256, 0.0, 0.0, 4_000, (3, 3), None),
             group("sgd-wd", 0.05, 256, 0.01, 0.0, 4_000, (3, 3), None),
         ],
         500,
-    )
+    );
+    // a smoke run: the OU rival from 10 eigenpairs on 1,000 images (the medium preset: 20 on
+    // 2,000) keeps the curvature measurements short
+    c.rivals.top = 10;
+    c.rivals.samples = 1000;
+    c
 }
 
 /// The tiny preset's ensembles, for tests (seconds): 784-8-10, 3 initialisations x 2 streams,
