@@ -5,26 +5,13 @@
 //! fuzzes longer than the default few seconds. A hand-written mutation loop (cargo-fuzz needs
 //! a nightly toolchain), not coverage-guided.
 
+use ffpe_validation::analysis::stats::SplitMix64;
 use ffpe_validation::data::{parse_idx_images, parse_idx_labels};
 use ffpe_validation::io::checkpoint::{NamedTensor, load, to_bytes};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n.max(1) as u64) as usize
-    }
-}
-
-fn mutate(src: &[u8], rng: &mut Rng) -> Vec<u8> {
+fn mutate(src: &[u8], rng: &mut SplitMix64) -> Vec<u8> {
     let mut v = src.to_vec();
     for _ in 0..1 + rng.below(3) {
         let n = v.len().max(1);
@@ -53,7 +40,7 @@ fn mutate(src: &[u8], rng: &mut Rng) -> Vec<u8> {
                 let val: [u8; 8] = match rng.below(3) {
                     0 => [0xff; 8],
                     1 => [0; 8],
-                    _ => rng.next().to_le_bytes(),
+                    _ => rng.next_u64().to_le_bytes(),
                 };
                 for (k, b) in val.iter().enumerate().take(4 + 4 * rng.below(2)) {
                     if at + k < v.len() {
@@ -108,7 +95,7 @@ fn mutated_idx_files_never_panic() {
         idx1(30),
         gzip(&idx1(30)),
     ];
-    let mut rng = Rng(7);
+    let mut rng = SplitMix64::new(7);
     let deadline = Instant::now() + budget();
     let mut tried = 0usize;
     while Instant::now() < deadline || tried < 400 {
@@ -144,7 +131,7 @@ fn mutated_checkpoints_never_panic() {
     let src = to_bytes(&tensors, meta).unwrap();
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("fuzz.safetensors");
-    let mut rng = Rng(11);
+    let mut rng = SplitMix64::new(11);
     let deadline = Instant::now() + budget();
     let mut tried = 0usize;
     while Instant::now() < deadline || tried < 300 {

@@ -202,7 +202,7 @@ fn load_flat(path: &Path, into: &mut Vec<f32>) -> Result<()> {
     into.clear();
     for t in tensors
         .iter()
-        .filter(|t| !t.name.contains("running_") && !t.name.contains("num_batches"))
+        .filter(|t| !super::external::is_buffer(&t.name))
     {
         into.extend_from_slice(&t.data);
     }
@@ -551,16 +551,16 @@ fn aging(
         .iter()
         .map(|f| a + ((f * (b - a) as f64 / k as f64) as u64) * k)
         .collect();
+    // TAMSD at the smallest lag over [t_a, end] of stream slot m
+    let tail_mean = |m: usize, ta: u64| {
+        let skip = ((ta - a) / k) as usize;
+        let inc = &tamsd[m].increments;
+        let tail = &inc[skip.min(inc.len())..];
+        tail.iter().sum::<f64>() / tail.len().max(1) as f64
+    };
     let aging_tamsd: Vec<f64> = aging_starts
         .iter()
-        .map(|&ta| {
-            let skip = ((ta - a) / k) as usize;
-            mean_over(&|m| {
-                let inc = &tamsd[m].increments;
-                let tail = &inc[skip.min(inc.len())..];
-                tail.iter().sum::<f64>() / tail.len().max(1) as f64
-            })
-        })
+        .map(|&ta| mean_over(&|m| tail_mean(m, ta)))
         .collect();
     let log_starts: Vec<f64> = aging_starts
         .iter()
@@ -572,12 +572,6 @@ fn aging(
     };
     let aging_slope = slope_of(&aging_tamsd);
     // the same per initialisation (mean over its own streams)
-    let tail_mean = |m: usize, ta: u64| {
-        let skip = ((ta - a) / k) as usize;
-        let inc = &tamsd[m].increments;
-        let tail = &inc[skip.min(inc.len())..];
-        tail.iter().sum::<f64>() / tail.len().max(1) as f64
-    };
     let mut aging_slope_per_init = vec![];
     let mut eb_per_init = vec![];
     for &i in &inits {

@@ -29,7 +29,7 @@
 use super::analysis::{DriftResults, GroupResults};
 use super::rivals::GroupRivals;
 use crate::analysis::resampling::cluster_bootstrap;
-use crate::analysis::stats::BootstrapConfig;
+use crate::analysis::stats::{BootstrapConfig, ConfidenceInterval};
 use crate::analysis::verdict_rules::{
     Claim, Evidence, Premise, Rule, VerdictReport, evaluate_claims, required_interval_level,
 };
@@ -92,23 +92,33 @@ pub fn group_claims(name: &str) -> Vec<Claim> {
     ]
 }
 
+/// The mean of the finite per-initialisation `values`, how many there are, and the bootstrap
+/// interval of the mean resampling them (`None` with fewer than two, or a degenerate
+/// resampling): the one summary the claims and the rival scores use.
+pub fn mean_over_inits(
+    values: &[f64],
+    boot: &BootstrapConfig,
+) -> (f64, usize, Option<ConfidenceInterval>) {
+    let finite: Vec<f64> = values.iter().copied().filter(|v| v.is_finite()).collect();
+    let mean_of = |u: &[&f64]| u.iter().copied().sum::<f64>() / u.len() as f64;
+    let ci = cluster_bootstrap(&finite, mean_of, boot)
+        .ok()
+        .map(|b| b.interval);
+    let mean = if finite.is_empty() {
+        f64::NAN
+    } else {
+        finite.iter().sum::<f64>() / finite.len() as f64
+    };
+    (mean, finite.len(), ci)
+}
+
 /// Evidence from per-initialisation values (the mean over them, bootstrap over them).
 fn from_units(values: &[f64], boot: &BootstrapConfig) -> Evidence {
-    let finite: Vec<Vec<f64>> = values
-        .iter()
-        .filter(|v| v.is_finite())
-        .map(|v| vec![*v])
-        .collect();
-    let mean_of = |u: &[&Vec<f64>]| u.iter().map(|v| v[0]).sum::<f64>() / u.len() as f64;
-    match cluster_bootstrap(&finite, mean_of, boot) {
-        Ok(b) => Evidence::from_interval(b.estimate, b.interval, finite.len()),
-        Err(_) => Evidence {
-            estimate: if finite.is_empty() {
-                f64::NAN
-            } else {
-                finite.iter().map(|v| v[0]).sum::<f64>() / finite.len() as f64
-            },
-            n_units: finite.len(),
+    match mean_over_inits(values, boot) {
+        (mean, n, Some(ci)) => Evidence::from_interval(mean, ci, n),
+        (mean, n, None) => Evidence {
+            estimate: mean,
+            n_units: n,
             ..Evidence::default()
         },
     }
@@ -147,29 +157,29 @@ fn group_evidence(
     };
     let sub = from_units(&alphas, boot).scaling_regime(regime);
     let ou = rivals.map_or(vec![], |r| r.ffpe_minus_ou.clone());
-    let stationary = g.stationarity.stationary && g.aging.testable;
-    // without a stationary stretch there are no per-initialisation values: the evidence says
-    // so (premise failed), rather than "no units"
-    let unstationary = || Evidence {
-        estimate: f64::NAN,
-        n_units: g.per_init.len(),
-        stationary: Some(false),
-        ..Evidence::default()
+    let (aging, eb) = if g.stationarity.stationary && g.aging.testable {
+        let eb_ref = g.aging.eb_ergodic.first().copied().unwrap_or(f64::NAN);
+        let eb: Vec<f64> = g
+            .aging
+            .eb_per_init
+            .iter()
+            .map(|e| (e / eb_ref).log10())
+            .collect();
+        (
+            from_units(&g.aging.aging_slope_per_init, boot).stationary(true),
+            from_units(&eb, boot).stationary(true),
+        )
+    } else {
+        // without a stationary stretch there are no per-initialisation values: the evidence
+        // says so (premise failed), rather than "no units"
+        let unstationary = Evidence {
+            estimate: f64::NAN,
+            n_units: g.per_init.len(),
+            stationary: Some(false),
+            ..Evidence::default()
+        };
+        (unstationary.clone(), unstationary)
     };
-    if !stationary {
-        let share = from_units(&share, boot);
-        let ou = from_units(&rivals.map_or(vec![], |r| r.ffpe_minus_ou.clone()), boot);
-        return vec![share, sub, ou, unstationary(), unstationary()];
-    }
-    let aging = from_units(&g.aging.aging_slope_per_init, boot).stationary(stationary);
-    let eb_ref = g.aging.eb_ergodic.first().copied().unwrap_or(f64::NAN);
-    let eb: Vec<f64> = g
-        .aging
-        .eb_per_init
-        .iter()
-        .map(|e| (e / eb_ref).log10())
-        .collect();
-    let eb = from_units(&eb, boot).stationary(stationary);
     vec![
         from_units(&share, boot),
         sub,

@@ -19,7 +19,8 @@
 //!   they do not, the runs are treated as independent (no drift/diffusion split) and the output
 //!   says so.
 
-use crate::analysis::ensemble::{ensemble_stats, msd_exponent};
+use super::estimators::{dist2, exponent_fit};
+use crate::analysis::ensemble::ensemble_stats;
 use crate::error::{Error, Result};
 use crate::io::checkpoint;
 use serde::{Deserialize, Serialize};
@@ -71,7 +72,8 @@ pub struct ExternalAnalysis {
     pub notes: Vec<String>,
 }
 
-fn is_buffer(name: &str) -> bool {
+/// A BatchNorm buffer (running statistics), not a trainable tensor.
+pub(crate) fn is_buffer(name: &str) -> bool {
     name.contains("running_mean") || name.contains("running_var") || name.contains("num_batches")
 }
 
@@ -182,27 +184,11 @@ fn flat(path: &Path, cfg: &ExternalConfig, expect: &Option<Layout>) -> Result<(V
     Ok((out, names))
 }
 
-fn dist(a: &[f32], b: &[f32]) -> f64 {
-    a.iter()
-        .zip(b)
-        .map(|(x, y)| (*x as f64 - *y as f64).powi(2))
-        .sum::<f64>()
-        .sqrt()
-}
-
-fn late_exponent(t: &[f64], y: &[f64]) -> Option<f64> {
-    let n = t.len();
-    if n < 4 {
-        return None;
-    }
-    let keep: Vec<usize> = (0..n).filter(|&k| t[k] > 0.0 && y[k] > 0.0).collect();
-    let tt: Vec<f64> = keep.iter().map(|&k| t[k]).collect();
-    let yy: Vec<f64> = keep.iter().map(|&k| y[k]).collect();
-    let (l0, l1) = (tt.first()?.ln(), tt.last()?.ln());
-    let end = *tt.last()?;
-    // the declared window [0.1 T, T] as a fraction of the ln t range
-    let lo = (((0.1 * end).ln() - l0) / (l1 - l0)).clamp(0.0, 1.0);
-    msd_exponent(&tt, &yy, (lo, 1.0)).ok().map(|f| f.slope)
+/// Exponent of `y ~ t^s` over the declared late window `[0.1 T, T]` (one replicate).
+fn late_exponent(steps: &[u64], y: &[f64]) -> Option<f64> {
+    let end = *steps.last()? as f64;
+    let boot = crate::analysis::stats::BootstrapConfig::default();
+    exponent_fit(steps, &[y.to_vec()], 0.1 * end, end, 3, &boot).map(|f| f.exponent)
 }
 
 /// Analyses the runs in `dirs` (see the module docs).
@@ -260,7 +246,7 @@ pub fn analyse_runs(dirs: &[PathBuf], cfg: &ExternalConfig) -> Result<ExternalAn
         let mut ws = Vec::with_capacity(dirs.len());
         for (k, rk) in r.iter_mut().enumerate() {
             let (w, _) = flat(&path_at(k, s), cfg, &expect)?;
-            rk.push(dist(&w, &w0s[k]));
+            rk.push(dist2(&w, &w0s[k]).sqrt());
             ws.push(w);
         }
         if shared && ws.len() >= 2 {
@@ -269,7 +255,6 @@ pub fn analyse_runs(dirs: &[PathBuf], cfg: &ExternalConfig) -> Result<ExternalAn
             diffusion.push(st.diffusion);
         }
     }
-    let t: Vec<f64> = steps.iter().map(|&s| s as f64).collect();
     let runs = dirs
         .iter()
         .zip(&lists)
@@ -277,13 +262,13 @@ pub fn analyse_runs(dirs: &[PathBuf], cfg: &ExternalConfig) -> Result<ExternalAn
         .map(|((d, l), r)| RunDisplacement {
             dir: d.display().to_string(),
             checkpoints: l.len(),
-            late_exponent: late_exponent(&t, &r),
+            late_exponent: late_exponent(&steps, &r),
             r,
         })
         .collect();
     let ensemble = shared && dirs.len() >= 2;
     let diffusion_exponent = if ensemble {
-        late_exponent(&t, &diffusion)
+        late_exponent(&steps, &diffusion)
     } else {
         None
     };

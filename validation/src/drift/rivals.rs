@@ -35,7 +35,6 @@ use super::analysis::GroupResults;
 use super::config::{GroupConfig, OptimizerKind, RivalConfig};
 use super::runner::{Member, MemberRole};
 use crate::analysis::ou_rival::{Mode, OuRival, OuRivalConfig, Residual};
-use crate::analysis::resampling::cluster_bootstrap;
 use crate::analysis::stats::{BootstrapConfig, ConfidenceInterval, ols};
 use crate::curvature::{HessianConfig, measure};
 use crate::data::Data;
@@ -289,23 +288,7 @@ pub fn score_group(
                   preds: Vec<Vec<f64>>,
                   note: Option<String>|
      -> ModelScore {
-        let finite: Vec<Vec<f64>> = per_init
-            .iter()
-            .filter(|v| v.is_finite())
-            .map(|v| vec![*v])
-            .collect();
-        let mean = if finite.is_empty() {
-            f64::NAN
-        } else {
-            finite.iter().map(|v| v[0]).sum::<f64>() / finite.len() as f64
-        };
-        let ci = cluster_bootstrap(
-            &finite,
-            |u| u.iter().map(|v| v[0]).sum::<f64>() / u.len() as f64,
-            boot,
-        )
-        .ok()
-        .map(|b| b.interval);
+        let (mean, _, ci) = super::claims::mean_over_inits(&per_init, boot);
         let prediction = (0..steps.len())
             .map(|k| {
                 let v: Vec<f64> = preds

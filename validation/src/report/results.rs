@@ -175,10 +175,12 @@ pub struct LlcThresholds {
 
 impl Default for LlcThresholds {
     fn default() -> Self {
+        use crate::analysis::mcmc::{ACCEPTANCE_RANGE, ESS_PER_CHAIN_MIN, RHAT_MAX};
         Self {
-            rhat_max: 1.01,
-            ess_bulk_min: 100.0,
-            acceptance: [0.5, 0.99],
+            rhat_max: RHAT_MAX,
+            // per estimate (the estimator's warning scales it by the chains)
+            ess_bulk_min: ESS_PER_CHAIN_MIN,
+            acceptance: [ACCEPTANCE_RANGE.0, ACCEPTANCE_RANGE.1],
         }
     }
 }
