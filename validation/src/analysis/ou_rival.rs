@@ -545,6 +545,101 @@ impl OuRival {
     }
 }
 
+impl OuRival {
+    /// Relaxation of one mode's variance in operational time, `v(t) = s (1 - q^t)`: the kick
+    /// scale `s` and `q`, or `None` where the mode has no such form (momentum and not stable).
+    /// `q = (1 - eta h')^2` without momentum (exact); with momentum `q = rho^2`, `rho` the
+    /// spectral radius of the companion matrix (the asymptotic rate) and `s` the AR(2)
+    /// stationary variance.
+    fn relaxation(&self, h: f64, c: f64) -> Option<(f64, f64)> {
+        let a = self.config.learning_rate * self.h_eff(h);
+        if !self.has_momentum() {
+            let q = (1.0 - a) * (1.0 - a);
+            let one_minus_q = a * (2.0 - a);
+            return Some((self.kick(c) / one_minus_q, q));
+        }
+        let s = self.stationary_of(h, c)?;
+        let beta = self.config.momentum;
+        let b = 1.0 + beta - a;
+        let disc = b * b - 4.0 * beta;
+        let rho = if disc < 0.0 {
+            beta.sqrt()
+        } else {
+            (b.abs() + disc.sqrt()) / 2.0
+        };
+        Some((s, rho * rho))
+    }
+
+    /// `tr Sigma(t)` of the **time-fractional** model in the same basin: the Caputo FFPE of
+    /// order `alpha` (SPEC 1.1) with this model's curvature, noise, learning rate, batch and
+    /// weight decay. Each mode's variance obeys `D_t^alpha v = -kappa (v - s)`, `v(0) = 0`, so
+    ///
+    /// ```text
+    /// v_i(t) = s_i (1 - E_alpha(-kappa_i t^alpha)),   kappa_i = -ln q_i
+    /// ```
+    ///
+    /// with `s_i` and `q_i` those of the Ornstein-Uhlenbeck variance `s_i (1 - q_i^t)`
+    /// (`q_i = (1 - eta h_i')^2`), time in steps (one jump of the underlying continuous-time
+    /// random walk per step: the rate `kappa_i` is per `step^alpha`). This is the OU process
+    /// run on the inverse-stable clock of a CTRW with waiting-time exponent `alpha`
+    /// (`E[exp(-kappa S_t)] = E_alpha(-kappa t^alpha)`), so at `alpha = 1` it **is** the OU
+    /// model's variance (exactly without momentum; with momentum the variance relaxes at the
+    /// companion matrix's asymptotic rate instead of along its exact path). Free modes
+    /// (`h' = 0`) give `eta^2 c t^alpha / (B Gamma(1 + alpha))`, the free FFPE; unstable modes
+    /// (`h' < 0`) grow as `E_alpha` of a positive argument, as the OU moments grow
+    /// geometrically. A mode with no relaxation form, or a Mittag-Leffler value that cannot be
+    /// computed, gives NaN at every step.
+    ///
+    /// # Errors
+    /// `alpha` outside `[0.05, 1]` (the accurate range of the Mittag-Leffler evaluator).
+    pub fn predict_fractional_trace(&self, steps: &[u64], alpha: f64) -> Result<Vec<f64>> {
+        if !(0.05..=1.0).contains(&alpha) {
+            return Err(AnalysisError::OutOfRange {
+                what: "Caputo order of the fractional basin model",
+                value: alpha,
+                allowed: "0.05..=1",
+            });
+        }
+        use ffpe::solvers::mittag_leffler::{mittag_leffler, reciprocal_gamma};
+        let mut trace = vec![0.0; steps.len()];
+        let mut modes: Vec<(f64, f64)> = self
+            .modes
+            .iter()
+            .map(|m| (m.curvature, m.noise_variance))
+            .collect();
+        if let Some(r) = self.residual {
+            modes.push((r.curvature, r.noise_trace));
+        }
+        for (h, c) in modes {
+            let rel = self.relaxation(h, c);
+            for (k, &t) in steps.iter().enumerate() {
+                let tf = t as f64;
+                let v = match rel {
+                    _ if t == 0 => 0.0,
+                    None => f64::NAN,
+                    // free mode: the geometric sum is t, its fractional clock t^a / Gamma(1+a)
+                    Some((_, q)) if q == 1.0 => {
+                        self.kick(c) * tf.powf(alpha) * reciprocal_gamma(1.0 + alpha)
+                    }
+                    // eta h' = 1: the variance is one kick from the first step on
+                    Some(_) if self.relaxation_is_instant(h) => self.kick(c),
+                    Some((s, q)) => {
+                        let kappa = -q.ln();
+                        mittag_leffler(alpha, 1.0, -kappa * tf.powf(alpha))
+                            .map_or(f64::NAN, |e| s * (1.0 - e))
+                    }
+                };
+                trace[k] += v;
+            }
+        }
+        Ok(trace)
+    }
+
+    fn relaxation_is_instant(&self, h: f64) -> bool {
+        !self.has_momentum() && self.config.learning_rate * self.h_eff(h) == 1.0
+    }
+}
+
 /// Local slopes `d ln y / d ln t` of a curve by central differences (one-sided at the ends):
 /// the apparent exponent of the rival's `tr Sigma(t)` to set beside a measured one. Points with
 /// `t <= 0` or `y <= 0` give NaN slopes around them.

@@ -335,3 +335,90 @@ fn spread_curvatures_give_an_apparent_power_law() {
     let s_late = (late.trace_covariance[1] / late.trace_covariance[0]).ln() / 2f64.ln();
     assert!(s_late < 0.05, "{s_late}");
 }
+
+#[test]
+fn fractional_basin_at_order_one_is_the_ou_model() {
+    // Without momentum `E_1(-kappa t) = q^t` makes the fractional variance the OU geometric
+    // sum itself: equal to rounding (the Mittag-Leffler evaluator is exact to ~1e-15 at
+    // order 1, and `s (1 - q^t)` versus `kick (1 - q^t) / (1 - q)` differ by a few ulps).
+    let (h, c, _) = five_modes();
+    let m = OuRival::builder()
+        .learning_rate(ETA)
+        .batch_size(BATCH)
+        .weight_decay(0.01)
+        .modes(&h, &c)
+        .residual(Residual {
+            noise_trace: 40.0,
+            curvature: 0.3,
+        })
+        .build()
+        .unwrap();
+    let steps: Vec<u64> = vec![0, 1, 2, 7, 30, 100, 1000, 10_000, 100_000];
+    let ou = m.predict(&steps).trace_covariance;
+    let fr = m.predict_fractional_trace(&steps, 1.0).unwrap();
+    assert_eq!(fr[0], 0.0);
+    for k in 1..steps.len() {
+        assert_relative_eq!(fr[k], ou[k], max_relative = 1e-12);
+    }
+    assert!(m.predict_fractional_trace(&steps, 0.04).is_err());
+    assert!(m.predict_fractional_trace(&steps, 1.01).is_err());
+}
+
+#[test]
+fn fractional_basin_limits_and_an_independent_l1_solve() {
+    let alpha = 0.5;
+    let one = |h: f64, c: f64| {
+        OuRival::builder()
+            .learning_rate(ETA)
+            .batch_size(BATCH)
+            .modes(&[h], &[c])
+            .build()
+            .unwrap()
+    };
+    let kick = |c: f64| ETA * ETA * c / BATCH;
+    let g = ffpe::solvers::mittag_leffler::reciprocal_gamma(1.0 + alpha);
+    // Early: 1 - E_a(-x) = x / Gamma(1 + a) - x^2 / Gamma(1 + 2a) + ...; with kappa t^a ~ 1e-6
+    // the first term is the whole value to a relative 1e-6: the free FFPE's MSD
+    // kick_rate t^a / Gamma(1 + a), with kick_rate = s kappa ~ kick for small eta h.
+    let (h, c) = (1e-6, 10.0);
+    let m = one(h, c);
+    let v = m.predict_fractional_trace(&[4], alpha).unwrap()[0];
+    let a = ETA * h;
+    let s = kick(c) / (a * (2.0 - a));
+    let kappa = -((1.0 - a) * (1.0 - a)).ln();
+    assert_relative_eq!(v, s * kappa * 2.0 * g, max_relative = 1e-5);
+    // A free mode (h = 0) is the free FFPE exactly.
+    let f = one(0.0, c).predict_fractional_trace(&[100], alpha).unwrap()[0];
+    assert_relative_eq!(f, kick(c) * 10.0 * g, max_relative = 1e-14);
+    // Late: E_a(-x) ~ x^-1 / Gamma(1 - a) (about 6e-5 at x = 1e4): the stationary OU variance.
+    let (h, c) = (0.01, 10.0);
+    let m = one(h, c);
+    let a = ETA * h;
+    let s = kick(c) / (a * (2.0 - a));
+    let kappa = -((1.0 - a) * (1.0 - a)).ln();
+    let t_late = (1e4 / kappa).powf(1.0 / alpha) as u64;
+    let v = m.predict_fractional_trace(&[t_late], alpha).unwrap()[0];
+    assert!((v / s - 1.0).abs() < 1e-4, "{v} vs {s}");
+    // Independent: the L1 scheme for D^a v = -kappa (v - s), v(0) = 0, on a uniform mesh of N
+    // steps to T. Away from t = 0 its error is O(tau t^(a-1)) (Stynes, O'Riordan and Gracia
+    // 2017, Theorem 5.2): with tau = T / 4000 and T = 10 / kappa^(1/a) about 1e-3 of s;
+    // asserted within 1e-2 of s.
+    let t_end = (10.0 / kappa).powf(1.0 / alpha);
+    let n = 4000;
+    let tau = t_end / n as f64;
+    let c0 = tau.powf(-alpha) * ffpe::solvers::mittag_leffler::reciprocal_gamma(2.0 - alpha);
+    let b: Vec<f64> = (0..=n)
+        .map(|j| ((j + 1) as f64).powf(1.0 - alpha) - (j as f64).powf(1.0 - alpha))
+        .collect();
+    let mut u = vec![0.0f64; n + 1];
+    for k in 1..=n {
+        let hist: f64 = (1..k).map(|j| b[j] * (u[k - j] - u[k - j - 1])).sum();
+        u[k] = (kappa * s + c0 * u[k - 1] - c0 * hist) / (c0 + kappa);
+    }
+    // the model's time is in steps: evaluate at the step nearest T (T is ~1e6 steps here, so
+    // rounding moves t^a by < 1e-6 relative)
+    let v = m
+        .predict_fractional_trace(&[t_end.round() as u64], alpha)
+        .unwrap()[0];
+    assert!((v - u[n]).abs() < 1e-2 * s, "ML {v} vs L1 {} (s {s})", u[n]);
+}

@@ -13,9 +13,13 @@
 //! 2. `g/subdiffusion`: the diffusion about the mean is subdiffusive, the exponent of
 //!    `tr Sigma(t) ~ t^alpha` over the declared late window `[split T, T]` is below 1 (rule:
 //!    upper bound 1). Premise: a scaling regime, declared as `r^2 >= 0.95` of the pooled fit.
-//! 3. `g/ffpe-beats-ou`: the FFPE's free-space form predicts the held-out `tr Sigma(t)` better
-//!    than the Ornstein-Uhlenbeck rival, `score(ou) - score(ffpe) > 0` (rule: lower bound 0;
-//!    [`super::rivals`]). Not testable where the OU rival could not be computed.
+//! 3. `g/ffpe-beats-ou`: the Caputo FFPE in the measured basin (`ffpe_basin`: curvature and
+//!    noise measured, the Caputo order from the fit segment) predicts the held-out
+//!    `tr Sigma(t)` better than the Ornstein-Uhlenbeck model in the same basin (`ou_kunin`, the
+//!    same model at order 1): `score(ou) - score(ffpe_basin) > 0` (rule: lower bound 0;
+//!    [`super::rivals`]). It asks whether the theory's memory predicts better than none, every
+//!    other input being the same measurement. Not testable where the models could not be
+//!    computed.
 //! 4. `g/aging` (CTRW): on the stationary stretch the time-averaged MSD at the smallest lag
 //!    falls with the window start `t_a`, aging slope below 0 (rule: upper bound 0). Premise:
 //!    a stationary loss.
@@ -73,7 +77,7 @@ pub fn group_claims(name: &str) -> Vec<Claim> {
         }),
         Claim::new(
             format!("{name}/ffpe-beats-ou"),
-            format!("{name}: the FFPE's free-space form predicts the held-out tr Sigma(t) better than the Ornstein-Uhlenbeck rival (score difference > 0)"),
+            format!("{name}: the Caputo FFPE in the measured basin (order from the fit segment) predicts the held-out tr Sigma(t) better than the Ornstein-Uhlenbeck model in the same basin (score difference > 0)"),
             Rule::LowerBound { threshold: 0.0 },
         )
         .premise(units),
