@@ -80,10 +80,18 @@ pub struct Aging {
     pub eamsd: Vec<f64>,
     /// `EB = Var(delta^2) / E[delta^2]^2` over the streams of every initialisation, per lag.
     pub eb: Vec<f64>,
-    /// `EB` of Brownian motion in as many independent coordinates as the network has
-    /// parameters, at the same lag and length (the ergodic reference,
-    /// [`eb_brownian_reference`]).
+    /// `EB` of Brownian motion at the same lag and length in `effective_dimension`
+    /// independent coordinates (the ergodic reference, [`eb_brownian_reference`] divided by
+    /// the effective dimension; the parameter count where that could not be measured).
     pub eb_ergodic: Vec<f64>,
+    /// Effective number of independent coordinates of the one-sample increments on the
+    /// stretch, the participation ratio `(tr C)^2 / tr(C^2)` of their covariance `C`
+    /// ([`super::estimators::IncrementSketch`]). An anisotropic process (a few stiff modes
+    /// carrying the increments) has far fewer than its parameter count, and its ergodic `EB`
+    /// is larger by the ratio: a reference in the full dimension would call an ergodic
+    /// process non-ergodic.
+    #[serde(default)]
+    pub effective_dimension: Option<f64>,
     /// Window starts `t_a` (steps) of the aging analysis.
     pub aging_starts: Vec<u64>,
     /// TAMSD at the smallest lag over `[t_a, end]`, mean over the streams, per start.
@@ -111,6 +119,7 @@ impl Aging {
             eamsd: vec![],
             eb: vec![],
             eb_ergodic: vec![],
+            effective_dimension: None,
             aging_starts: vec![],
             aging_tamsd: vec![],
             aging_slope: None,
@@ -273,6 +282,10 @@ fn analyse_group(cfg: &DriftConfig, g: &GroupConfig, ms: &[&Member]) -> Result<G
     let samples = aging_window.map_or(0, |(a, b, k)| ((b - a) / k + 1) as usize);
     let max_lag = ((cfg.aging.max_lag * (samples.max(1) - 1) as f64) as usize).max(1);
     let mut tamsd: Vec<Tamsd> = all_streams.iter().map(|_| Tamsd::new(max_lag)).collect();
+    let mut sketch = super::estimators::IncrementSketch::new(
+        all_streams.iter().map(|&k| ms[k].init).collect(),
+        samples,
+    );
 
     let n_streams = g.streams;
     let mut bufs: Vec<Vec<f32>> = vec![vec![]; n_streams];
@@ -323,6 +336,7 @@ fn analyse_group(cfg: &DriftConfig, g: &GroupConfig, ms: &[&Member]) -> Result<G
                 for (&kk, buf) in ks.iter().zip(&bufs) {
                     if let Some(p) = all_streams.iter().position(|&x| x == kk) {
                         tamsd[p].push(buf);
+                        sketch.push(p, buf);
                     }
                 }
             }
@@ -380,7 +394,15 @@ fn analyse_group(cfg: &DriftConfig, g: &GroupConfig, ms: &[&Member]) -> Result<G
                 stationarity.verdict
             )
         }),
-        Some((a, b, k)) => aging(cfg, &tamsd, &all_streams, ms, (a, b, k), samples),
+        Some((a, b, k)) => aging(
+            cfg,
+            &tamsd,
+            &all_streams,
+            ms,
+            (a, b, k),
+            samples,
+            sketch.effective_dimension(),
+        ),
     };
     Ok(GroupResults {
         name: g.name.clone(),
@@ -508,6 +530,7 @@ fn aging(
     ms: &[&Member],
     (a, b, k): (u64, u64, u64),
     samples: usize,
+    effective_dimension: Option<f64>,
 ) -> Aging {
     if samples < 4 || tamsd.is_empty() {
         return Aging::not_testable(format!(
@@ -541,9 +564,9 @@ fn aging(
             per.iter().sum::<f64>() / per.len() as f64
         })
         .collect();
-    let dim = tamsd[0].dim();
+    let dim = effective_dimension.unwrap_or(tamsd[0].dim() as f64);
     let eb_ergodic: Vec<f64> = (1..=lags_n)
-        .map(|l| eb_brownian_reference(l, samples, dim))
+        .map(|l| eb_brownian_reference(l, samples, 1) / dim)
         .collect();
     let aging_starts: Vec<u64> = cfg
         .aging
@@ -589,8 +612,14 @@ fn aging(
     Aging {
         testable: true,
         note: format!(
-            "stationary stretch [{a}, {b}], {samples} checkpoints {k} steps apart, {} streams",
-            tamsd.len()
+            "stationary stretch [{a}, {b}], {samples} checkpoints {k} steps apart, {} streams; ergodic reference in {} effective dimensions{}",
+            tamsd.len(),
+            crate::report::format::num(dim),
+            if effective_dimension.is_some() {
+                " (participation ratio of the increments)"
+            } else {
+                " (the parameter count: the participation ratio could not be measured)"
+            }
         ),
         window: Some([a, b]),
         spacing: Some(k),
@@ -599,6 +628,7 @@ fn aging(
         eamsd,
         eb,
         eb_ergodic,
+        effective_dimension,
         aging_starts,
         aging_tamsd,
         aging_slope,
