@@ -265,9 +265,26 @@ fn tiny_preset_with_ensembles() {
     assert!(e.results.groups[0].shared_init_identical);
     assert_eq!(e.verdicts.verdicts.len(), 5);
     let r = e.rivals[0].as_ref().expect("rivals computed");
-    assert_eq!(r.models.len(), 4);
+    let names: Vec<&str> = r.models.iter().map(|m| m.model.as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "ffpe_free",
+            "log_law",
+            "offset_power",
+            "ffpe_basin",
+            "ou_kunin"
+        ]
+    );
     assert!(r.models.iter().all(|m| m.per_init.len() == 3));
-    assert_eq!(r.curvature.len(), 3, "{:?}", r.models[3].note);
+    assert_eq!(r.curvature.len(), 3, "{:?}", r.models[4].note);
+    // the basin model's order comes from the fit segment, within the accepted range
+    assert_eq!(r.caputo_orders.len(), 3);
+    assert!(
+        r.caputo_orders.iter().all(|a| (0.05..=1.0).contains(a)),
+        "{:?}",
+        r.caputo_orders
+    );
     for v in &e.verdicts.verdicts {
         if let Some(ci) = &v.evidence.interval {
             assert!(
@@ -289,9 +306,15 @@ fn tiny_preset_with_ensembles() {
         "### Aging and ergodicity",
         "### Rival predictions of tr Sigma(t) on held-out steps",
         "## Appendix: single-run analyses",
+        "## Single-run statements of the earlier design (described, not tested)",
     ] {
         assert!(md.contains(section), "section {section} missing");
     }
+    // the earlier design's statements carry no verdicts: the headline's are the only ones
+    assert!(!md.contains("## Verdicts"));
+    let claims_csv = std::fs::read_to_string(out.join("claims.csv")).unwrap();
+    assert!(claims_csv.contains("sgd/ffpe-beats-ou,"));
+    assert!(claims_csv.contains(",not a test (earlier design)"));
     for plot in ["ensemble_msd", "ensemble_aging", "ensemble_window_start"] {
         assert!(
             res.files.iter().any(|f| f == &format!("plots/{plot}.png")),
