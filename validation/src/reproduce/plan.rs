@@ -138,6 +138,7 @@ pub(super) fn train_config(p: &Preset, s: &RunSpec, device: DeviceKind) -> Train
         llc: LlcConfig {
             chains: p.llc_chains,
             draws: p.llc_draws,
+            burnin: p.llc_burnin,
             seed: s.seed,
             ..LlcConfig::default()
         },

@@ -80,7 +80,7 @@ pub(crate) fn cmd_ensemble(a: EnsembleArgs, threads: usize) -> Result<()> {
         .with_context(|| format!("parsing {}", p.display()))?,
         None => DriftConfig {
             groups: vec![GroupConfig {
-                name: format!("{}-{}", a.arch, a.optimizer),
+                name: format!("{}-{}", a.arch.replace('+', "-"), a.optimizer),
                 arch: arch_of(&a.arch, false)?,
                 optimizer: match a.optimizer.as_str() {
                     "sgd" => OptimizerKind::Sgd,
