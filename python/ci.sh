@@ -3,6 +3,8 @@
 # comparison packages pycaputo and pymittagleffler where PyPI has them; their tests skip
 # otherwise), the wheel built by `maturin build --release`, installed, `mypy --strict` over
 # the installed stubs and a typed use of the API (tests/typing_check.py), and pytest.
+# PyTorch is not installed here: the ffpe.torch.Recorder tests (tests/test_torch.py) skip
+# unless torch (and safetensors) are importable; the ImportError without torch is tested.
 #
 # Run it after `cargo test --workspace --release`: the wheel build reuses the workspace's
 # target/ (the Rust dependencies are already compiled), and the tests compare with the

@@ -11,6 +11,7 @@
 //! | `exponent` | [`ffpe::predict::exponent_of_file`] (what `ffpe exponent` runs) |
 //! | `llc` | [`ffpe_validation::llc::estimate`] (what `ffpe-validate llc` runs) |
 //! | `llc_truth` | [`ffpe_validation::llc::truth::estimate_known`] (what `ffpe-validate llc-truth` runs) |
+//! | `analyze` | [`ffpe_validation::drift::external::analyse`] (what `ffpe-validate analyze` runs) |
 //! | `examples.names`, `examples.text`, `examples.path` | the repository's `examples/*.toml`, compiled in |
 //!
 //! This crate is the extension module `ffpe._native`; the Python package around it
@@ -23,6 +24,7 @@
 //! `PYO3_BUILD_EXTENSION_MODULE`, so no `extension-module` feature is needed and
 //! `cargo test --workspace` / `cargo clippy --workspace` build this crate like any other.
 
+mod analyze;
 mod convert;
 mod examples;
 mod fp;
@@ -45,6 +47,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(fp::parse_problem, m)?)?;
     m.add_function(wrap_pyfunction!(llc::llc, m)?)?;
     m.add_function(wrap_pyfunction!(llc::llc_truth, m)?)?;
+    m.add_function(wrap_pyfunction!(analyze::analyze, m)?)?;
     m.add_function(wrap_pyfunction!(examples::example_names, m)?)?;
     m.add_function(wrap_pyfunction!(examples::example_text, m)?)?;
     Ok(())

@@ -64,3 +64,11 @@ def use() -> None:
         cores=2,
     )
     print(version, x, zc, arr, y, steps, t_end, cells, reason, unknowns, sparse, toml, l1, ci, ll)
+
+    w = np.zeros((3, 5), dtype=np.float32)
+    an: ffpe.Analysis = ffpe.analyze([(np.arange(3), w), (np.arange(3), w)])
+    an2 = ffpe.analyze([pathlib.Path("run0"), "run1"], include=["fc"], keep_buffers=True)
+    split: list[float] | None = an["diffusion"]
+    late: float | None = an2["runs"][0]["late_exponent"]
+    common: list[int] = an["steps"]
+    print(split, late, common)

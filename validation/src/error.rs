@@ -95,6 +95,14 @@ pub enum Error {
         /// What went wrong in it.
         source: Box<Error>,
     },
+    /// An in-memory run given to [`crate::drift::external::analyse`] is malformed.
+    #[error("run {index}: {what}")]
+    Run {
+        /// Position of the run in the list given.
+        index: usize,
+        /// What is wrong.
+        what: String,
+    },
     /// An error raised by candle.
     #[error("candle: {0}")]
     Candle(#[from] candle_core::Error),

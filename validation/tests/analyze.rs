@@ -3,7 +3,9 @@
 //! at stationarity: 0), and names the file of a malformed checkpoint.
 
 use ffpe_validation::data::{self, DataConfig};
-use ffpe_validation::drift::external::{ExternalConfig, analyse_runs};
+use ffpe_validation::drift::external::{
+    ExternalConfig, MemoryRun, RunInput, analyse, analyse_runs,
+};
 use ffpe_validation::drift::{self, DriftConfig, GroupConfig};
 use ffpe_validation::io::checkpoint::{NamedTensor, save};
 use std::path::{Path, PathBuf};
@@ -37,26 +39,40 @@ impl Gauss {
     }
 }
 
-/// `s` walkers in `d` dimensions from one start; `x <- a x + noise`, saved at geometric steps.
-fn synthetic(root: &Path, s: usize, d: usize, a: f64, steps: u64, seed: u64) -> Vec<PathBuf> {
+/// `s` walkers in `d` dimensions from one start; `x <- a x + noise`, kept at geometric steps:
+/// the steps and, per walker, one row of `d` weights per step.
+fn walks(s: usize, d: usize, a: f64, steps: u64, seed: u64) -> (Vec<u64>, Vec<Vec<f32>>) {
     let save_at: std::collections::BTreeSet<u64> = (0..=40)
         .map(|k| (10f64.powf(k as f64 * (steps as f64).log10() / 40.0)) as u64)
         .chain([0])
         .collect();
     let mut g = Gauss(seed);
     let start: Vec<f32> = (0..d).map(|_| g.normal() as f32).collect();
-    let mut dirs = vec![];
-    for k in 0..s {
-        let dir = root.join(format!("run{k}"));
+    let mut runs = vec![];
+    for _ in 0..s {
         let mut x: Vec<f64> = start.iter().map(|v| *v as f64).collect();
+        let mut rows = vec![];
         for t in 0..=steps {
             if save_at.contains(&t) {
-                let w: Vec<f32> = x.iter().map(|v| *v as f32).collect();
-                write(&dir, t, &w);
+                rows.extend(x.iter().map(|v| *v as f32));
             }
             for v in &mut x {
                 *v = a * *v + 0.01 * g.normal();
             }
+        }
+        runs.push(rows);
+    }
+    (save_at.into_iter().collect(), runs)
+}
+
+/// [`walks`] written as one directory of checkpoints per walker.
+fn synthetic(root: &Path, s: usize, d: usize, a: f64, steps: u64, seed: u64) -> Vec<PathBuf> {
+    let (at, runs) = walks(s, d, a, steps, seed);
+    let mut dirs = vec![];
+    for (k, rows) in runs.iter().enumerate() {
+        let dir = root.join(format!("run{k}"));
+        for (t, w) in at.iter().zip(rows.chunks(d)) {
+            write(&dir, *t, w);
         }
         dirs.push(dir);
     }
@@ -189,4 +205,102 @@ fn malformed_checkpoints_name_the_file() {
     let r = analyse_runs(&[ok], &ExternalConfig::default()).unwrap();
     assert_eq!(r.steps, vec![0, 10, 100]);
     assert!(r.drift.is_none(), "one run: no ensemble");
+}
+
+#[test]
+fn in_memory_runs_equal_their_checkpoints() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (d, s) = (20, 4);
+    let dirs = synthetic(tmp.path(), s, d, 1.0, 500, 3);
+    let (steps, runs) = walks(s, d, 1.0, 500, 3);
+    let from_files = analyse_runs(&dirs, &ExternalConfig::default()).unwrap();
+    let memory: Vec<RunInput<'_>> = runs
+        .iter()
+        .map(|w| {
+            RunInput::Memory(MemoryRun {
+                steps: &steps,
+                weights: w,
+                n_params: d,
+            })
+        })
+        .collect();
+    let in_memory = analyse(&memory, &ExternalConfig::default()).unwrap();
+    // the same f32 weights through the same code: equal numbers; only the labels differ
+    let mut expected = from_files.clone();
+    expected.tensors.clear();
+    for (k, run) in expected.runs.iter_mut().enumerate() {
+        run.dir = format!("<in-memory run {k}>");
+    }
+    assert_eq!(in_memory, expected);
+    assert!(in_memory.shared_init && in_memory.drift.is_some());
+    // rows in another order: the same analysis
+    let (mut rev_steps, mut rev) = (steps.clone(), vec![]);
+    rev_steps.reverse();
+    for row in runs[0].chunks(d).rev() {
+        rev.extend_from_slice(row);
+    }
+    let mut mixed = memory.clone();
+    mixed[0] = RunInput::Memory(MemoryRun {
+        steps: &rev_steps,
+        weights: &rev,
+        n_params: d,
+    });
+    assert_eq!(
+        analyse(&mixed, &ExternalConfig::default()).unwrap(),
+        in_memory
+    );
+    // directories and in-memory runs together
+    let both = [RunInput::Dir(&dirs[0]), memory[1]];
+    let r = analyse(&both, &ExternalConfig::default()).unwrap();
+    assert_eq!(r.drift.unwrap().len(), steps.len());
+}
+
+#[test]
+fn malformed_in_memory_runs_name_the_run() {
+    let steps = [0u64, 10, 100];
+    let good = vec![0.5f32; 3 * 4];
+    let run = |weights: &'static [f32], n_params| MemoryRun {
+        steps: &[0, 10, 100],
+        weights,
+        n_params,
+    };
+    let ok = MemoryRun {
+        steps: &steps,
+        weights: &good,
+        n_params: 4,
+    };
+    let err = |second: MemoryRun<'_>| {
+        analyse(
+            &[RunInput::Memory(ok), RunInput::Memory(second)],
+            &ExternalConfig::default(),
+        )
+        .unwrap_err()
+        .to_string()
+    };
+    // rows of another length than run 0's
+    let e = err(run(&[0.5; 9], 3));
+    assert!(e.starts_with("run 1:") && e.contains("3 parameters"), "{e}");
+    // a weight count that is not one row per step
+    let e = err(run(&[0.5; 10], 4));
+    assert!(e.starts_with("run 1:") && e.contains("10 weights"), "{e}");
+    // a NaN
+    let mut nan = good.clone();
+    nan[6] = f32::NAN;
+    let e = err(MemoryRun {
+        weights: &nan,
+        ..ok
+    });
+    assert!(
+        e.starts_with("run 1:") && e.contains("step 10") && e.contains("NaN"),
+        "{e}"
+    );
+    // a step given twice
+    let e = err(MemoryRun {
+        steps: &[0, 10, 10],
+        ..ok
+    });
+    assert!(
+        e.starts_with("run 1:") && e.contains("step 10 given twice"),
+        "{e}"
+    );
 }

@@ -22,6 +22,10 @@ exponent(problem, window)
 llc(weights, data=None, arch=None, **devinterp_options)
     LLC of a PyTorch MLP (state_dict or safetensors file), devinterp's option names and
     result keys; the same number as ``ffpe-validate llc`` with the same seed.
+analyze(runs, include=None, keep_buffers=False)
+    Displacement R(t) of training runs and, for runs from one initialisation, the
+    drift/diffusion split (as ``ffpe-validate analyze --json``), from checkpoint directories
+    or (steps, weights) arrays. ``ffpe.torch.Recorder`` writes such directories from PyTorch.
 
 Bad input raises ``ValueError`` naming the field and its allowed range (``OSError`` for
 files). Long computations release the GIL, stop on Ctrl-C, and call ``progress(done,
@@ -32,7 +36,7 @@ installed).
 from __future__ import annotations
 
 import os
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 
@@ -47,6 +51,7 @@ __all__ = [
     "exponent",
     "llc",
     "llc_truth",
+    "analyze",
     "problem_toml",
     "__version__",
 ]
@@ -586,3 +591,99 @@ def llc_truth(
         burnin=opt("num_burnin_steps", num_burnin_steps, 0),
         steps_between_draws=opt("num_steps_bw_draws", num_steps_bw_draws, 1),
     ))
+
+
+def _run(i: int, run: Any) -> Any:
+    """One item of ``analyze``'s ``runs`` as ``_native.analyze`` takes it."""
+    if isinstance(run, (str, os.PathLike)):
+        return os.fspath(run)
+    if not isinstance(run, (tuple, list)) or len(run) != 2:
+        raise ValueError(
+            f"run {i}: expected a directory (str or os.PathLike) or a pair (steps, weights), "
+            f"got {type(run).__name__}"
+        )
+    steps, weights = (a.detach().cpu().numpy() if hasattr(a, "detach") else a for a in run)
+    steps, weights = np.asarray(steps), np.asarray(weights)
+    if steps.ndim != 1 or not np.issubdtype(steps.dtype, np.integer):
+        raise ValueError(
+            f"run {i}: steps must be a 1-D integer array, got shape {steps.shape} of {steps.dtype}"
+        )
+    if steps.size and steps.min() < 0:
+        raise ValueError(f"run {i}: steps must be >= 0, got {steps.min()}")
+    if weights.ndim != 2 or not (
+        np.issubdtype(weights.dtype, np.floating) or np.issubdtype(weights.dtype, np.integer)
+    ):
+        raise ValueError(
+            f"run {i}: weights must be a 2-D float array (one row of flattened parameters per "
+            f"step), got shape {weights.shape} of {weights.dtype}"
+        )
+    if weights.shape[0] != steps.shape[0]:
+        raise ValueError(
+            f"run {i}: {weights.shape[0]} rows of weights for {steps.shape[0]} steps: one row per step"
+        )
+    return (
+        np.ascontiguousarray(steps, dtype=np.uint64),
+        np.ascontiguousarray(weights, dtype=np.float32),
+    )
+
+
+def analyze(
+    runs: Any, include: str | Sequence[str] | None = None, keep_buffers: bool = False
+) -> dict[str, Any]:
+    """Displacement and drift/diffusion of training runs, as ``ffpe-validate analyze --json``.
+
+    The same Rust analysis as the command: per run ``R(t) = ||w_t - w_0||`` at the steps
+    common to every run and its exponent in the late window ``[0.1 T, T]``; when the runs
+    start from bit-identical weights (one initialisation, several minibatch streams), the
+    ensemble's drift ``||m(t) - w_0||^2``, diffusion ``tr Sigma(t)`` and the exponent of
+    ``tr Sigma`` in the same window.
+
+    Parameters
+    ----------
+    runs : list
+        One item per run, each either
+
+        - a directory (str or os.PathLike) of safetensors checkpoints (or holding one named
+          ``checkpoints/``), the step of each from its metadata ``step`` or the last digits of
+          its file name (``ffpe.torch.Recorder`` writes such directories); or
+        - a pair ``(steps, weights)``: ``steps`` a 1-D integer array (>= 0, each once, any
+          order), ``weights`` a 2-D float array with one row of flattened parameters per step
+          (the same row length in every run). Weights are analysed as float32, as checkpoints
+          store them.
+    include : str or list of str, optional
+        Keep only checkpoint tensors whose name contains one of these (directories only; an
+        in-memory run is used whole).
+    keep_buffers : bool
+        Keep BatchNorm buffers (``running_mean``, ``running_var``, ``num_batches_tracked``) of
+        checkpoints; they are left out by default.
+
+    Returns
+    -------
+    dict
+        The keys of ``ffpe-validate analyze --json``: ``n_params``, ``tensors`` (names; empty
+        when every run is in memory), ``steps`` (common to every run), ``runs`` (per run:
+        ``dir`` (``"<in-memory run K>"`` for arrays), ``checkpoints``, ``r``,
+        ``late_exponent``), ``shared_init``, ``drift``, ``diffusion``,
+        ``diffusion_exponent`` (None without an ensemble from one initialisation, or with
+        too few late steps), ``notes``.
+
+    Raises
+    ------
+    ValueError
+        A malformed run, naming its position: shapes that do not match, a NaN or infinite
+        weight, a step given twice, fewer than two common steps, a checkpoint without a step.
+    OSError
+        A directory or file that cannot be read.
+    """
+    if isinstance(runs, (str, os.PathLike)) or not isinstance(runs, Sequence):
+        raise ValueError("`runs`: expected a list of directories and/or (steps, weights) pairs")
+    if len(runs) == 0:
+        raise ValueError("`runs` is empty: give at least one run")
+    if include is None:
+        inc: list[str] = []
+    elif isinstance(include, str):
+        inc = [include]
+    else:
+        inc = [str(x) for x in include]
+    items = [_run(i, r) for i, r in enumerate(runs)]
+    return dict(_native.analyze(items, include=inc, keep_buffers=bool(keep_buffers)))

@@ -78,6 +78,26 @@ class Exponent(TypedDict):
     points: int
     caputo_alpha: float
 
+class AnalysisRun(TypedDict):
+    dir: str
+    checkpoints: int
+    r: list[float]
+    late_exponent: Optional[float]
+
+class Analysis(TypedDict):
+    n_params: int
+    tensors: list[str]
+    steps: list[int]
+    runs: list[AnalysisRun]
+    shared_init: bool
+    drift: Optional[list[float]]
+    diffusion: Optional[list[float]]
+    diffusion_exponent: Optional[float]
+    notes: list[str]
+
+# One run of `analyze`: a checkpoint directory or (steps [n] int, weights [n, p] float).
+AnalysisRunArg = Union[str, os.PathLike[str], Tuple[npt.ArrayLike, npt.ArrayLike], Sequence[Any]]
+
 @overload
 def mittag_leffler(alpha: float, beta: float, z: float) -> float: ...
 # A Python or numpy scalar gives a scalar (float64 and complex128 are float and complex
@@ -144,3 +164,8 @@ def llc_truth(
     num_burnin_steps: Optional[int] = None,
     num_steps_bw_draws: Optional[int] = None,
 ) -> dict[str, Any]: ...
+def analyze(
+    runs: Sequence[AnalysisRunArg],
+    include: Union[str, Sequence[str], None] = None,
+    keep_buffers: bool = False,
+) -> Analysis: ...
