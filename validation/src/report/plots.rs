@@ -275,12 +275,17 @@ pub fn render(dir: &Path, name: &str, chart: &Chart) -> Result<Vec<String>, Stri
     Ok(vec![svg, png])
 }
 
-/// An 8-bit RGB image as PNG bytes.
+/// An 8-bit RGB image as PNG bytes, encoded with the settings plotters' own file output uses
+/// (the `image` crate's defaults: fast compression, adaptive filtering), so the bytes are
+/// those it wrote.
 fn encode_png(rgb: &[u8], w: u32, h: u32) -> Result<Vec<u8>, String> {
     let mut out = Vec::new();
     let mut enc = png::Encoder::new(&mut out, w, h);
     enc.set_color(png::ColorType::Rgb);
     enc.set_depth(png::BitDepth::Eight);
+    enc.set_compression(png::Compression::Fast);
+    enc.set_filter(png::FilterType::Sub);
+    enc.set_adaptive_filter(png::AdaptiveFilterType::Adaptive);
     let mut writer = enc.write_header().map_err(e2s)?;
     writer.write_image_data(rgb).map_err(e2s)?;
     writer.finish().map_err(e2s)?;
