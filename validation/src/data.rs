@@ -150,6 +150,16 @@ fn find(dir: &Path, stem: &str) -> Option<PathBuf> {
 }
 
 fn read_file(path: &Path) -> Result<Vec<u8>> {
+    let len = std::fs::metadata(path)
+        .map_err(|e| Error::io(path, e))?
+        .len();
+    // 1 MiB of headroom for the header and a SHA256SUMS file
+    if len > MAX_IDX_BYTES + (1 << 20) {
+        return Err(Error::Idx {
+            path: path.to_path_buf(),
+            what: format!("{len} bytes: larger than the {MAX_IDX_BYTES} an IDX file may hold here"),
+        });
+    }
     std::fs::read(path).map_err(|e| Error::io(path, e))
 }
 
@@ -271,102 +281,165 @@ fn verify_sums(sums: &str, files: &[(&str, &[u8])], dir: &Path) -> Result<()> {
     Ok(())
 }
 
-fn decompress(bytes: &[u8], path: &Path) -> Result<Vec<u8>> {
-    if bytes.starts_with(&[0x1f, 0x8b]) {
-        let mut out = Vec::new();
-        flate2::read::GzDecoder::new(bytes)
-            .read_to_end(&mut out)
-            .map_err(|e| Error::Idx {
-                path: path.to_path_buf(),
-                what: format!("gzip stream is corrupt or truncated: {e}"),
-            })?;
-        Ok(out)
-    } else {
-        Ok(bytes.to_vec())
-    }
-}
+/// The largest IDX payload accepted: 16 GiB of pixels or labels after the header (the full
+/// MNIST training set is 47 MB). A header declaring more is refused before anything is
+/// allocated, and so is a file larger than this.
+pub const MAX_IDX_BYTES: u64 = 16 << 30;
 
 fn be_u32(b: &[u8], at: usize) -> u32 {
     u32::from_be_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]])
 }
 
-/// Parse IDX image bytes (raw or gzip): returns `(n, rows, cols, pixels)`.
-pub fn parse_idx_images(bytes: &[u8], path: &Path) -> Result<(usize, usize, usize, Vec<u8>)> {
-    let raw = decompress(bytes, path)?;
+/// The payload of an IDX file (raw or gzip) after a `header`-byte header, or how many bytes
+/// were found instead of the declared size.
+type Payload = std::result::Result<Vec<u8>, String>;
+
+/// The header and payload of an IDX file (raw or gzip). `header` bytes are read first and
+/// `declared(header)` checks them and gives the declared payload size, which must be at most
+/// [`MAX_IDX_BYTES`]; a gzip stream is then decompressed only up to one byte past that size
+/// (`Read::take`), so a small file that claims a huge payload, or a gzip bomb, costs no memory.
+/// Returns the header and the payload when the file holds exactly the declared size, otherwise
+/// the number of bytes found ("12 (truncated)", "more than 40").
+fn read_idx(
+    bytes: &[u8],
+    path: &Path,
+    header: usize,
+    declared: impl Fn(&[u8]) -> Result<usize>,
+) -> Result<(Vec<u8>, Payload)> {
     let err = |what: String| Error::Idx {
         path: path.to_path_buf(),
         what,
     };
-    if raw.len() < 16 {
-        return Err(err(format!(
-            "truncated: {} bytes, an idx3 header needs 16",
-            raw.len()
-        )));
+    let check = |want: usize| {
+        if want as u64 > MAX_IDX_BYTES {
+            return Err(err(format!(
+                "the header declares {want} bytes of data, more than the {MAX_IDX_BYTES} \
+                 (16 GiB) an IDX file may hold"
+            )));
+        }
+        Ok(want)
+    };
+    let found = |n: usize, want: usize| {
+        if n < want {
+            format!("{n} (truncated)")
+        } else {
+            n.to_string()
+        }
+    };
+    if !bytes.starts_with(&[0x1f, 0x8b]) {
+        let want = check(declared(bytes)?)?;
+        let head = bytes[..header].to_vec();
+        let n = bytes.len() - header;
+        if n != want {
+            return Ok((head, Err(found(n, want))));
+        }
+        return Ok((head, Ok(bytes[header..].to_vec())));
     }
-    let magic = be_u32(&raw, 0);
-    if magic != 0x803 {
-        return Err(err(format!(
-            "magic number {magic:#010x} is not 0x00000803 (unsigned-byte images, 3 dimensions)"
-        )));
-    }
-    let (n, r, c) = (
-        be_u32(&raw, 4) as usize,
-        be_u32(&raw, 8) as usize,
-        be_u32(&raw, 12) as usize,
-    );
-    if r == 0 || c == 0 {
-        return Err(err(format!("image size {r} x {c} must be positive")));
-    }
-    let want = n
-        .checked_mul(r)
-        .and_then(|v| v.checked_mul(c))
-        .ok_or_else(|| err("dimensions overflow".into()))?;
-    if raw.len() - 16 != want {
-        return Err(err(format!(
-            "{} pixel bytes after the header, but {n} images of {r} x {c} need {want}{}",
-            raw.len() - 16,
-            if raw.len() - 16 < want {
-                " (truncated)"
-            } else {
-                ""
-            }
-        )));
-    }
-    Ok((n, r, c, raw[16..].to_vec()))
+    let gz = |e: std::io::Error| err(format!("gzip stream is corrupt or truncated: {e}"));
+    let mut dec = flate2::read::GzDecoder::new(bytes);
+    let mut head = Vec::with_capacity(header);
+    (&mut dec)
+        .take(header as u64)
+        .read_to_end(&mut head)
+        .map_err(gz)?;
+    let want = check(declared(&head)?)?;
+    // Grown as the stream delivers bytes, never sized from the header.
+    let mut body = Vec::new();
+    dec.take(want as u64 + 1)
+        .read_to_end(&mut body)
+        .map_err(gz)?;
+    Ok(match body.len() {
+        n if n == want => (head, Ok(body)),
+        n if n > want => (head, Err(format!("more than {want}"))),
+        n => (head, Err(found(n, want))),
+    })
 }
 
-/// Parse IDX label bytes (raw or gzip).
-pub fn parse_idx_labels(bytes: &[u8], path: &Path) -> Result<Vec<u8>> {
-    let raw = decompress(bytes, path)?;
+/// Parse IDX image bytes (raw or gzip): returns `(n, rows, cols, pixels)`.
+///
+/// The declared size `n * rows * cols` is checked against [`MAX_IDX_BYTES`] and against the
+/// bytes actually present before the pixels are copied.
+pub fn parse_idx_images(bytes: &[u8], path: &Path) -> Result<(usize, usize, usize, Vec<u8>)> {
     let err = |what: String| Error::Idx {
         path: path.to_path_buf(),
         what,
     };
-    if raw.len() < 8 {
+    let dims = |raw: &[u8]| -> Result<(usize, usize, usize, usize)> {
+        if raw.len() < 16 {
+            return Err(err(format!(
+                "truncated: {} bytes, an idx3 header needs 16",
+                raw.len()
+            )));
+        }
+        let magic = be_u32(raw, 0);
+        if magic != 0x803 {
+            return Err(err(format!(
+                "magic number {magic:#010x} is not 0x00000803 (unsigned-byte images, 3 \
+                 dimensions)"
+            )));
+        }
+        let (n, r, c) = (
+            be_u32(raw, 4) as usize,
+            be_u32(raw, 8) as usize,
+            be_u32(raw, 12) as usize,
+        );
+        if r == 0 || c == 0 {
+            return Err(err(format!("image size {r} x {c} must be positive")));
+        }
+        let want = n
+            .checked_mul(r)
+            .and_then(|v| v.checked_mul(c))
+            .ok_or_else(|| err("dimensions overflow".into()))?;
+        Ok((n, r, c, want))
+    };
+    let (head, px) = read_idx(bytes, path, 16, |h| Ok(dims(h)?.3))?;
+    let (n, r, c, want) = dims(&head)?;
+    let px = px.map_err(|found| {
+        err(format!(
+            "{found} pixel bytes after the header, but {n} images of {r} x {c} need {want}"
+        ))
+    })?;
+    Ok((n, r, c, px))
+}
+
+/// Parse IDX label bytes (raw or gzip). Every label must be a digit class, 0 to 9.
+///
+/// The declared count is checked against [`MAX_IDX_BYTES`] and against the bytes actually
+/// present before the labels are copied.
+pub fn parse_idx_labels(bytes: &[u8], path: &Path) -> Result<Vec<u8>> {
+    let err = |what: String| Error::Idx {
+        path: path.to_path_buf(),
+        what,
+    };
+    let count = |raw: &[u8]| -> Result<usize> {
+        if raw.len() < 8 {
+            return Err(err(format!(
+                "truncated: {} bytes, an idx1 header needs 8",
+                raw.len()
+            )));
+        }
+        let magic = be_u32(raw, 0);
+        if magic != 0x801 {
+            return Err(err(format!(
+                "magic number {magic:#010x} is not 0x00000801 (unsigned-byte labels, 1 \
+                 dimension)"
+            )));
+        }
+        Ok(be_u32(raw, 4) as usize)
+    };
+    let (head, labels) = read_idx(bytes, path, 8, count)?;
+    let n = count(&head)?;
+    let labels = labels.map_err(|found| {
+        err(format!(
+            "{found} label bytes after the header, but the header says {n}"
+        ))
+    })?;
+    if let Some((i, l)) = labels.iter().enumerate().find(|(_, l)| **l > 9) {
         return Err(err(format!(
-            "truncated: {} bytes, an idx1 header needs 8",
-            raw.len()
+            "label {l} at index {i} is not a digit class: labels must be 0 to 9"
         )));
     }
-    let magic = be_u32(&raw, 0);
-    if magic != 0x801 {
-        return Err(err(format!(
-            "magic number {magic:#010x} is not 0x00000801 (unsigned-byte labels, 1 dimension)"
-        )));
-    }
-    let n = be_u32(&raw, 4) as usize;
-    if raw.len() - 8 != n {
-        return Err(err(format!(
-            "{} label bytes after the header, but the header says {n}{}",
-            raw.len() - 8,
-            if raw.len() - 8 < n {
-                " (truncated)"
-            } else {
-                ""
-            }
-        )));
-    }
-    Ok(raw[8..].to_vec())
+    Ok(labels)
 }
 
 fn parse_pair(img: &[u8], img_path: &Path, lab: &[u8], lab_path: &Path) -> Result<Dataset> {
@@ -460,6 +533,73 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("gzip"), "{e}");
+    }
+
+    fn gzip(b: &[u8]) -> Vec<u8> {
+        use std::io::Write;
+        let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        e.write_all(b).unwrap();
+        e.finish().unwrap()
+    }
+
+    #[test]
+    fn declared_sizes_are_checked_before_allocating() {
+        let p = Path::new("big.idx");
+        let t0 = std::time::Instant::now();
+        // 1e9 images of 28 x 28 (784 GB) on a 24-byte file: over the limit
+        let huge = idx3(1_000_000_000, 28, 28, &[0; 8]);
+        for b in [huge.clone(), gzip(&huge)] {
+            let e = parse_idx_images(&b, p).unwrap_err().to_string();
+            assert!(e.starts_with("big.idx:") && e.contains("16 GiB"), "{e}");
+        }
+        // 1e9 one-pixel images (1 GB, under the limit) on a tiny file: truncated
+        let many = idx3(1_000_000_000, 1, 1, &[0; 8]);
+        for b in [many.clone(), gzip(&many)] {
+            let e = parse_idx_images(&b, p).unwrap_err().to_string();
+            assert!(e.contains("8 (truncated) pixel bytes"), "{e}");
+        }
+        let labels = [0, 0, 8, 1, 0x3b, 0x9a, 0xca, 0x00, 1, 2];
+        for b in [labels.to_vec(), gzip(&labels)] {
+            let e = parse_idx_labels(&b, p).unwrap_err().to_string();
+            assert!(e.contains("header says 1000000000"), "{e}");
+        }
+        // a gzip bomb: 2 images declared, 64 MiB of zeros compressed; read one byte past
+        let mut bomb = idx3(2, 2, 2, &[]);
+        bomb.resize(16 + (64 << 20), 0);
+        let e = parse_idx_images(&gzip(&bomb), p).unwrap_err().to_string();
+        assert!(e.contains("more than 8 pixel bytes"), "{e}");
+        // each case above allocates at most a few bytes past what the file holds
+        assert!(t0.elapsed().as_secs_f64() < 5.0, "{:?}", t0.elapsed());
+    }
+
+    #[test]
+    fn labels_outside_the_digit_classes_are_named_errors() {
+        let e = parse_idx_labels(&[0, 0, 8, 1, 0, 0, 0, 3, 7, 255, 9], Path::new("l"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("label 255 at index 1") && e.starts_with("l:"),
+            "{e}"
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let w = |n: &str, b: &[u8]| std::fs::write(dir.path().join(n), b).unwrap();
+        w("train-images-idx3-ubyte", &idx3(2, 1, 2, &[0, 1, 2, 3]));
+        w("train-labels-idx1-ubyte", &[0, 0, 8, 1, 0, 0, 0, 2, 7, 8]);
+        w("t10k-images-idx3-ubyte", &idx3(2, 1, 2, &[5, 6, 7, 8]));
+        w(
+            "t10k-labels-idx1-ubyte.gz",
+            &gzip(&[0, 0, 8, 1, 0, 0, 0, 2, 4, 255]),
+        );
+        let e = load(&DataConfig {
+            dir: Some(dir.path().to_path_buf()),
+            ..Default::default()
+        })
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.contains("t10k-labels-idx1-ubyte.gz") && e.contains("label 255 at index 1"),
+            "{e}"
+        );
     }
 
     #[test]

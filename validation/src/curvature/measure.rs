@@ -109,6 +109,13 @@ pub fn measure<X: super::Input, L: super::Label>(
             allowed: "at least 1",
         });
     }
+    if cfg.max_samples == Some(0) {
+        return Err(CurvatureError::InvalidConfig {
+            field: "max-samples",
+            value: "0".into(),
+            allowed: "at least 1 (the loss is a mean over the samples)",
+        });
+    }
     let mlp = Mlp::new(widths)?;
     let d = widths[0];
     let n = match cfg.max_samples {

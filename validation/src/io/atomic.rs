@@ -13,21 +13,96 @@ use std::io::Write;
 use std::path::Path;
 
 /// Write `bytes` to `path` atomically and durably (see the module docs). The temporary file is
-/// `.NAME.tmp-PID` beside `path`; one left behind by a kill is harmless and is removed by the
-/// next training session of the directory.
+/// `.NAME.tmp-PID` beside `path`; it is removed when the write fails (a full disk, a lost
+/// permission), and one left behind by a kill is harmless and is removed by
+/// [`remove_stale_temporaries`] at the start of the next training session or reproduction.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     let dir = match path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d,
         _ => Path::new("."),
     };
     let name = path.file_name().unwrap_or_default().to_string_lossy();
-    let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
-    let mut f = std::fs::File::create(&tmp).map_err(|e| Error::io(&tmp, e))?;
-    f.write_all(bytes).map_err(|e| Error::io(&tmp, e))?;
-    f.sync_all().map_err(|e| Error::io(&tmp, e))?;
-    drop(f);
-    std::fs::rename(&tmp, path).map_err(|e| Error::io(path, e))?;
+    let tmp = dir.join(format!(".{name}{TMP_TAG}{}", std::process::id()));
+    let written = write_synced(&tmp, bytes)
+        .and_then(|()| std::fs::rename(&tmp, path).map_err(|e| Error::io(path, e)));
+    if let Err(e) = written {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(e);
+    }
     sync_dir(dir)
+}
+
+/// What follows the target's name in the name of a temporary file, before the process id.
+const TMP_TAG: &str = ".tmp-";
+
+/// Write and fsync a new file.
+fn write_synced(path: &Path, bytes: &[u8]) -> Result<()> {
+    let mut f = std::fs::File::create(path).map_err(|e| Error::io(path, e))?;
+    #[cfg(test)]
+    let bytes = {
+        let fit = disk::take(bytes.len());
+        if fit < bytes.len() {
+            f.write_all(&bytes[..fit]).map_err(|e| Error::io(path, e))?;
+            return Err(Error::io(path, disk::full()));
+        }
+        bytes
+    };
+    f.write_all(bytes).map_err(|e| Error::io(path, e))?;
+    f.sync_all().map_err(|e| Error::io(path, e))
+}
+
+/// Remove the temporary files of [`write_atomic`] (`.NAME.tmp-PID`) that an interrupted
+/// write left in `dir` (not recursive). Meant for the start of a session that owns `dir`:
+/// a write in progress in another process would lose its temporary. Errors are ignored (a
+/// temporary that cannot be removed is only clutter).
+pub fn remove_stale_temporaries(dir: &Path) {
+    if let Ok(entries) = std::fs::read_dir(dir) {
+        for e in entries.flatten() {
+            let n = e.file_name().to_string_lossy().into_owned();
+            let ours = n.starts_with('.')
+                && n.rsplit_once(TMP_TAG).is_some_and(|(_, pid)| {
+                    !pid.is_empty() && pid.bytes().all(|b| b.is_ascii_digit())
+                });
+            if ours && e.file_type().is_ok_and(|t| t.is_file()) {
+                let _ = std::fs::remove_file(e.path());
+            }
+        }
+    }
+}
+
+/// A simulated full disk for the tests of this thread: [`write_atomic`] fails, as with
+/// `ENOSPC`, once the bytes it wrote reach the free space set by [`disk::set_free`].
+#[cfg(test)]
+pub(crate) mod disk {
+    use std::cell::Cell;
+
+    thread_local! {
+        static FREE: Cell<Option<usize>> = const { Cell::new(None) };
+    }
+
+    /// `Some(n)`: `n` bytes are left for the writes of this thread; `None`: unlimited.
+    pub(crate) fn set_free(bytes: Option<usize>) {
+        FREE.with(|f| f.set(bytes));
+    }
+
+    /// How many of `n` bytes still fit (and use them up).
+    pub(super) fn take(n: usize) -> usize {
+        FREE.with(|f| match f.get() {
+            None => n,
+            Some(left) => {
+                f.set(Some(left.saturating_sub(n)));
+                n.min(left)
+            }
+        })
+    }
+
+    /// The error of a write to a full disk.
+    pub(super) fn full() -> std::io::Error {
+        std::io::Error::new(
+            std::io::ErrorKind::StorageFull,
+            "No space left on device (simulated)",
+        )
+    }
 }
 
 /// fsync a directory (its entries: a rename into it). Platforms that cannot open a directory
@@ -105,6 +180,46 @@ mod tests {
         write_atomic(&p, b"two").unwrap();
         assert_eq!(std::fs::read(&p).unwrap(), b"two");
         assert_eq!(std::fs::read_dir(d.path()).unwrap().count(), 1);
+    }
+
+    #[test]
+    fn a_full_disk_keeps_the_old_file_and_leaves_no_temporary() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("a.csv");
+        write_atomic(&p, b"old complete").unwrap();
+        disk::set_free(Some(3));
+        let e = write_atomic(&p, b"new and longer").unwrap_err().to_string();
+        disk::set_free(None);
+        assert!(
+            e.contains("No space left") && e.contains(".a.csv.tmp-"),
+            "{e}"
+        );
+        assert_eq!(std::fs::read(&p).unwrap(), b"old complete");
+        assert_eq!(std::fs::read_dir(d.path()).unwrap().count(), 1);
+        // a new file: none at all
+        disk::set_free(Some(0));
+        assert!(write_atomic(&d.path().join("b.csv"), b"x").is_err());
+        disk::set_free(None);
+        assert_eq!(std::fs::read_dir(d.path()).unwrap().count(), 1);
+    }
+
+    #[test]
+    fn stale_temporaries_are_removed_and_nothing_else() {
+        let d = tempfile::tempdir().unwrap();
+        let keep = [".hidden", "a.tmp-1", ".b.tmp-", ".c.tmp-12x", "report.md"];
+        let stale = [".report.md.tmp-123", ".plot.png.tmp-9"];
+        for n in keep.iter().chain(&stale) {
+            std::fs::write(d.path().join(n), b"x").unwrap();
+        }
+        remove_stale_temporaries(d.path());
+        let mut left: Vec<String> = std::fs::read_dir(d.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        left.sort();
+        let mut want: Vec<String> = keep.iter().map(|s| s.to_string()).collect();
+        want.sort();
+        assert_eq!(left, want);
     }
 
     #[test]

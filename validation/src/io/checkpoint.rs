@@ -67,6 +67,10 @@ pub fn save(
 
 /// Load every tensor (converted to f32; F32, F64, F16 and BF16 are accepted) and the metadata
 /// (ours from the `ffpe` key; other files' header metadata as they are).
+///
+/// Every value must be finite: a NaN or an infinity (also one an F64 value becomes when it
+/// overflows f32) is an error naming the file, the tensor and the element's index, so that no
+/// command computes on a poisoned checkpoint.
 pub fn load(path: &Path) -> Result<(Vec<NamedTensor>, BTreeMap<String, String>)> {
     let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
     let err = |what: String| Error::Checkpoint {
@@ -103,6 +107,12 @@ pub fn load(path: &Path) -> Result<(Vec<NamedTensor>, BTreeMap<String, String>)>
                 )));
             }
         };
+        if let Some((i, v)) = data.iter().enumerate().find(|(_, v)| !v.is_finite()) {
+            return Err(err(format!(
+                "tensor {name} holds a non-finite value ({v}) at flat index {i}; every value \
+                 must be finite"
+            )));
+        }
         out.push(NamedTensor {
             name,
             shape: view.shape().to_vec(),
@@ -161,6 +171,27 @@ mod tests {
         assert_eq!(m, m2);
         assert!((half_to_f32(0x3c00) - 1.0).abs() < 1e-7);
         assert!((half_to_f32(0xc000) + 2.0).abs() < 1e-7);
+        for (k, bad) in [f32::NAN, f32::INFINITY, f32::NEG_INFINITY]
+            .into_iter()
+            .enumerate()
+        {
+            let mut poisoned = t.clone();
+            poisoned[0].data[k + 1] = bad;
+            save(&p, &poisoned, m.clone()).unwrap();
+            let e = load(&p).unwrap_err().to_string();
+            assert!(
+                e.contains("a.safetensors")
+                    && e.contains("tensor fc1.weight")
+                    && e.contains(&format!("index {}", k + 1)),
+                "{e}"
+            );
+        }
+        // an f64 beyond f32's range becomes infinite when converted
+        let big = 1e300f64.to_le_bytes();
+        let view = TensorView::new(Dtype::F64, vec![1], &big).unwrap();
+        std::fs::write(&p, safetensors::serialize([("w", view)], None).unwrap()).unwrap();
+        let e = load(&p).unwrap_err().to_string();
+        assert!(e.contains("tensor w holds a non-finite"), "{e}");
         std::fs::write(&p, b"garbage").unwrap();
         assert!(
             load(&p)

@@ -4,4 +4,4 @@
 pub mod atomic;
 pub mod checkpoint;
 
-pub use atomic::{JsonCache, write_atomic};
+pub use atomic::{JsonCache, remove_stale_temporaries, write_atomic};

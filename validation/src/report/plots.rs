@@ -3,6 +3,7 @@
 //! PNG text is rasterised with the embedded DejaVu Sans font (Bitstream Vera licence, see
 //! `fonts/DejaVu-LICENSE.txt`), registered once with plotters' `ab_glyph` backend.
 
+use crate::io::write_atomic;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 use std::path::Path;
@@ -251,20 +252,44 @@ fn draw<DB: DrawingBackend>(root: DrawingArea<DB, Shift>, chart: &Chart) -> Resu
 }
 
 /// Writes `<dir>/<name>.svg` and `<dir>/<name>.png`; returns the two file names.
+///
+/// Both are drawn in memory and written with [`crate::io::write_atomic`], so an interruption
+/// or a full disk leaves the previous plot or none, never a partial one.
 pub fn render(dir: &Path, name: &str, chart: &Chart) -> Result<Vec<String>, String> {
     register_font();
     let svg = format!("{name}.svg");
     let png = format!("{name}.png");
     let (w, h) = (800u32, 560u32);
+    let mut text = String::new();
     draw(
-        SVGBackend::new(&dir.join(&svg), (w, h)).into_drawing_area(),
+        SVGBackend::with_string(&mut text, (w, h)).into_drawing_area(),
         chart,
     )?;
+    write_atomic(&dir.join(&svg), text.as_bytes()).map_err(e2s)?;
+    let mut rgb = vec![0u8; w as usize * h as usize * 3];
     draw(
-        BitMapBackend::new(&dir.join(&png), (w, h)).into_drawing_area(),
+        BitMapBackend::with_buffer(&mut rgb, (w, h)).into_drawing_area(),
         chart,
     )?;
+    write_atomic(&dir.join(&png), &encode_png(&rgb, w, h)?).map_err(e2s)?;
     Ok(vec![svg, png])
+}
+
+/// An 8-bit RGB image as PNG bytes, encoded with the settings plotters' own file output uses
+/// (the `image` crate's defaults: fast compression, adaptive filtering), so the bytes are
+/// those it wrote.
+fn encode_png(rgb: &[u8], w: u32, h: u32) -> Result<Vec<u8>, String> {
+    let mut out = Vec::new();
+    let mut enc = png::Encoder::new(&mut out, w, h);
+    enc.set_color(png::ColorType::Rgb);
+    enc.set_depth(png::BitDepth::Eight);
+    enc.set_compression(png::Compression::Fast);
+    enc.set_filter(png::FilterType::Sub);
+    enc.set_adaptive_filter(png::AdaptiveFilterType::Adaptive);
+    let mut writer = enc.write_header().map_err(e2s)?;
+    writer.write_image_data(rgb).map_err(e2s)?;
+    writer.finish().map_err(e2s)?;
+    Ok(out)
 }
 
 #[cfg(test)]

@@ -29,7 +29,7 @@ use crate::analysis::stats::BootstrapConfig;
 use crate::analysis::studies;
 use crate::data::{Data, DataConfig};
 use crate::device::DeviceKind;
-use crate::io::{JsonCache, write_atomic};
+use crate::io::{JsonCache, remove_stale_temporaries, write_atomic};
 use crate::llc::LlcConfig;
 use crate::model::{Arch, read_flat_params};
 use crate::optim::{Optimizer, OptimizerKind};
@@ -171,6 +171,9 @@ pub fn reproduce(opts: &ReproduceOptions) -> Result<Results, ReproduceError> {
         move |source| ReproduceError::Io { path, source }
     };
     std::fs::create_dir_all(&opts.out).map_err(io(&opts.out))?;
+    // temporaries of writes that a kill interrupted (run directories clean their own)
+    remove_stale_temporaries(&opts.out);
+    remove_stale_temporaries(&opts.out.join("plots"));
     let data = crate::data::load(&DataConfig {
         dir: opts.data.clone(),
         n_train: p.n_train,

@@ -138,6 +138,9 @@ impl TrainConfig {
         if self.batch_size == 0 {
             return Err(Error::config("batch-size", 0, "at least 1"));
         }
+        if self.steps == 0 {
+            return Err(Error::config("steps", 0, "at least 1"));
+        }
         if self.checkpoints_per_decade == 0 {
             return Err(Error::config("checkpoints-per-decade", 0, "at least 1"));
         }

@@ -42,7 +42,7 @@ use crate::device::DeviceKind;
 use crate::error::{Error, Result};
 use crate::grad;
 use crate::io::checkpoint::{self, NamedTensor};
-use crate::io::write_atomic;
+use crate::io::{remove_stale_temporaries, write_atomic};
 use crate::llc::{self, LlcConfig};
 use crate::mlp_cpu::{InputLayer, SgdMlp};
 use crate::model::{Arch, BnMode, Network};

@@ -3,18 +3,6 @@
 #[allow(unused_imports)]
 use super::*;
 
-/// Temporary files of an atomic write interrupted by a kill (`.NAME.tmp-PID`).
-pub(super) fn remove_stale_temporaries(dir: &Path) {
-    if let Ok(entries) = std::fs::read_dir(dir) {
-        for e in entries.flatten() {
-            let n = e.file_name().to_string_lossy().into_owned();
-            if n.starts_with('.') && n.contains(".tmp-") {
-                let _ = std::fs::remove_file(e.path());
-            }
-        }
-    }
-}
-
 pub(super) fn save_state(
     net: &Network,
     st: &OptState,

@@ -85,7 +85,7 @@ pub(crate) fn cmd_llc_sweep(a: LlcSweepArgs, threads: usize) -> Result<()> {
     if let Some(dir) = &a.out {
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
         let p = dir.join("sweep.json");
-        std::fs::write(&p, &json).with_context(|| format!("writing {}", p.display()))?;
+        ffpe_validation::io::write_atomic(&p, json.as_bytes())?;
         render(dir, "llc_sweep", &chart(&s, &a.gammas))
             .map_err(|e| anyhow::anyhow!("plot in {}: {e}", dir.display()))?;
     }
