@@ -280,3 +280,20 @@ fn out_of_range_flags_name_the_flag_and_the_allowed_range() {
         assert!(took < Duration::from_secs(10), "{args:?} took {took:?}");
     }
 }
+
+#[test]
+fn a_device_is_not_read_as_a_checkpoint() {
+    // `llc --weights /dev/zero` read 4.1 GB before failing: a non-regular file is refused
+    // before any read
+    if !Path::new("/dev/zero").exists() {
+        return;
+    }
+    let (out, took) = run(&["llc", "--weights", "/dev/zero", "--arch", "784-128-10"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        err.contains("/dev/zero") && err.contains("not a regular file"),
+        "{err}"
+    );
+    assert!(took < Duration::from_secs(10), "{took:?}");
+}

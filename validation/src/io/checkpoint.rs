@@ -65,18 +65,36 @@ pub fn save(
     write_atomic(path, &to_bytes(tensors, metadata)?)
 }
 
+/// Largest checkpoint [`load`] reads: 4 GiB.
+pub const MAX_CHECKPOINT_BYTES: u64 = 4 << 30;
+
 /// Load every tensor (converted to f32; F32, F64, F16 and BF16 are accepted) and the metadata
 /// (ours from the `ffpe` key; other files' header metadata as they are).
 ///
 /// Every value must be finite: a NaN or an infinity (also one an F64 value becomes when it
 /// overflows f32) is an error naming the file, the tensor and the element's index, so that no
 /// command computes on a poisoned checkpoint.
+///
+/// Only regular files up to [`MAX_CHECKPOINT_BYTES`] are read (a device such as `/dev/zero`
+/// or a larger file is refused before reading).
 pub fn load(path: &Path) -> Result<(Vec<NamedTensor>, BTreeMap<String, String>)> {
-    let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
     let err = |what: String| Error::Checkpoint {
         path: path.to_path_buf(),
         what,
     };
+    let meta = std::fs::metadata(path).map_err(|e| Error::io(path, e))?;
+    if !meta.is_file() {
+        return Err(err(
+            "not a regular file: a checkpoint must be a safetensors file".into(),
+        ));
+    }
+    if meta.len() > MAX_CHECKPOINT_BYTES {
+        return Err(err(format!(
+            "{} bytes: allowed at most {MAX_CHECKPOINT_BYTES} (4 GiB, 1e9 f32 parameters)",
+            meta.len()
+        )));
+    }
+    let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
     let st = SafeTensors::deserialize(&bytes)
         .map_err(|e| err(format!("not a safetensors file: {e}")))?;
     let (_, meta) = SafeTensors::read_metadata(&bytes).map_err(|e| err(e.to_string()))?;

@@ -159,7 +159,7 @@ pub(super) fn sections(d: &mut Document, e: &EnsembleStudy, figs: &[(String, Str
             .collect(),
     );
     d.h(3, "Aging and ergodicity (stationary groups only)");
-    d.p("EB is Var(delta^2) / E[delta^2]^2 of the time-averaged MSD across the streams of one initialisation (mean over initialisations). Its ergodic reference is Brownian motion's 4 lag / (3 T) divided by the effective number of independent coordinates of the increments, their participation ratio (tr C)^2 / tr(C^2), measured on the same stretch: a process whose increments live in a few stiff directions has a far larger ergodic EB than its parameter count suggests. A CTRW keeps EB of order 1 (pi/2 - 1 = 0.57 at waiting-time exponent 1/2); the claim needs EB at least ten times the ergodic reference. Aging slope: the slope of ln delta^2 (smallest lag) on ln t_a; 0 for stationary increments, below 0 for an aging CTRW.");
+    d.p("EB is Var(delta^2) / E[delta^2]^2 of the time-averaged MSD across the streams of one initialisation (mean over initialisations). Its ergodic reference is Brownian motion's 4 lag / (3 T) divided by the effective number of independent coordinates of the increments, their participation ratio (tr C)^2 / tr(C^2), measured on the same stretch: a process whose increments live in a few stiff directions has a far larger ergodic EB than its parameter count suggests. A CTRW keeps EB of order 1 (pi/2 - 1 at waiting-time exponent 1/2); the claim needs EB at least ten times the ergodic reference. Aging slope: the slope of ln delta^2 (smallest lag) on ln t_a; 0 for stationary increments, below 0 for an aging CTRW.");
     d.table(
         &[
             "group",
