@@ -551,12 +551,13 @@ impl OuRival {
     /// `q = (1 - eta h')^2` without momentum (exact); with momentum `q = rho^2`, `rho` the
     /// spectral radius of the companion matrix (the asymptotic rate) and `s` the AR(2)
     /// stationary variance.
-    fn relaxation(&self, h: f64, c: f64) -> Option<(f64, f64)> {
+    /// Returns `(s, q, 1 - q)` (`1 - q` computed without cancellation).
+    fn relaxation(&self, h: f64, c: f64) -> Option<(f64, f64, f64)> {
         let a = self.config.learning_rate * self.h_eff(h);
         if !self.has_momentum() {
             let q = (1.0 - a) * (1.0 - a);
             let one_minus_q = a * (2.0 - a);
-            return Some((self.kick(c) / one_minus_q, q));
+            return Some((self.kick(c) / one_minus_q, q, one_minus_q));
         }
         let s = self.stationary_of(h, c)?;
         let beta = self.config.momentum;
@@ -567,7 +568,7 @@ impl OuRival {
         } else {
             (b.abs() + disc.sqrt()) / 2.0
         };
-        Some((s, rho * rho))
+        Some((s, rho * rho, 1.0 - rho * rho))
     }
 
     /// `tr Sigma(t)` of the **time-fractional** model in the same basin: the Caputo FFPE of
@@ -617,13 +618,13 @@ impl OuRival {
                 let v = match rel {
                     _ if t == 0 => 0.0,
                     None => f64::NAN,
-                    // free mode: the geometric sum is t, its fractional clock t^a / Gamma(1+a)
-                    Some((_, q)) if q == 1.0 => {
+                    // free mode (the geometric sum is t): its fractional clock t^a / Gamma(1+a)
+                    Some((_, _, one_minus_q)) if one_minus_q.abs() < 1e-300 => {
                         self.kick(c) * tf.powf(alpha) * reciprocal_gamma(1.0 + alpha)
                     }
-                    // eta h' = 1: the variance is one kick from the first step on
-                    Some(_) if self.relaxation_is_instant(h) => self.kick(c),
-                    Some((s, q)) => {
+                    // eta h' = 1 (q = 0): the variance is one kick from the first step on
+                    Some((s, q, _)) if q <= 0.0 => s,
+                    Some((s, q, _)) => {
                         let kappa = -q.ln();
                         mittag_leffler(alpha, 1.0, -kappa * tf.powf(alpha))
                             .map_or(f64::NAN, |e| s * (1.0 - e))
@@ -633,10 +634,6 @@ impl OuRival {
             }
         }
         Ok(trace)
-    }
-
-    fn relaxation_is_instant(&self, h: f64) -> bool {
-        !self.has_momentum() && self.config.learning_rate * self.h_eff(h) == 1.0
     }
 }
 

@@ -356,7 +356,7 @@ fn fractional_basin_at_order_one_is_the_ou_model() {
     let steps: Vec<u64> = vec![0, 1, 2, 7, 30, 100, 1000, 10_000, 100_000];
     let ou = m.predict(&steps).trace_covariance;
     let fr = m.predict_fractional_trace(&steps, 1.0).unwrap();
-    assert_eq!(fr[0], 0.0);
+    assert_eq!(fr[0].to_bits(), 0f64.to_bits());
     for k in 1..steps.len() {
         assert_relative_eq!(fr[k], ou[k], max_relative = 1e-12);
     }
