@@ -365,19 +365,7 @@ pub fn parse_idx_images(bytes: &[u8], path: &Path) -> Result<(usize, usize, usiz
         what,
     };
     let dims = |raw: &[u8]| -> Result<(usize, usize, usize, usize)> {
-        if raw.len() < 16 {
-            return Err(err(format!(
-                "truncated: {} bytes, an idx3 header needs 16",
-                raw.len()
-            )));
-        }
-        let magic = be_u32(raw, 0);
-        if magic != 0x803 {
-            return Err(err(format!(
-                "magic number {magic:#010x} is not 0x00000803 (unsigned-byte images, 3 \
-                 dimensions)"
-            )));
-        }
+        idx_header(raw, 16, 0x803, "idx3", "unsigned-byte images, 3 dimensions").map_err(err)?;
         let (n, r, c) = (
             be_u32(raw, 4) as usize,
             be_u32(raw, 8) as usize,
@@ -402,6 +390,30 @@ pub fn parse_idx_images(bytes: &[u8], path: &Path) -> Result<(usize, usize, usiz
     Ok((n, r, c, px))
 }
 
+/// The length and magic-number checks of an IDX header of `len` bytes (`kind` and `what`
+/// name the format in the message).
+fn idx_header(
+    raw: &[u8],
+    len: usize,
+    magic: u32,
+    kind: &str,
+    what: &str,
+) -> std::result::Result<(), String> {
+    if raw.len() < len {
+        return Err(format!(
+            "truncated: {} bytes, an {kind} header needs {len}",
+            raw.len()
+        ));
+    }
+    let found = be_u32(raw, 0);
+    if found != magic {
+        return Err(format!(
+            "magic number {found:#010x} is not {magic:#010x} ({what})"
+        ));
+    }
+    Ok(())
+}
+
 /// Parse IDX label bytes (raw or gzip). Every label must be a digit class, 0 to 9.
 ///
 /// The declared count is checked against [`MAX_IDX_BYTES`] and against the bytes actually
@@ -412,19 +424,7 @@ pub fn parse_idx_labels(bytes: &[u8], path: &Path) -> Result<Vec<u8>> {
         what,
     };
     let count = |raw: &[u8]| -> Result<usize> {
-        if raw.len() < 8 {
-            return Err(err(format!(
-                "truncated: {} bytes, an idx1 header needs 8",
-                raw.len()
-            )));
-        }
-        let magic = be_u32(raw, 0);
-        if magic != 0x801 {
-            return Err(err(format!(
-                "magic number {magic:#010x} is not 0x00000801 (unsigned-byte labels, 1 \
-                 dimension)"
-            )));
-        }
+        idx_header(raw, 8, 0x801, "idx1", "unsigned-byte labels, 1 dimension").map_err(err)?;
         Ok(be_u32(raw, 4) as usize)
     };
     let (head, labels) = read_idx(bytes, path, 8, count)?;
