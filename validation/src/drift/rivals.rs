@@ -123,11 +123,16 @@ pub struct GroupRivals {
 /// A fitted trend of the fit segment, as a function of the step.
 type Trend = Box<dyn Fn(f64) -> f64>;
 
-fn fit_power(t: &[f64], y: &[f64]) -> Option<Trend> {
+/// OLS of `ln y` on `ln t`: `(intercept, slope)`.
+fn log_log_ols(t: &[f64], y: &[f64]) -> Option<(f64, f64)> {
     let x: Vec<f64> = t.iter().map(|v| v.ln()).collect();
     let ly: Vec<f64> = y.iter().map(|v| v.ln()).collect();
     let f = ols(&x, &ly).ok()?;
-    let (a, b) = (f.intercept, f.slope);
+    Some((f.intercept, f.slope))
+}
+
+fn fit_power(t: &[f64], y: &[f64]) -> Option<Trend> {
+    let (a, b) = log_log_ols(t, y)?;
     Some(Box::new(move |s: f64| (a + b * s.ln()).exp()))
 }
 
@@ -457,17 +462,16 @@ pub fn score_group(
 /// `[0.05, 1]` (a slope of 1 or more is no subdiffusion: the FFPE is then the OU model).
 /// `None` without two positive points.
 fn fit_caputo_order(fit_idx: &[usize], t: &[f64], y: impl Fn(usize) -> f64) -> Option<f64> {
-    let pts: Vec<(f64, f64)> = fit_idx
+    let (tt, yy): (Vec<f64>, Vec<f64>) = fit_idx
         .iter()
         .filter(|&&k| t[k] > 0.0 && y(k) > 0.0)
-        .map(|&k| (t[k].ln(), y(k).ln()))
-        .collect();
-    if pts.len() < 2 {
+        .map(|&k| (t[k], y(k)))
+        .unzip();
+    if tt.len() < 2 {
         return None;
     }
-    let (x, ly): (Vec<f64>, Vec<f64>) = pts.into_iter().unzip();
-    let f = ols(&x, &ly).ok()?;
-    f.slope.is_finite().then(|| f.slope.clamp(0.05, 1.0))
+    let (_, slope) = log_log_ols(&tt, &yy)?;
+    slope.is_finite().then(|| slope.clamp(0.05, 1.0))
 }
 
 #[cfg(test)]
