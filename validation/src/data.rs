@@ -256,6 +256,40 @@ fn split(all: Dataset, config: &DataConfig, name: &str) -> Result<Data> {
     })
 }
 
+/// At most `n_train` training and `n_test` test images of `data`: a set larger than its bound
+/// is cut to the first images of a permutation seeded with `seed` (the training and test sets
+/// on streams of their own); a set within its bound is kept as it is. For sets given in full
+/// (the t10k files of a data directory), so that a preset costs the same on every data set.
+pub fn subsample(data: Data, n_train: usize, n_test: usize, seed: u64) -> Result<Data> {
+    if n_train == 0 {
+        return Err(Error::config("n-train", 0, "at least 1"));
+    }
+    let cut = |set: Dataset, n: usize, stream: u64| -> (Dataset, bool) {
+        if set.len() <= n {
+            return (set, false);
+        }
+        let perm = Rng::new(seed, &[0x5b5a, stream]).permutation(set.len());
+        (set.subset(&perm[..n]), true)
+    };
+    let (train, a) = cut(data.train, n_train, 0);
+    let (test, b) = cut(data.test, n_test, 1);
+    let source = if a || b {
+        format!(
+            "{}; seeded subsets of {} training and {} test images (seed {seed})",
+            data.source,
+            train.len(),
+            test.len()
+        )
+    } else {
+        data.source
+    };
+    Ok(Data {
+        train,
+        test,
+        source,
+    })
+}
+
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
@@ -533,6 +567,25 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("gzip"), "{e}");
+    }
+
+    #[test]
+    fn subsample_cuts_only_larger_sets_and_is_seeded() {
+        let d = load(&DataConfig::default()).unwrap();
+        let s = subsample(d.clone(), 1000, 5000, 3).unwrap();
+        assert_eq!((s.train.len(), s.test.len()), (1000, 2000));
+        assert_eq!(s.test.labels, d.test.labels);
+        assert!(
+            s.source
+                .contains("seeded subsets of 1000 training and 2000 test")
+        );
+        let again = subsample(d.clone(), 1000, 5000, 3).unwrap();
+        assert_eq!(again.train.images, s.train.images);
+        let other = subsample(d.clone(), 1000, 5000, 4).unwrap();
+        assert_ne!(other.train.labels, s.train.labels);
+        let same = subsample(d.clone(), 8000, 2000, 0).unwrap();
+        assert_eq!(same.source, d.source);
+        assert!(subsample(d, 0, 10, 0).is_err());
     }
 
     fn gzip(b: &[u8]) -> Vec<u8> {

@@ -9,10 +9,14 @@
 //!
 //! Conventions follow PyTorch: the ReLU derivative is 0 at 0; BatchNorm in training mode
 //! differentiates through the batch statistics.
+//!
+//! The convolutional network ([`crate::conv`]) is differentiated by candle's autograd instead
+//! ([`autograd_loss_and_grads`]), chain by chain when the parameters carry a chain dimension:
+//! same contract, so every caller (training, ensembles, SGLD chains) takes either network.
 
 use crate::error::Result;
-use crate::model::{Arch, BN_EPS, BN_MOMENTUM, BnMode, cross_entropy_rows};
-use candle_core::{D, DType, Tensor};
+use crate::model::{Arch, BN_EPS, BN_MOMENTUM, BnMode, cross_entropy_rows, forward};
+use candle_core::{D, DType, Tensor, Var};
 
 /// Losses and gradients of one step.
 #[derive(Debug)]
@@ -43,6 +47,9 @@ pub fn loss_and_grads(
     y: &[u32],
     mode: BnMode,
 ) -> Result<LossGrads> {
+    if arch.conv.is_some() {
+        return autograd_loss_and_grads(arch, params, buffers, x, y, mode);
+    }
     let nl = arch.layers();
     let dev = x.device();
     let bdim = x.rank() - 2; // the batch dimension
@@ -165,12 +172,94 @@ pub fn loss_and_grads(
     })
 }
 
+/// [`loss_and_grads`] by candle's autograd (`loss.backward()`): any architecture without
+/// BatchNorm buffers to update (the convolutional network). With chain-batched parameters
+/// (`x` is `[chains, B, in]`) each chain is differentiated on its own and the results are
+/// stacked. The returned tensors hold values only (no graph).
+pub fn autograd_loss_and_grads(
+    arch: &Arch,
+    params: &[Tensor],
+    buffers: &[Tensor],
+    x: &Tensor,
+    y: &[u32],
+    mode: BnMode,
+) -> Result<LossGrads> {
+    if arch.batchnorm && mode == BnMode::Train {
+        return Err(crate::Error::config(
+            "arch",
+            arch,
+            "no BatchNorm in training mode on the autograd path (the hand-written one has it)",
+        ));
+    }
+    let k = arch.outputs();
+    if let Some(&c) = y.iter().find(|&&c| c as usize >= k) {
+        return Err(crate::Error::config(
+            "labels",
+            c,
+            format!("below the network's output width {k}"),
+        ));
+    }
+    if x.rank() == 3 {
+        let chains = x.dim(0)?;
+        let b = x.dim(1)?;
+        let (mut losses, mut grads) = (vec![], vec![vec![]; params.len()]);
+        for c in 0..chains {
+            let pc: Vec<Tensor> = params
+                .iter()
+                .map(|p| p.get(c))
+                .collect::<candle_core::Result<_>>()?;
+            let one = autograd_loss_and_grads(
+                arch,
+                &pc,
+                buffers,
+                &x.get(c)?,
+                &y[c * b..(c + 1) * b],
+                mode,
+            )?;
+            losses.push(one.loss);
+            for (g, gc) in grads.iter_mut().zip(one.grads) {
+                g.push(gc);
+            }
+        }
+        return Ok(LossGrads {
+            loss: Tensor::stack(&losses, 0)?,
+            grads: grads
+                .iter()
+                .map(|g| Tensor::stack(g, 0))
+                .collect::<candle_core::Result<_>>()?,
+            new_buffers: vec![],
+        });
+    }
+    // Fresh variables hold copies of the values: the caller's tensors are never tracked.
+    let vars: Vec<Var> = params
+        .iter()
+        .map(|p| Var::from_tensor(&p.detach()))
+        .collect::<candle_core::Result<_>>()?;
+    let vt: Vec<Tensor> = vars.iter().map(|v| v.as_tensor().clone()).collect();
+    let (logits, _) = forward(arch, &vt, buffers, x, mode)?;
+    let ylab = Tensor::from_slice(y, logits.dim(0)?, x.device())?;
+    let loss = cross_entropy_rows(&logits, &ylab)?.mean(0)?;
+    let store = loss.backward()?;
+    let grads = vars
+        .iter()
+        .map(|v| match store.get(v) {
+            Some(g) => Ok(g.detach()),
+            None => Ok(v.as_tensor().zeros_like()?),
+        })
+        .collect::<Result<Vec<_>>>()?;
+    Ok(LossGrads {
+        loss: loss.detach(),
+        grads,
+        new_buffers: vec![],
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{Network, forward};
+    use crate::model::Network;
     use crate::rng::Rng;
-    use candle_core::{Device, Var};
+    use candle_core::Device;
 
     fn check(arch: &str, chains: usize, mode: BnMode) {
         let arch: Arch = arch.parse().unwrap();

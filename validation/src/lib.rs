@@ -31,7 +31,7 @@
 //! | [`rng`] | the stable seeded generator |
 //! | [`optim`] | [`optim::Optimizer`] parsed once; SGD (momentum, weight decay), Adam(W) and SGLD, each update written once as a slice kernel |
 //! | [`data`], [`batches`] | the IDX reader and split; the stateless minibatch order |
-//! | [`model`], [`grad`], [`device`] | the MLP (PyTorch names and init), its loss and gradients with candle, CPU/CUDA selection |
+//! | [`conv`], [`model`], [`grad`], [`device`] | the LeNet-style convolutional front end; the MLP and the convnet (PyTorch names and init), their loss and gradients with candle (the convnet's by autograd), CPU/CUDA selection |
 //! | [`mlp_cpu`] | the CPU fast path: preallocated buffers, fused updates, the sparse first layer |
 //! | [`llc`] | the SGLD estimator: configuration (every default in one place), estimate, chains, diagnostics (R-hat, ESS, MALA acceptance, burn-in), the check against closed-form coefficients ([`llc::truth`]), the epsilon x gamma calibration ([`llc::sweep`]) |
 //! | [`train`] | configuration, runner, records, resume file of a training run |
@@ -48,6 +48,7 @@
 
 pub mod analysis;
 pub mod batches;
+pub mod conv;
 pub mod curvature;
 pub mod data;
 pub mod device;

@@ -1,4 +1,5 @@
-//! Fully connected ReLU networks with optional BatchNorm, built on candle.
+//! Fully connected ReLU networks with optional BatchNorm, and a LeNet-style convolutional
+//! network ([`crate::conv`]), built on candle.
 //!
 //! Layout and names follow a PyTorch module with attributes `fc1, bn1, fc2, bn2, ..., fcL` in
 //! that order: trainable parameters are `fcK.weight` (`[out, in]`), `fcK.bias`, and for each
@@ -6,6 +7,13 @@
 //! `bnK.running_mean` and `bnK.running_var`. The *flattened trainable weights* concatenate the
 //! trainable parameters in exactly this order (PyTorch's `named_parameters()` order), each
 //! row-major; BatchNorm running statistics are not trainable and are not part of them.
+//!
+//! The convolutional network (`lenet`, [`Arch::lenet`]) puts `conv1.weight`, `conv1.bias`,
+//! `conv2.weight`, `conv2.bias` (PyTorch's `Conv2d`, default initialisation uniform in
+//! `+-1/sqrt(in_channels * 25)`) ahead of `fc1 .. fc3` (`256-120-84-10`); see [`crate::conv`].
+//! It trains through candle's autograd only: [`Arch::is_plain_mlp`] is the one gate of every
+//! MLP-only path (the CPU kernels of [`crate::mlp_cpu`], the exact curvature of
+//! [`crate::curvature`]).
 //!
 //! Initialisation is PyTorch's default for `nn.Linear` (weights and biases uniform in
 //! `+-1/sqrt(fan_in)`) and `nn.BatchNorm1d` (weight 1, bias 0, running mean 0, running var 1),
@@ -22,6 +30,7 @@
 //! assert_eq!(arch.num_params(), 784 * 16 + 16 + 16 * 10 + 10);
 //! ```
 
+pub use crate::conv::ConvFront;
 use crate::data::Dataset;
 use crate::error::{Error, Result};
 use crate::io::checkpoint::{self, NamedTensor};
@@ -35,20 +44,29 @@ pub const BN_MOMENTUM: f64 = 0.1;
 /// BatchNorm epsilon (PyTorch default).
 pub const BN_EPS: f64 = 1e-5;
 
-/// Network architecture: layer widths from input to output, and whether hidden layers have
-/// BatchNorm (after the linear map, before the ReLU).
+/// Network architecture: the widths of the fully connected layers from input to output,
+/// whether hidden layers have BatchNorm (after the linear map, before the ReLU), and an
+/// optional convolutional front end ahead of them.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Arch {
-    /// Widths, input first, output last, e.g. `[784, 128, 10]`.
+    /// Widths of the fully connected layers, input first, output last, e.g. `[784, 128, 10]`
+    /// (with a convolutional front end, its input is the front end's features).
     pub widths: Vec<usize>,
     /// BatchNorm after each hidden linear layer.
     pub batchnorm: bool,
+    /// Convolutional front end (`None`: a fully connected network; absent in older files).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub conv: Option<ConvFront>,
 }
 
 impl std::str::FromStr for Arch {
     type Err = Error;
-    /// Parse `784-128-10` (no BatchNorm) or `784-128-10+bn`.
+    /// Parse `784-128-10` (no BatchNorm), `784-128-10+bn`, or `lenet` (the convolutional
+    /// network of [`crate::conv`]).
     fn from_str(s: &str) -> Result<Arch> {
+        if s.trim() == ConvFront::Lenet.name() {
+            return Ok(Arch::lenet());
+        }
         let (body, batchnorm) = match s.strip_suffix("+bn") {
             Some(b) => (b, true),
             None => (s, false),
@@ -57,8 +75,18 @@ impl std::str::FromStr for Arch {
             .split('-')
             .map(|w| w.trim().parse::<usize>())
             .collect::<std::result::Result<Vec<_>, _>>()
-            .map_err(|_| Error::config("arch", s, "widths joined by '-', e.g. 784-128-10"))?;
-        let arch = Arch { widths, batchnorm };
+            .map_err(|_| {
+                Error::config(
+                    "arch",
+                    s,
+                    "widths joined by '-' (e.g. 784-128-10, optionally +bn), or lenet",
+                )
+            })?;
+        let arch = Arch {
+            widths,
+            batchnorm,
+            conv: None,
+        };
         arch.validate()?;
         Ok(arch)
     }
@@ -66,6 +94,9 @@ impl std::str::FromStr for Arch {
 
 impl std::fmt::Display for Arch {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if let Some(c) = self.conv {
+            return write!(f, "{}", c.name());
+        }
         let w: Vec<String> = self.widths.iter().map(|w| w.to_string()).collect();
         write!(
             f,
@@ -82,13 +113,62 @@ impl Arch {
         let a = Arch {
             widths: widths.to_vec(),
             batchnorm,
+            conv: None,
         };
         a.validate()?;
         Ok(a)
     }
 
-    /// Check: at least input and output, every width positive.
+    /// The LeNet-style convolutional network of [`crate::conv`] (`lenet`).
+    pub fn lenet() -> Arch {
+        Arch {
+            widths: ConvFront::Lenet.fc_widths(),
+            batchnorm: false,
+            conv: Some(ConvFront::Lenet),
+        }
+    }
+
+    /// A fully connected network without BatchNorm: the networks of the hand-written CPU
+    /// kernels ([`crate::mlp_cpu`]) and of the exact curvature ([`crate::curvature`]). Every
+    /// such fast path asks this, so that no other network can reach them.
+    pub fn is_plain_mlp(&self) -> bool {
+        self.conv.is_none() && !self.batchnorm
+    }
+
+    /// Values per input image (the first width, or the convolutional front end's 28 x 28).
+    pub fn input_dim(&self) -> usize {
+        match self.conv {
+            Some(c) => c.input_dim(),
+            None => self.widths.first().copied().unwrap_or(0),
+        }
+    }
+
+    /// Output width (classes).
+    pub fn outputs(&self) -> usize {
+        self.widths.last().copied().unwrap_or(0)
+    }
+
+    /// Check: at least input and output, every width positive; a convolutional front end
+    /// comes with its own fully connected widths and no BatchNorm.
     pub fn validate(&self) -> Result<()> {
+        if let Some(c) = self.conv
+            && (self.widths != c.fc_widths() || self.batchnorm)
+        {
+            return Err(Error::config(
+                "arch",
+                format!(
+                    "{} with widths {:?}, batchnorm {}",
+                    c.name(),
+                    self.widths,
+                    self.batchnorm
+                ),
+                format!(
+                    "{} has the fully connected widths {:?} and no BatchNorm",
+                    c.name(),
+                    c.fc_widths()
+                ),
+            ));
+        }
         if self.widths.len() < 2 || self.widths.contains(&0) {
             return Err(Error::config(
                 "arch",
@@ -106,7 +186,7 @@ impl Arch {
 
     /// Names and shapes of the trainable parameters, in flattening order.
     pub fn param_specs(&self) -> Vec<(String, Vec<usize>)> {
-        let mut v = vec![];
+        let mut v = self.conv.map(|c| c.param_specs()).unwrap_or_default();
         for l in 0..self.layers() {
             let (i, o) = (self.widths[l], self.widths[l + 1]);
             v.push((format!("fc{}.weight", l + 1), vec![o, i]));
@@ -140,9 +220,38 @@ impl Arch {
             .sum()
     }
 
-    /// Infer the architecture from checkpoint tensors (`fcK.weight` shapes, `bnK.weight`).
+    /// Infer the architecture from checkpoint tensors (`fcK.weight` shapes, `bnK.weight`;
+    /// `conv1.weight` marks the convolutional network, whose shapes must then be LeNet's).
     pub fn from_tensors(tensors: &[NamedTensor], path: &Path) -> Result<Arch> {
         let get = |n: &str| tensors.iter().find(|t| t.name == n);
+        if get("conv1.weight").is_some() {
+            let want = Arch::lenet();
+            for (name, shape) in want.param_specs() {
+                match get(&name) {
+                    Some(t) if t.shape == shape => {}
+                    Some(t) => {
+                        return Err(Error::Checkpoint {
+                            path: path.into(),
+                            what: format!(
+                                "{name} has shape {:?}; the convolutional network (lenet) has \
+                                 {shape:?}",
+                                t.shape
+                            ),
+                        });
+                    }
+                    None => {
+                        return Err(Error::Checkpoint {
+                            path: path.into(),
+                            what: format!(
+                                "conv1.weight present but {name} missing: not a checkpoint of \
+                                 the convolutional network (lenet)"
+                            ),
+                        });
+                    }
+                }
+            }
+            return Ok(want);
+        }
         let mut widths = vec![];
         let mut k = 1;
         while let Some(w) = get(&format!("fc{k}.weight")) {
@@ -225,8 +334,21 @@ pub fn forward(
     x: &Tensor,
     mode: BnMode,
 ) -> Result<(Tensor, Vec<Tensor>)> {
-    let mut h = x.clone();
-    let mut p = params.iter();
+    let (mut h, rest) = match arch.conv {
+        Some(c) => {
+            let n = c.param_specs().len();
+            if params.len() < n {
+                return Err(Error::config(
+                    "params",
+                    params.len(),
+                    "one tensor per parameter",
+                ));
+            }
+            (c.forward(&params[..n], x)?, &params[n..])
+        }
+        None => (x.clone(), params),
+    };
+    let mut p = rest.iter();
     let mut new_buffers = vec![];
     let mut next = || {
         p.next()
@@ -283,6 +405,20 @@ impl Network {
         arch.validate()?;
         let mut rng = Rng::new(seed, &[0x1417]);
         let mut flat = Vec::with_capacity(arch.num_params());
+        if let Some(c) = arch.conv {
+            // PyTorch's Conv2d default: weight and bias uniform in +-1/sqrt(fan_in), layer by
+            // layer in parameter order (as the fully connected layers below)
+            for (l, fan_in) in c.fan_ins().into_iter().enumerate() {
+                let bound = 1.0 / (fan_in as f64).sqrt();
+                let n: usize = c.param_specs()[2 * l..2 * l + 2]
+                    .iter()
+                    .map(|(_, s)| s.iter().product::<usize>())
+                    .sum();
+                for _ in 0..n {
+                    flat.push(((2.0 * rng.uniform() - 1.0) * bound) as f32);
+                }
+            }
+        }
         for l in 0..arch.layers() {
             let (i, o) = (arch.widths[l], arch.widths[l + 1]);
             let bound = 1.0 / (i as f64).sqrt();

@@ -23,7 +23,6 @@
 //! save: rerunning it resumes them (the run directories are written atomically).
 
 use crate::io::write_atomic;
-use crate::model::Arch;
 use crate::reproduce::{
     Preset, ReproduceError, ReproduceOptions, is_finished, reproduce, specs, train_specs,
 };
@@ -47,11 +46,7 @@ pub fn work_units(p: &Preset) -> Vec<WorkUnit> {
     specs(p)
         .into_iter()
         .map(|s| {
-            let params = Arch {
-                widths: s.arch.clone(),
-                batchnorm: false,
-            }
-            .num_params();
+            let params = s.arch.num_params();
             WorkUnit {
                 runs: vec![s.id],
                 cost: params as u128 * u128::from(p.steps.max(1)) * (s.batch_size.max(1) as u128),
@@ -117,12 +112,7 @@ pub fn run_shard(opts: &ReproduceOptions, shard: Shard) -> Result<ShardManifest,
         .into_iter()
         .filter(|s| mine.contains(&s.id))
         .collect();
-    let data = crate::data::load(&crate::data::DataConfig {
-        dir: opts.data.clone(),
-        n_train: p.n_train,
-        n_test: p.n_test,
-        split_seed: 0,
-    })?;
+    let data = crate::reproduce::load_data(p, opts)?;
     let multi = indicatif::MultiProgress::new();
     if !opts.progress {
         multi.set_draw_target(indicatif::ProgressDrawTarget::hidden());

@@ -339,3 +339,45 @@ fn tiny_preset_with_ensembles() {
         "numbers in report.md not in results.json: {missing:?}"
     );
 }
+
+/// The convolutional preset in miniature: the LeNet main sweep (with its LLC estimates) and
+/// its ensembles go through the whole pipeline, the OU rival is reported as not computed (and
+/// why), and every number of report.md is a number of results.json.
+#[test]
+fn conv_tiny_preset_end_to_end() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut opts = ReproduceOptions::new(Preset::conv_tiny(), dir.path().to_path_buf());
+    opts.progress = false;
+    let res = reproduce(&opts).unwrap();
+    assert_eq!(res.meta.architectures, ["lenet"]);
+    assert_eq!(res.runs.len(), 2);
+    assert!(
+        res.runs
+            .iter()
+            .all(|r| r.arch == "lenet" && r.n_params == 44_426)
+    );
+    let e = res.studies.ensembles.as_ref().expect("ensembles");
+    assert!(e.results.groups[0].shared_init_identical);
+    let r = e.rivals[0].as_ref().expect("rivals");
+    let ou = r.models.iter().find(|m| m.model == "ou_kunin").unwrap();
+    assert!(
+        ou.note.as_deref().unwrap_or("").contains("convolutional"),
+        "{:?}",
+        ou.note
+    );
+    let md = std::fs::read_to_string(dir.path().join("report.md")).unwrap();
+    assert!(md.contains("lenet"));
+    let json: Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("results.json")).unwrap())
+            .unwrap();
+    let mut pool = HashSet::new();
+    collect(&json, &mut pool);
+    let missing: Vec<String> = number_tokens(&md)
+        .into_iter()
+        .filter(|t| !pool.contains(t))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "numbers in report.md not in results.json: {missing:?}"
+    );
+}

@@ -72,6 +72,7 @@ impl Default for GroupConfig {
             arch: Arch {
                 widths: vec![784, 32, 10],
                 batchnorm: false,
+                conv: None,
             },
             optimizer: OptimizerKind::Sgd,
             lr: 1e-3,

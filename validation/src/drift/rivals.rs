@@ -361,7 +361,13 @@ pub fn score_group(
     let mut curvature = vec![];
     let ou_note = if g.optimizer != OptimizerKind::Sgd {
         Some("not computed: the OU model is for SGD".to_string())
-    } else if g.arch.batchnorm {
+    } else if g.arch.conv.is_some() {
+        Some(
+            "not computed: the exact curvature (Hessian eigenpairs and gradient-noise projections) \
+             is written for fully connected networks only, not for the convolutional network"
+                .to_string(),
+        )
+    } else if !g.arch.is_plain_mlp() {
         Some("not computed: the exact-curvature code has no BatchNorm".to_string())
     } else if fit_idx.is_empty() {
         Some("not computed: no checkpoint in the fit segment".to_string())

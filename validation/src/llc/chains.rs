@@ -43,7 +43,7 @@ pub(super) fn run_chains(
     ks: std::ops::Range<usize>,
     monitor: &Monitor<'_, '_>,
 ) -> Result<ChainsOut> {
-    if net.device().is_cpu() && !net.arch().batchnorm {
+    if net.device().is_cpu() && net.arch().is_plain_mlp() {
         run_chains_cpu(net, data, config, nbeta, ks, monitor)
     } else {
         run_chains_batched(net, data, config, nbeta, ks, monitor)

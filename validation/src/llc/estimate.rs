@@ -196,14 +196,14 @@ pub(super) fn prepare(net: &Network, data: &Dataset, config: &LlcConfig) -> Resu
         return Err(Error::config("data", 0, "a non-empty training set"));
     }
     let arch = net.arch();
-    if data.dim() != arch.widths[0] {
+    if data.dim() != arch.input_dim() {
         return Err(Error::config(
             "arch",
             arch,
             format!("input width {} (pixels per image of the data)", data.dim()),
         ));
     }
-    if data.num_classes() > *arch.widths.last().unwrap_or(&0) {
+    if data.num_classes() > arch.outputs() {
         return Err(Error::config(
             "arch",
             arch,
@@ -263,7 +263,7 @@ pub fn estimate_many(
         // Tasks: (job, chains); one chain each on the CPU kernels, else the whole job.
         let mut tasks = vec![];
         for (k, (net, cfg)) in jobs.iter().enumerate() {
-            if net.device().is_cpu() && !net.arch().batchnorm {
+            if net.device().is_cpu() && net.arch().is_plain_mlp() {
                 tasks.extend((0..cfg.chains).map(|c| (k, c..c + 1)));
             } else {
                 tasks.push((k, 0..cfg.chains));

@@ -192,18 +192,18 @@ impl SgdMlp {
         threads: usize,
     ) -> Result<SgdMlp> {
         arch.validate()?;
-        if train.dim() != arch.widths[0] || train.images.len() != train.len() * train.dim() {
+        if train.dim() != arch.input_dim() || train.images.len() != train.len() * train.dim() {
             return Err(Error::config(
                 "arch",
                 arch,
                 format!("input width {} (pixels per image of the data)", train.dim()),
             ));
         }
-        if arch.batchnorm {
+        if !arch.is_plain_mlp() {
             return Err(Error::config(
                 "arch",
                 arch,
-                "no BatchNorm for the CPU SGD path",
+                "a fully connected network without BatchNorm for the CPU SGD path",
             ));
         }
         if flat.len() != arch.num_params() {

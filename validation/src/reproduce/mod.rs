@@ -55,7 +55,7 @@ pub enum ReproduceError {
     #[error("analysis: {0}")]
     Analysis(String),
     /// A preset name is unknown.
-    #[error("unknown preset {0:?}: allowed are quick, medium, paper, tiny")]
+    #[error("unknown preset {0:?}: allowed are quick, medium, paper, tiny, conv")]
     UnknownPreset(String),
     /// Analysing existing runs only (`merge`, rank 0 under MPI), and some runs of the
     /// sweep are not finished in the output directory.
@@ -174,12 +174,7 @@ pub fn reproduce(opts: &ReproduceOptions) -> Result<Results, ReproduceError> {
     // temporaries of writes that a kill interrupted (run directories clean their own)
     remove_stale_temporaries(&opts.out);
     remove_stale_temporaries(&opts.out.join("plots"));
-    let data = crate::data::load(&DataConfig {
-        dir: opts.data.clone(),
-        n_train: p.n_train,
-        n_test: p.n_test,
-        split_seed: 0,
-    })?;
+    let data = load_data(p, opts)?;
     let specs = specs(p);
     if !opts.train_missing {
         let missing: Vec<String> = specs
@@ -219,6 +214,22 @@ pub fn reproduce(opts: &ReproduceOptions) -> Result<Results, ReproduceError> {
         &multi,
         (trained, reused),
     )
+}
+
+/// The data of preset `p`: the bundled digits or `opts.data`, split `n_train`/`n_test`
+/// (seed 0); with [`Preset::subsample_given`], sets given in full are cut to that size too.
+pub(crate) fn load_data(p: &Preset, opts: &ReproduceOptions) -> Result<Data, ReproduceError> {
+    let data = crate::data::load(&DataConfig {
+        dir: opts.data.clone(),
+        n_train: p.n_train,
+        n_test: p.n_test,
+        split_seed: 0,
+    })?;
+    Ok(if p.subsample_given {
+        crate::data::subsample(data, p.n_train, p.n_test, 0)?
+    } else {
+        data
+    })
 }
 
 /// True when the run of `s` is finished in `opts.out` with the configuration of the preset.
@@ -389,6 +400,7 @@ use plan::*;
 pub(crate) use plan::{RunSpec, specs};
 use preset::*;
 pub use preset::{
-    Preset, Studies, medium_ensembles, paper_ensembles, quick_ensembles, tiny_ensembles,
+    Preset, Studies, conv_ensembles, medium_ensembles, paper_ensembles, quick_ensembles,
+    tiny_ensembles,
 };
 use study::*;

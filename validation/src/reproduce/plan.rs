@@ -49,7 +49,7 @@ impl ReproduceOptions {
 
 pub(crate) struct RunSpec {
     pub(crate) id: String,
-    pub(crate) arch: Vec<usize>,
+    pub(crate) arch: Arch,
     pub(crate) optimizer: OptimizerKind,
     pub(crate) seed: u64,
     pub(crate) batch_size: usize,
@@ -120,10 +120,7 @@ pub(crate) fn specs(p: &Preset) -> Vec<RunSpec> {
 pub(super) fn train_config(p: &Preset, s: &RunSpec, device: DeviceKind) -> TrainConfig {
     let optimizer = p.optimizer(s.optimizer);
     TrainConfig {
-        arch: Arch {
-            widths: s.arch.clone(),
-            batchnorm: false,
-        },
+        arch: s.arch.clone(),
         optimizer,
         batch_size: s.batch_size,
         steps: p.steps,
@@ -134,7 +131,11 @@ pub(super) fn train_config(p: &Preset, s: &RunSpec, device: DeviceKind) -> Train
         checkpoints_per_decade: p.checkpoints_per_decade,
         late_window: None,
         llc_every: p.llc_every,
-        llc_schedule: Default::default(),
+        llc_schedule: if p.llc_uniform {
+            crate::train::LlcSchedule::Uniform
+        } else {
+            Default::default()
+        },
         llc: LlcConfig {
             chains: p.llc_chains,
             draws: p.llc_draws,

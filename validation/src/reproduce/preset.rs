@@ -8,8 +8,9 @@ use super::*;
 pub struct Preset {
     /// Name (`quick`, `paper`, `tiny`).
     pub name: String,
-    /// Layer widths of each architecture (input 784, output 10).
-    pub architectures: Vec<Vec<usize>>,
+    /// The main sweep's architectures (fully connected `784-...-10`, or the convolutional
+    /// `lenet`); empty: no main sweep.
+    pub architectures: Vec<Arch>,
     /// Seeds per (architecture, optimizer).
     pub seeds: usize,
     /// Optimizers (`sgd`, `adam`).
@@ -30,8 +31,14 @@ pub struct Preset {
     pub batch_size: usize,
     /// Checkpoints per decade of steps.
     pub checkpoints_per_decade: u32,
-    /// LLC every this many steps.
+    /// LLC every this many steps (in the late window, beside the geometric schedule; with
+    /// `llc_uniform`, from the start instead).
     pub llc_every: u64,
+    /// LLC every `llc_every` steps from the start and nowhere else (default false: the
+    /// geometric schedule of [`crate::train::LlcSchedule`]'s default plus every `llc_every`
+    /// steps of the late window).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub llc_uniform: bool,
     /// SGLD chains per LLC estimate.
     pub llc_chains: usize,
     /// SGLD draws per chain.
@@ -44,6 +51,10 @@ pub struct Preset {
     pub n_train: usize,
     /// Test images.
     pub n_test: usize,
+    /// Cut training and test sets given in full (a data directory with t10k files) to
+    /// `n_train` and `n_test` seeded images too (default false: such sets are used whole).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub subsample_given: bool,
     /// Cells per axis of the reduced landscape grid.
     pub landscape_cells: usize,
     /// Runs per (architecture, optimizer) that get a reduced landscape.
@@ -106,7 +117,7 @@ impl Preset {
     pub fn quick() -> Self {
         Self {
             name: "quick".into(),
-            architectures: vec![vec![784, 32, 10], vec![784, 64, 32, 10]],
+            architectures: vec![mlp(&[784, 32, 10]), mlp(&[784, 64, 32, 10])],
             seeds: 3,
             optimizers: OptimizerKind::ALL.to_vec(),
             steps: 10_000,
@@ -117,11 +128,13 @@ impl Preset {
             batch_size: 256,
             checkpoints_per_decade: 40,
             llc_every: 100,
+            llc_uniform: false,
             llc_chains: 2,
             llc_draws: 50,
             llc_burnin: 0,
             n_train: 8000,
             n_test: 2000,
+            subsample_given: false,
             landscape_cells: 15,
             landscape_runs_per_group: 3,
             bootstrap_resamples: 1000,
@@ -147,7 +160,7 @@ impl Preset {
     pub fn medium() -> Self {
         Self {
             name: "medium".into(),
-            architectures: vec![vec![784, 32, 10], vec![784, 64, 32, 10]],
+            architectures: vec![mlp(&[784, 32, 10]), mlp(&[784, 64, 32, 10])],
             seeds: 5,
             optimizers: OptimizerKind::ALL.to_vec(),
             steps: MEDIUM_STEPS,
@@ -158,11 +171,13 @@ impl Preset {
             batch_size: 256,
             checkpoints_per_decade: 20,
             llc_every: 2000,
+            llc_uniform: false,
             llc_chains: 4,
             llc_draws: 300,
             llc_burnin: 200,
             n_train: 8000,
             n_test: 2000,
+            subsample_given: false,
             landscape_cells: 15,
             landscape_runs_per_group: 2,
             bootstrap_resamples: 1000,
@@ -187,11 +202,11 @@ impl Preset {
         Self {
             name: "paper".into(),
             architectures: vec![
-                vec![784, 128, 10],
-                vec![784, 256, 10],
-                vec![784, 128, 128, 10],
-                vec![784, 256, 256, 10],
-                vec![784, 512, 256, 128, 10],
+                mlp(&[784, 128, 10]),
+                mlp(&[784, 256, 10]),
+                mlp(&[784, 128, 128, 10]),
+                mlp(&[784, 256, 256, 10]),
+                mlp(&[784, 512, 256, 128, 10]),
             ],
             seeds: 20,
             optimizers: OptimizerKind::ALL.to_vec(),
@@ -203,11 +218,13 @@ impl Preset {
             batch_size: 256,
             checkpoints_per_decade: 20,
             llc_every: 500,
+            llc_uniform: false,
             llc_chains: 4,
             llc_draws: 400,
             llc_burnin: 200,
             n_train: 8000,
             n_test: 2000,
+            subsample_given: false,
             landscape_cells: 25,
             landscape_runs_per_group: 2,
             bootstrap_resamples: 2000,
@@ -228,7 +245,7 @@ impl Preset {
     pub fn tiny() -> Self {
         Self {
             name: "tiny".into(),
-            architectures: vec![vec![784, 8, 10]],
+            architectures: vec![mlp(&[784, 8, 10])],
             seeds: 2,
             optimizers: OptimizerKind::ALL.to_vec(),
             steps: 300,
@@ -239,11 +256,13 @@ impl Preset {
             batch_size: 64,
             checkpoints_per_decade: 30,
             llc_every: 25,
+            llc_uniform: false,
             llc_chains: 1,
             llc_draws: 20,
             llc_burnin: 0,
             n_train: 1000,
             n_test: 500,
+            subsample_given: false,
             landscape_cells: 9,
             landscape_runs_per_group: 1,
             bootstrap_resamples: 200,
@@ -261,6 +280,76 @@ impl Preset {
         }
     }
 
+    /// The convolutional preset: the LeNet-style network of [`crate::conv`] (`lenet`, 44,426
+    /// parameters) through the same pipeline as the fully connected presets, on the bundled
+    /// digits or on any 28 x 28 IDX data set given with `--data`; 2,000 training and 1,000 test
+    /// images (a set given in full, such as Fashion-MNIST's 60,000 / 10,000, is cut to the same
+    /// seeded sizes, [`Preset::subsample_given`]). A main sweep of 2 SGD runs (lr 0.05, batch
+    /// 64, 1,000 steps) with the LLC by the same SGLD estimator, fewer and shorter chains (every
+    /// 250 steps, 2 chains x 50 draws after 50 burn-in steps), no reduced landscape; and one
+    /// shared-initialisation ensemble group ([`conv_ensembles`]). Every checkpoint evaluates
+    /// the network on both sets, which dominates the cost of a LeNet run on the CPU, so the runs
+    /// have fewer checkpoints than the fully connected presets'. Sized for <= 15 minutes on a
+    /// 2-core CPU per data set. The Ornstein-Uhlenbeck rival is not computed for it: the exact
+    /// curvature is written for fully connected networks only.
+    pub fn conv() -> Self {
+        Self {
+            name: "conv".into(),
+            architectures: vec![Arch::lenet()],
+            seeds: 2,
+            optimizers: vec![OptimizerKind::Sgd],
+            steps: 1_000,
+            sgd_lr: 0.05,
+            adam_lr: 0.001,
+            momentum: 0.0,
+            weight_decay: 0.0,
+            batch_size: 64,
+            checkpoints_per_decade: 10,
+            llc_every: 250,
+            llc_uniform: true,
+            llc_chains: 2,
+            llc_draws: 50,
+            llc_burnin: 50,
+            n_train: 2000,
+            n_test: 1000,
+            subsample_given: true,
+            landscape_cells: 9,
+            landscape_runs_per_group: 0,
+            bootstrap_resamples: 1000,
+            studies: Studies {
+                ensembles: Some(conv_ensembles()),
+                ..Studies::default()
+            },
+        }
+    }
+
+    /// The convolutional preset in miniature, for tests (seconds): `lenet`, 2 SGD seeds of 60
+    /// steps on 300 training images, one ensemble group of 3 x 2 members.
+    pub fn conv_tiny() -> Self {
+        let mut e = conv_ensembles();
+        let g = &mut e.groups[0];
+        (g.steps, g.inits, g.streams, g.batch_size) = (60, 3, 2, 32);
+        g.uniform_checkpoints = 20;
+        e.bootstrap.resamples = 100;
+        Self {
+            name: "conv-tiny".into(),
+            steps: 60,
+            batch_size: 32,
+            llc_every: 30,
+            llc_chains: 1,
+            llc_draws: 10,
+            llc_burnin: 0,
+            n_train: 300,
+            n_test: 100,
+            bootstrap_resamples: 100,
+            studies: Studies {
+                ensembles: Some(e),
+                ..Studies::default()
+            },
+            ..Self::conv()
+        }
+    }
+
     /// A preset by name.
     pub fn by_name(name: &str) -> Result<Self, ReproduceError> {
         match name {
@@ -268,6 +357,7 @@ impl Preset {
             "medium" => Ok(Self::medium()),
             "paper" => Ok(Self::paper()),
             "tiny" => Ok(Self::tiny()),
+            "conv" => Ok(Self::conv()),
             other => Err(ReproduceError::UnknownPreset(other.into())),
         }
     }
@@ -287,12 +377,14 @@ impl Preset {
             .with_weight_decay(self.weight_decay)
     }
 
-    pub(super) fn arch_name(w: &[usize]) -> String {
-        w.iter()
-            .map(|x| x.to_string())
-            .collect::<Vec<_>>()
-            .join("-")
+    pub(super) fn arch_name(a: &Arch) -> String {
+        a.to_string()
     }
+}
+
+/// A fully connected architecture without BatchNorm of a preset.
+fn mlp(widths: &[usize]) -> Arch {
+    Arch::new(widths, false).expect("a preset's widths are valid")
 }
 
 /// An ensemble group on 784-32-10 (SGD) with the given name, learning rate, batch, weight
@@ -387,6 +479,18 @@ pub fn tiny_ensembles() -> crate::drift::DriftConfig {
     c.rivals.top = 3;
     c.rivals.samples = 200;
     c
+}
+
+/// The convolutional preset's ensembles (`lenet`): the setting of its main sweep (SGD lr
+/// 0.05, batch 64, 1,000 steps), 3 initialisations x 2 streams, 10 geometric checkpoints per
+/// decade and 40 evenly spaced ones, no gradient-descent twin (a full-batch LeNet step on
+/// 2,000 images costs about 31 minibatch steps of 64).
+pub fn conv_ensembles() -> crate::drift::DriftConfig {
+    let mut g = group("sgd", 0.05, 64, 0.0, 0.0, 1_000, (3, 2), None);
+    g.arch = Arch::lenet();
+    g.checkpoints_per_decade = 10;
+    g.uniform_checkpoints = 40;
+    ensembles(vec![g], 1000)
 }
 
 /// The medium preset's ensembles: the study's setting (lr 0.001, batch 256, no weight decay,

@@ -17,7 +17,8 @@ pub(super) fn study_results(
     let st = &p.studies;
     let mut out = StudyResults::default();
     let Some(a0) = p.architectures.first().map(|a| Preset::arch_name(a)) else {
-        return Ok(out);
+        // no main sweep (a preset of ensembles only): the studies of its runs are void
+        return beyond_sweep(out, st, data, opts);
     };
     // The studies' runs: the first architecture with SGD.
     let a0_sgd =
@@ -172,6 +173,16 @@ pub(super) fn study_results(
         }
         out.scale_scan = Some(studies::scale_scan(points));
     }
+    beyond_sweep(out, st, data, opts)
+}
+
+/// The studies with runs of their own (the Moons test, the ensembles), added to `out`.
+fn beyond_sweep(
+    mut out: StudyResults,
+    st: &Studies,
+    data: &Data,
+    opts: &ReproduceOptions,
+) -> Result<StudyResults, ReproduceError> {
     if let Some(mc) = &st.moons {
         out.moons = Some(moons_study(mc, &opts.out)?);
     }

@@ -105,6 +105,7 @@ impl Default for TrainConfig {
             arch: Arch {
                 widths: vec![784, 128, 10],
                 batchnorm: false,
+                conv: None,
             },
             optimizer: Optimizer::sgd(1e-3),
             batch_size: 256,

@@ -58,7 +58,7 @@ impl Runner {
         config.validate()?;
         let dev = config.device.device()?;
         let arch = &config.arch;
-        if data.train.dim() != arch.widths[0] {
+        if data.train.dim() != arch.input_dim() {
             return Err(Error::config(
                 "arch",
                 arch,
@@ -69,7 +69,7 @@ impl Runner {
             ));
         }
         let classes = data.train.num_classes().max(data.test.num_classes());
-        if classes > *arch.widths.last().unwrap_or(&0) {
+        if classes > arch.outputs() {
             return Err(Error::config(
                 "arch",
                 arch,
@@ -133,7 +133,7 @@ impl Runner {
             config.effective_stream_seed(),
             &[0x7a1],
         );
-        let fast = if !arch.batchnorm && dev.is_cpu() {
+        let fast = if arch.is_plain_mlp() && dev.is_cpu() {
             let mut f = SgdMlp::new(
                 arch,
                 &net.flat_params()?,

@@ -184,7 +184,7 @@ pub(super) fn candle_step(
 ) -> Result<f64> {
     let arch = &config.arch;
     let b = ys.len();
-    let (loss, g) = if !arch.batchnorm && dev.is_cpu() && b >= 2 {
+    let (loss, g) = if arch.is_plain_mlp() && dev.is_cpu() && b >= 2 {
         halves_loss_and_grads(arch, &net.param_tensors(), xs, ys, dim, config.threads >= 2)?
     } else {
         let x = Tensor::from_slice(xs, (b, dim), dev)?;

@@ -36,10 +36,12 @@ pub(crate) struct HessianArgs {
 
 pub(crate) fn cmd_hessian(a: HessianArgs) -> Result<()> {
     let net = Network::load(&a.weights, &candle_core::Device::Cpu)?;
-    if net.arch().batchnorm {
+    if !net.arch().is_plain_mlp() {
         bail!(
-            "{}: has BatchNorm layers; hessian supports fully connected ReLU networks without BatchNorm",
-            a.weights.display()
+            "{}: is {}; hessian supports fully connected ReLU networks without BatchNorm only \
+             (no convolutional or BatchNorm layers)",
+            a.weights.display(),
+            net.arch()
         );
     }
     if let Some(s) = &a.arch {
