@@ -54,7 +54,9 @@ impl ConvFront {
     pub fn features(self) -> usize {
         let mut side = SIDE;
         for _ in 0..2 {
-            side = (side - KERNEL + 1) / 2;
+            // a valid convolution, then a 2 x 2 pool
+            let conv_out = side + 1 - KERNEL;
+            side = conv_out / 2;
         }
         CHANNELS[2] * side * side
     }

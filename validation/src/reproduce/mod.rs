@@ -341,11 +341,7 @@ fn analyse_and_report(
             DeviceKind::Cuda(i) => format!("cuda:{i}"),
         },
         data: data.source.clone(),
-        architectures: p
-            .architectures
-            .iter()
-            .map(|a| Preset::arch_name(a))
-            .collect(),
+        architectures: p.architectures.iter().map(Preset::arch_name).collect(),
         optimizers: p.optimizers.clone(),
         seeds: p.seeds,
         steps: p.steps,

@@ -16,7 +16,7 @@ pub(super) fn study_results(
     let p = &opts.preset;
     let st = &p.studies;
     let mut out = StudyResults::default();
-    let Some(a0) = p.architectures.first().map(|a| Preset::arch_name(a)) else {
+    let Some(a0) = p.architectures.first().map(Preset::arch_name) else {
         // no main sweep (a preset of ensembles only): the studies of its runs are void
         return beyond_sweep(out, st, data, opts);
     };
