@@ -37,7 +37,8 @@ of the Aoyagi-Watanabe formula and the potentials):
 
 --steps-scale F multiplies burn-in and draws of every case (both tools) by F, for a cheaper
 run; ours is then also run at its default settings (those of the tests), a column of its own.
-Output: DIR/table.md, DIR/results.json, per-case files.
+Output: DIR/table.md, DIR/results.json (rewritten after every case), per-case files.
+`llc_truth_devinterp.py --render DIR/results.json` prints the table of the cases finished so far.
 """
 import argparse
 import json
@@ -212,7 +213,44 @@ def run_devinterp(export, out_dir, tag):
     return out
 
 
+def render(res):
+    """The markdown table of a results.json (every case finished so far)."""
+    scaled = res["steps_scale"] != 1
+
+    def miss(r):
+        return " **miss**" if abs(r) > 0.10 else ""
+
+    lines = [
+        "| case | truth | settings (eps, n_beta, burn-in, draws x spacing) | ours | rel. err | R-hat | "
+        "wall | devinterp 2.0.1 (draws) | rel. err | R-hat | devinterp llc_mean (all steps) | "
+        "rel. err | wall |" + (" ours, default settings | rel. err | wall |" if scaled else ""),
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|" + ("---|---|---|" if scaled else ""),
+    ]
+    for case, c in res["cases"].items():
+        truth, st, o, d = c["truth"], c["settings"], c["ours"], c["devinterp"]
+        reg = REGIME.get(case, "")
+        lines.append(
+            f"| `{case}`{' (' + reg + ')' if reg else ''} | {truth:g} | {float(st['epsilon']):g}, "
+            f"{float(st['nbeta']):g}, {st['burnin']}, {st['draws']} x {st['steps_between_draws']} | "
+            f"{o['estimate']:.3f} +- {o['std']:.3f} | {100 * o['rel_err']:+.1f} %{miss(o['rel_err'])} | "
+            f"{o['rhat_arviz']:.3f} | {o['wall_s']:.2f} s | "
+            f"{d['llc_mean_draws']:.3f} +- {d['llc_std_draws']:.3f} | "
+            f"{100 * d['rel_err_draws']:+.1f} %{miss(d['rel_err_draws'])} | {d['rhat_arviz']:.3f} | "
+            f"{d['llc_mean_all_steps']:.3f} +- {d['llc_std_all_steps']:.3f} | "
+            f"{100 * d['rel_err_all_steps']:+.1f} %{miss(d['rel_err_all_steps'])} | "
+            f"{d['wall_s']:.0f} s |" + (
+                f" {o['default']['estimate']:.3f} +- {o['default']['std']:.3f} | "
+                f"{100 * o['default']['rel_err']:+.1f} %{miss(o['default']['rel_err'])} | "
+                f"{o['default']['wall_s']:.2f} s |" if "default" in o else ""))
+    return "\n".join(lines) + "\n"
+
+
 def main():
+    if len(sys.argv) == 3 and sys.argv[1] == "--render":
+        # the table of a results.json, also of a run still going or stopped part-way
+        with open(sys.argv[2]) as f:
+            print(render(json.load(f)), end="")
+        return
     ap = argparse.ArgumentParser()
     ap.add_argument("binary")
     ap.add_argument("--cases", default=";".join(DEFAULT_CASES),
@@ -226,7 +264,6 @@ def main():
     from importlib.metadata import version
 
     os.makedirs(a.out, exist_ok=True)
-    rows = []
     res = {"devinterp": version("devinterp"), "torch": version("torch"),
            "arviz": version("arviz"), "steps_scale": a.steps_scale, "seed": a.seed,
            "started": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()), "cases": {}}
@@ -262,7 +299,6 @@ def main():
         res["cases"][case] = {"truth": truth, "multiplicity": int(meta["multiplicity"]),
                               "settings": settings, "ours": ours_row, "devinterp": di,
                               "ours_cmd": ours["cmd"]}
-        rows.append((case, truth, settings, ours_row, di))
         print(f"{case}: truth {truth}, ours {ours_row['estimate']:.4f} +- {ours_row['std']:.4f} "
               f"({100 * ours_row['rel_err']:+.1f} %, {ours['wall_s']:.2f} s), devinterp draws "
               f"{di['llc_mean_draws']:.4f} +- {di['llc_std_draws']:.4f} "
@@ -271,36 +307,12 @@ def main():
         with open(os.path.join(a.out, "results.json"), "w") as f:
             json.dump(res, f, indent=1)
 
-    def miss(r):
-        return " **miss**" if abs(r) > 0.10 else ""
-
-    lines = [
-        "| case | truth | settings (eps, n_beta, burn-in, draws x spacing) | ours | rel. err | R-hat | "
-        "wall | devinterp 2.0.1 (draws) | rel. err | R-hat | devinterp llc_mean (all steps) | "
-        "rel. err | wall |" + (" ours, default settings | rel. err | wall |" if a.steps_scale != 1 else ""),
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|" + ("---|---|---|" if a.steps_scale != 1 else ""),
-    ]
-    for case, truth, st, o, d in rows:
-        reg = REGIME.get(case, "")
-        lines.append(
-            f"| `{case}`{' (' + reg + ')' if reg else ''} | {truth:g} | {float(st['epsilon']):g}, "
-            f"{float(st['nbeta']):g}, {st['burnin']}, {st['draws']} x {st['steps_between_draws']} | "
-            f"{o['estimate']:.3f} +- {o['std']:.3f} | {100 * o['rel_err']:+.1f} %{miss(o['rel_err'])} | "
-            f"{o['rhat_arviz']:.3f} | {o['wall_s']:.2f} s | "
-            f"{d['llc_mean_draws']:.3f} +- {d['llc_std_draws']:.3f} | "
-            f"{100 * d['rel_err_draws']:+.1f} %{miss(d['rel_err_draws'])} | {d['rhat_arviz']:.3f} | "
-            f"{d['llc_mean_all_steps']:.3f} +- {d['llc_std_all_steps']:.3f} | "
-            f"{100 * d['rel_err_all_steps']:+.1f} %{miss(d['rel_err_all_steps'])} | "
-            f"{d['wall_s']:.0f} s |" + (
-                f" {o['default']['estimate']:.3f} +- {o['default']['std']:.3f} | "
-                f"{100 * o['default']['rel_err']:+.1f} %{miss(o['default']['rel_err'])} | "
-                f"{o['default']['wall_s']:.2f} s |" if "default" in o else ""))
     res["finished"] = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime())
     with open(os.path.join(a.out, "results.json"), "w") as f:
         json.dump(res, f, indent=1)
     with open(os.path.join(a.out, "table.md"), "w") as f:
-        f.write("\n".join(lines) + "\n")
-    print("\n".join(lines))
+        f.write(render(res))
+    print(render(res))
 
 
 if __name__ == "__main__":
