@@ -42,7 +42,6 @@ Output: DIR/table.md, DIR/results.json (rewritten after every case), per-case fi
 """
 import argparse
 import json
-import math
 import os
 import resource
 import subprocess
