@@ -221,6 +221,20 @@ impl Tamsd {
         }
     }
 
+    /// Lowers the largest lag to `max_lag` (at least 1); only before the first sample.
+    pub fn limit_lag(&mut self, max_lag: usize) {
+        if self.ring.is_empty() && self.first.is_none() && max_lag >= 1 {
+            self.max_lag = self.max_lag.min(max_lag);
+            self.sums.truncate(self.max_lag);
+            self.counts.truncate(self.max_lag);
+        }
+    }
+
+    /// The largest lag.
+    pub fn max_lag(&self) -> usize {
+        self.max_lag
+    }
+
     /// Coordinates per sample (0 before the first).
     pub fn dim(&self) -> usize {
         self.dim

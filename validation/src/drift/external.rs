@@ -550,8 +550,16 @@ fn core(
                 Some(s) => {
                     sources_of_metrics.push("summary.json (train)".to_string());
                     RunMetrics {
-                        loss: s.checkpoints.iter().map(|c| (c.step, c.train_loss)).collect(),
-                        test_loss: s.checkpoints.iter().map(|c| (c.step, c.test_loss)).collect(),
+                        loss: s
+                            .checkpoints
+                            .iter()
+                            .map(|c| (c.step, c.train_loss))
+                            .collect(),
+                        test_loss: s
+                            .checkpoints
+                            .iter()
+                            .map(|c| (c.step, c.test_loss))
+                            .collect(),
                         llc: s.llc.iter().map(|l| (l.step, l.llc_mean)).collect(),
                     }
                 }
@@ -650,7 +658,12 @@ fn core(
             for k in (0..n).filter(|&k| class_of[k] == c) {
                 series.push(MemberSeries {
                     init: c,
-                    role: MemberRole::Stream(series.iter().filter(|m: &&MemberSeries| m.init == c).count()),
+                    role: MemberRole::Stream(
+                        series
+                            .iter()
+                            .filter(|m: &&MemberSeries| m.init == c)
+                            .count(),
+                    ),
                     losses: steps
                         .iter()
                         .map(|s| (*s, run_metrics[k].loss.get(s).copied().unwrap_or(f64::NAN)))
@@ -793,26 +806,43 @@ fn core(
     })
 }
 
-/// Run labels for the report: the directory's last component (`run-K` in memory), made unique
-/// with `-K` where two runs would share one.
+/// Run labels for the report: the directory's last component (`run-K` in memory); where two
+/// runs would share one, the last two components joined by `-` (`init-0-stream-1`), and where
+/// that is still shared, `-K` after it (K the run's position).
 fn unique_labels(sources: &[Source<'_>]) -> Vec<String> {
-    let base: Vec<String> = sources
-        .iter()
-        .enumerate()
-        .map(|(k, s)| match s {
-            Source::Dir { dir, .. } => dir
-                .file_name()
-                .map_or_else(|| format!("run-{k}"), |x| x.to_string_lossy().to_string()),
-            Source::Memory { .. } => format!("run-{k}"),
+    let name = |k: usize, depth: usize| match &sources[k] {
+        Source::Dir { dir, .. } => {
+            let parts: Vec<String> = dir
+                .components()
+                .rev()
+                .take(depth)
+                .map(|c| c.as_os_str().to_string_lossy().to_string())
+                .collect();
+            if parts.is_empty() {
+                format!("run-{k}")
+            } else {
+                parts.into_iter().rev().collect::<Vec<_>>().join("-")
+            }
+        }
+        Source::Memory { .. } => format!("run-{k}"),
+    };
+    let n = sources.len();
+    let one: Vec<String> = (0..n).map(|k| name(k, 1)).collect();
+    let two: Vec<String> = (0..n)
+        .map(|k| {
+            if one.iter().filter(|x| **x == one[k]).count() > 1 {
+                name(k, 2)
+            } else {
+                one[k].clone()
+            }
         })
         .collect();
-    base.iter()
-        .enumerate()
-        .map(|(k, b)| {
-            if base.iter().filter(|x| *x == b).count() > 1 {
-                format!("{b}-{k}")
+    (0..n)
+        .map(|k| {
+            if two.iter().filter(|x| **x == two[k]).count() > 1 {
+                format!("{}-{k}", two[k])
             } else {
-                b.clone()
+                two[k].clone()
             }
         })
         .collect()

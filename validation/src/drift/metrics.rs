@@ -323,9 +323,7 @@ pub fn assign(
                         &path,
                         0,
                         Some("run"),
-                        format!(
-                            "run {who:?} names several runs: use the directories as given"
-                        ),
+                        format!("run {who:?} names several runs: use the directories as given"),
                     ));
                 }
             };
@@ -404,7 +402,10 @@ mod tests {
         let m = e("step,loss\n0,1.0\n-5,2.0\n");
         assert!(m.contains("line 3") && m.contains("column step"), "{m}");
         let m = e("step,loss\n0,1.0\n1.5,2.0\n");
-        assert!(m.contains("line 3") && m.contains("non-negative integer"), "{m}");
+        assert!(
+            m.contains("line 3") && m.contains("non-negative integer"),
+            "{m}"
+        );
         let m = e("step,loss\n0,1.0\n10,inf\n");
         assert!(m.contains("line 3") && m.contains("not finite"), "{m}");
         let m = e("step,loss\n0,1.0\n0,2.0\n");
@@ -424,7 +425,10 @@ mod tests {
         c.set("llc=lambda").unwrap();
         let p = file(d.path(), "c.csv", "step,llc\n0,1\n");
         let m = read_metrics(&p, &c).unwrap_err().to_string();
-        assert!(m.contains("column lambda") && m.contains("no such column"), "{m}");
+        assert!(
+            m.contains("column lambda") && m.contains("no such column"),
+            "{m}"
+        );
     }
 
     #[test]
