@@ -403,7 +403,7 @@ pub fn analyse_runs(dirs: &[PathBuf], cfg: &ExternalConfig) -> Result<ExternalAn
 /// ensemble part of [`analyse_study`], without per-step metrics (a run directory written by
 /// `train` brings its own).
 pub fn analyse(inputs: &[RunInput<'_>], cfg: &ExternalConfig) -> Result<ExternalAnalysis> {
-    Ok(core(inputs, &[], cfg)?.analysis)
+    Ok(core(inputs, &[], cfg, &mut |_, _| {})?.analysis)
 }
 
 /// Everything `analyze` computes: `analysis.json`, each run's series for the single-run
@@ -429,8 +429,19 @@ pub fn analyse_study(
     metrics: &[Option<RunMetrics>],
     cfg: &ExternalConfig,
 ) -> Result<ExternalStudy> {
+    analyse_study_with_progress(inputs, metrics, cfg, &mut |_, _| {})
+}
+
+/// [`analyse_study`], calling `progress(read, total)` after each checkpoint read (`total`:
+/// the common steps times the runs, plus one first read per run).
+pub fn analyse_study_with_progress(
+    inputs: &[RunInput<'_>],
+    metrics: &[Option<RunMetrics>],
+    cfg: &ExternalConfig,
+    progress: &mut dyn FnMut(u64, u64),
+) -> Result<ExternalStudy> {
     let t0 = std::time::Instant::now();
-    let c = core(inputs, metrics, cfg)?;
+    let c = core(inputs, metrics, cfg, progress)?;
     let ensemble = match c.group {
         None => None,
         Some((g, gr)) => {
@@ -516,6 +527,7 @@ fn core(
     inputs: &[RunInput<'_>],
     metrics: &[Option<RunMetrics>],
     cfg: &ExternalConfig,
+    progress: &mut dyn FnMut(u64, u64),
 ) -> Result<Core> {
     if inputs.is_empty() {
         return Err(Error::config("RUN_DIR", "none", "at least one run"));
@@ -586,12 +598,16 @@ fn core(
     }
     let end = steps[steps.len() - 1];
     let mut expect = Expect::default();
+    let total = ((steps.len() + 1) * n) as u64;
+    let mut read = 0u64;
     // the initial weights of every run, grouped into initialisations (bit-identical starts);
     // one copy per initialisation is kept
     let mut class_of = vec![0usize; n];
     let mut w0c: Vec<Vec<f32>> = vec![];
     for (k, src) in sources.iter().enumerate() {
         let w = src.at(steps[0], cfg, &mut expect)?;
+        read += 1;
+        progress(read, total);
         let same = |a: &[f32]| {
             a.len() == w.len() && a.iter().zip(&w).all(|(x, y)| x.to_bits() == y.to_bits())
         };
@@ -692,6 +708,8 @@ fn core(
             let w = sources[k].at(step, cfg, &mut expect)?;
             r[k].push(dist2(&w, &w0c[class_of[k]]).sqrt());
             *into = w;
+            read += 1;
+            progress(read, total);
             Ok(())
         };
         let gr = analyse_series(&cfg.drift, &g, &series, spacing, None, &mut load)?;
@@ -701,6 +719,8 @@ fn core(
             for (k, rk) in r.iter_mut().enumerate() {
                 let w = sources[k].at(s, cfg, &mut expect)?;
                 rk.push(dist2(&w, &w0c[class_of[k]]).sqrt());
+                read += 1;
+                progress(read, total);
             }
         }
     }

@@ -2,7 +2,7 @@
 
 use anyhow::{Context, Result};
 use clap::Args;
-use ffpe_validation::drift::external::{ExternalConfig, RunInput, analyse_study};
+use ffpe_validation::drift::external::{ExternalConfig, RunInput, analyse_study_with_progress};
 use ffpe_validation::drift::metrics::{MetricColumns, assign};
 use ffpe_validation::optim::OptimizerKind;
 use std::path::PathBuf;
@@ -73,7 +73,19 @@ pub(crate) fn cmd_analyze(a: AnalyzeArgs) -> Result<()> {
     }
     let metrics = assign(&a.metrics, &a.runs, &cols).context("analyze --metrics")?;
     let inputs: Vec<RunInput<'_>> = a.runs.iter().map(|d| RunInput::Dir(d)).collect();
-    let study = analyse_study(&inputs, &metrics, &cfg).context("analyze")?;
+    let pb = indicatif::ProgressBar::new(0).with_style(
+        indicatif::ProgressStyle::with_template(
+            "{msg} [{bar:30}] {pos}/{len} checkpoints ({elapsed}, eta {eta})",
+        )?
+        .progress_chars("=> "),
+    );
+    pb.set_message("analyze");
+    let study = analyse_study_with_progress(&inputs, &metrics, &cfg, &mut |done, total| {
+        pb.set_length(total);
+        pb.set_position(done);
+    })
+    .context("analyze")?;
+    pb.finish_and_clear();
     let r = &study.analysis;
     let json = serde_json::to_string_pretty(r)?;
     if let Some(out) = &a.out {
