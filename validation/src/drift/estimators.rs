@@ -360,5 +360,18 @@ mod tests {
         assert_eq!(t.increments.len(), 9);
         assert_eq!(t.from_first, vec![1.0, 4.0, 9.0]);
         assert!(ergodicity_breaking(&[2.0, 2.0]).abs() < 1e-12);
+        // a lowered largest lag keeps the first lags exactly and a shorter ring
+        let mut c = Tamsd::new(3);
+        c.limit_lag(2);
+        assert_eq!(c.max_lag(), 2);
+        for k in 0..10 {
+            c.push(&[k as f32]);
+        }
+        assert_eq!(c.values(), v[..2].to_vec());
+        assert_eq!(c.ring.len(), 2);
+        assert_eq!(c.increments, t.increments);
+        // not after the first sample
+        c.limit_lag(1);
+        assert_eq!(c.max_lag(), 2);
     }
 }
