@@ -8,7 +8,7 @@ use ffpe_validation::drift::external::{
 };
 use ffpe_validation::drift::metrics::{MetricColumns, assign};
 use ffpe_validation::drift::{self, DriftConfig, GroupConfig};
-use ffpe_validation::io::checkpoint::{NamedTensor, save};
+use ffpe_validation::io::checkpoint::{NamedTensor, save, to_bytes};
 use ffpe_validation::report::external::write_external_report;
 use std::path::{Path, PathBuf};
 
@@ -22,7 +22,9 @@ fn write(dir: &Path, step: u64, w: &[f32]) {
     let meta = [("step".to_string(), step.to_string())]
         .into_iter()
         .collect();
-    save(&dir.join(format!("ckpt_{step}.safetensors")), &t, meta).unwrap();
+    // a plain write (no fsync of the atomic writer): the tests write thousands of these
+    let bytes = to_bytes(&t, meta).unwrap();
+    std::fs::write(dir.join(format!("ckpt_{step}.safetensors")), bytes).unwrap();
 }
 
 /// Gaussian draws (Box-Muller on a 64-bit LCG): enough for the synthetic walks.
