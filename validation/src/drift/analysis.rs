@@ -272,6 +272,9 @@ fn analyse_group(cfg: &DriftConfig, g: &GroupConfig, ms: &[&Member]) -> Result<G
     )
 }
 
+/// `load(k, step, into)`: member `k`'s flat trainable weights at `step` into `into`.
+pub(crate) type LoadWeights<'a> = dyn FnMut(usize, u64, &mut Vec<f32>) -> Result<()> + 'a;
+
 /// One member of a group as [`analyse_series`] reads it.
 #[derive(Clone, Debug)]
 pub(crate) struct MemberSeries {
@@ -295,7 +298,7 @@ pub(crate) fn analyse_series(
     ms: &[MemberSeries],
     spacing: Option<u64>,
     gd_steps_done: Option<u64>,
-    load: &mut dyn FnMut(usize, u64, &mut Vec<f32>) -> Result<()>,
+    load: &mut LoadWeights<'_>,
 ) -> Result<GroupResults> {
     let mut steps: Option<BTreeSet<u64>> = None;
     for m in ms {
