@@ -39,8 +39,8 @@ use std::path::Path;
 use faer::Mat;
 use safetensors::{Dtype, tensor::TensorView};
 
+use super::LlcConfig;
 use super::truth::KnownModel;
-use super::{LlcConfig, NBeta};
 use crate::error::{Error, Result};
 use crate::rng::Rng;
 
@@ -131,13 +131,7 @@ pub fn synthetic_data(model: &KnownModel, seed: u64) -> Result<Option<SyntheticD
 ///
 /// Errors: `config.nbeta` not a given value, data too large ([`synthetic_data`]), the write.
 pub fn export_data(model: &KnownModel, spec: &str, config: &LlcConfig, path: &Path) -> Result<()> {
-    let NBeta::Value(nbeta) = config.nbeta else {
-        return Err(Error::config(
-            "nbeta",
-            config.nbeta,
-            "a positive number (a known model has no minibatches and no training set)",
-        ));
-    };
+    let nbeta = super::truth::known_nbeta(config)?;
     let truth = model.truth()?;
     let mut tensors: Vec<(&str, Vec<usize>, Vec<f64>)> = vec![];
     let wstar = model.wstar();
@@ -221,6 +215,7 @@ pub fn export_data(model: &KnownModel, spec: &str, config: &LlcConfig, path: &Pa
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::llc::NBeta;
     use safetensors::SafeTensors;
 
     fn tensor(st: &SafeTensors<'_>, name: &str) -> (Vec<usize>, Vec<f64>) {
