@@ -55,6 +55,7 @@ pub fn analyze<'py>(
     let cfg = ExternalConfig {
         include,
         keep_buffers,
+        ..ExternalConfig::default()
     };
     let r = py
         .detach(|| analyse(&inputs, &cfg))

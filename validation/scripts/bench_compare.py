@@ -6,13 +6,15 @@ Usage (repository root, after `cargo build --release -p ffpe-validation`):
         target/release/ffpe-validate [--threads 1] [--steps 600] [--draws 200] [--reps 3] [--dense-too]
 
 Needs validation/scripts/.venv with torch==2.15.0, safetensors, numpy, devinterp==1.3.2
-(see llc_reference.py). Measured:
+(see llc_reference.py), or devinterp==2.0.1 (whose API differs: its sample() and compute_llc,
+see devinterp2_sgld below; the installed version is detected). Measured:
 - SGD steps/s, 784-128-10 and 784-256-256-10, batch 256, f32, the bundled 8000-image training
   split, plain SGD (lr 1e-3): forward, cross-entropy, backward, update (ffpe-validate picks its
   sparse first layer for these ~80 %-zero images; --dense-too also times the dense one);
 - SGLD steps/s (chain-steps: 4 chains x draws) on validation/tests/data/mlp-784-128-10.safetensors
-  with eps 1e-4, gamma 100, n_beta = 256/ln 256: ffpe-validate llc, devinterp's
-  estimate_learning_coeff_with_summary (SGLD), and a hand-written PyTorch loop.
+  with eps 1e-4, gamma 100, n_beta = 256/ln 256: ffpe-validate llc (its diagnostics included),
+  devinterp's estimate_learning_coeff_with_summary (SGLD; 1.x) or sample() + compute_llc
+  (SGMCMC.sgld; 2.x), and a hand-written PyTorch loop.
 - with --sgld-batch K: the SGLD rows for K checkpoints (here K copies of the one test checkpoint)
   in one batched `ffpe-validate llc --weights P1 .. PK` call (llc::estimate_many: 4K chains over
   --threads) against devinterp and the PyTorch loop called K times; --only-sgld skips training;
@@ -155,7 +157,40 @@ def main():
                 sgld(model, x, y, eps, gamma, nbeta, d, 1.0, True, torch.Generator().manual_seed(c))
         return timed(loop)
 
+    from importlib.metadata import version
+    devinterp_version = version("devinterp")
+    res["devinterp"] = devinterp_version
+
+    def devinterp2_sgld(d):
+        # devinterp 2.x: data as a HuggingFace Dataset of input_ids, a per-token loss function,
+        # sample() (SGMCMC.sgld, every step's loss written to zarr) then compute_llc; here a
+        # row's ids are (image index, 0) and the loss function returns the image's
+        # cross-entropy (shape batch x 1). init loss over one minibatch (a fixed cost that the
+        # difference quotient cancels).
+        from datasets import Dataset
+        from devinterp.slt.llc import compute_llc
+        from devinterp.slt.sampling import sample
+        ds = Dataset.from_dict({"input_ids": [[i, 0] for i in range(x.shape[0])]}).with_format(
+            "torch")
+
+        def loss_fn(m, ids):
+            i = ids[:, 0]
+            return torch.nn.functional.cross_entropy(m(x[i]), y[i], reduction="none")[:, None]
+
+        def loop():
+            for _ in range(a.sgld_batch):
+                model.load_state_dict(state)
+                z = os.path.join(tmp, "devinterp.zarr")
+                subprocess.run(["rm", "-rf", z], check=True)
+                compute_llc(sample(model, ds, {}, lr=eps, n_beta=nbeta, num_chains=4,
+                                   num_draws=d, batch_size=256, num_init_loss_batches=1,
+                                   localization=gamma, init_seed=0, device="cpu",
+                                   output_path=z, loss_fn=loss_fn))
+        return timed(loop)
+
     def devinterp_sgld(d):
+        if not devinterp_version.startswith("1."):
+            return devinterp2_sgld(d)
         from devinterp.optim.sgld import SGLD
         from devinterp.slt.sampler import estimate_learning_coeff_with_summary
         loader = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(x, y), batch_size=256,

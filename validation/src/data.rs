@@ -236,6 +236,10 @@ fn split(all: Dataset, config: &DataConfig, name: &str) -> Result<Data> {
     if config.n_train == 0 {
         return Err(Error::config("n-train", 0, "at least 1"));
     }
+    if config.n_test == 0 {
+        // an empty test set would report a test loss and accuracy of 0 as if measured
+        return Err(Error::config("n-test", 0, "at least 1"));
+    }
     if config.n_train + config.n_test > all.len() {
         return Err(Error::config(
             "n-train + n-test",

@@ -103,6 +103,18 @@ pub enum Error {
         /// What is wrong.
         what: String,
     },
+    /// A per-step metrics file (`analyze --metrics`) is malformed.
+    #[error("metrics file {path}, line {line}{}: {what}", column.as_ref().map_or(String::new(), |c| format!(", column {c}")))]
+    Metrics {
+        /// The file.
+        path: PathBuf,
+        /// Line in the file, from 1 (0: the file as a whole).
+        line: u64,
+        /// The column's name, where one is at fault.
+        column: Option<String>,
+        /// What is wrong.
+        what: String,
+    },
     /// An error raised by candle.
     #[error("candle: {0}")]
     Candle(#[from] candle_core::Error),

@@ -86,13 +86,19 @@ pub fn loss_and_grads(
                     let inv_std = var.affine(1.0, BN_EPS)?.sqrt()?.recip()?;
                     let n = bsz as f64;
                     let unbiased = if n > 1.0 { n / (n - 1.0) } else { 1.0 };
+                    // Detached: the batch statistics derive from the parameters (candle
+                    // `Var`s), so undetached running statistics would carry this step's graph
+                    // (activations, inputs, the previous buffers) into the next step, and the
+                    // memory of a run would grow by about 1 MB per step without bound.
                     new_buffers.push(
                         (rm.affine(1.0 - BN_MOMENTUM, 0.0)?
-                            + mean.squeeze(bdim)?.affine(BN_MOMENTUM, 0.0)?)?,
+                            + mean.squeeze(bdim)?.affine(BN_MOMENTUM, 0.0)?)?
+                        .detach(),
                     );
                     new_buffers.push(
                         (rv.affine(1.0 - BN_MOMENTUM, 0.0)?
-                            + var.squeeze(bdim)?.affine(BN_MOMENTUM * unbiased, 0.0)?)?,
+                            + var.squeeze(bdim)?.affine(BN_MOMENTUM * unbiased, 0.0)?)?
+                        .detach(),
                     );
                     (xc.broadcast_mul(&inv_std)?, inv_std)
                 }
@@ -336,6 +342,34 @@ mod tests {
                 assert!((p - q).abs() < 1e-4 * scale, "{arch} param {i}: {p} vs {q}");
             }
         }
+    }
+
+    /// The running statistics of a training step must not carry the step's graph: the
+    /// parameters of a training network are candle `Var`s, and a tracked buffer kept every
+    /// step chained all earlier steps' activations into memory (about 1 MB per step on
+    /// 784-32-10+bn, 2.7 GB after 3,000 steps).
+    #[test]
+    fn batchnorm_running_statistics_are_detached() {
+        let arch: Arch = "6-5-3+bn".parse().unwrap();
+        let dev = Device::Cpu;
+        let net = Network::init(&arch, 1, &dev).unwrap();
+        let params = net.param_tensors();
+        assert!(
+            params.iter().all(|p| p.track_op()),
+            "training parameters are Vars"
+        );
+        let x = Tensor::from_slice(&[0.5f32; 4 * 6], (4, 6), &dev).unwrap();
+        let lg = loss_and_grads(
+            &arch,
+            &params,
+            net.buffers(),
+            &x,
+            &[0, 1, 2, 0],
+            BnMode::Train,
+        )
+        .unwrap();
+        assert_eq!(lg.new_buffers.len(), 2);
+        assert!(lg.new_buffers.iter().all(|b| !b.track_op()));
     }
 
     #[test]

@@ -210,6 +210,12 @@ fn out_of_range_flags_name_the_flag_and_the_allowed_range() {
             vec!["--n-train", "0"],
             vec!["n-train", "at least 1"],
         ),
+        (&train, vec!["--n-test", "0"], vec!["n-test", "at least 1"]),
+        (
+            &train,
+            vec!["--late-window", "0"],
+            vec!["late-window", "at least 1"],
+        ),
         (
             &train,
             vec!["--llc-epsilon", "-1"],

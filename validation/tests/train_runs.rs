@@ -468,6 +468,45 @@ fn llc_truth_and_llc_sweep_commands() {
     keys.sort();
     assert_eq!(keys, ["diagnostics", "estimate", "truth"]);
     assert!((v["truth"].as_f64().unwrap() - 0.5).abs() < 1e-12);
+    // --export-data with --export-only writes the file and estimates nothing; --summary
+    // writes the per-chain result without the per-step trace (the file's contents are tested
+    // in llc::truth_data)
+    let dir = tempfile::tempdir().unwrap();
+    let f = dir.path().join("case.safetensors");
+    let out = bin()
+        .args([
+            "llc-truth",
+            "--model",
+            "rrr:2,2,3,1",
+            "--export-only",
+            "--export-data",
+        ])
+        .arg(&f)
+        .output()
+        .unwrap();
+    assert!(out.status.success() && out.stdout.is_empty() && f.exists());
+    let s = dir.path().join("summary.json");
+    let out = bin()
+        .args([
+            "llc-truth",
+            "--model",
+            "power:2",
+            "--draws",
+            "100",
+            "--summary",
+        ])
+        .arg(&s)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let v: serde_json::Value = serde_json::from_slice(&std::fs::read(&s).unwrap()).unwrap();
+    assert_eq!(v["result"]["llc_per_chain"].as_array().unwrap().len(), 4);
+    assert!(v["result"].get("trace").is_none() && v["config"]["draws"] == 100);
+    let out = bin()
+        .args(["llc-truth", "--model", "power:2", "--export-only"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success(), "--export-only needs --export-data");
     // bad input names the flag and the allowed forms, without a panic
     let out = bin()
         .args(["llc-truth", "--model", "power:3"])

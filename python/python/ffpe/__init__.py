@@ -663,9 +663,12 @@ def analyze(
         The keys of ``ffpe-validate analyze --json``: ``n_params``, ``tensors`` (names; empty
         when every run is in memory), ``steps`` (common to every run), ``runs`` (per run:
         ``dir`` (``"<in-memory run K>"`` for arrays), ``checkpoints``, ``r``,
-        ``late_exponent``), ``shared_init``, ``drift``, ``diffusion``,
-        ``diffusion_exponent`` (None without an ensemble from one initialisation, or with
-        too few late steps), ``notes``.
+        ``late_exponent``), ``shared_init``, ``initialisations`` (the runs grouped by
+        bit-identical first weights), ``metrics`` (where each run's losses came from: a
+        directory written by ``train`` brings its ``summary.json``), ``drift``, ``diffusion``
+        (means over the initialisations), ``diffusion_exponent`` (None without an ensemble, in
+        which every initialisation has at least two runs, or with too few late steps),
+        ``notes``.
 
     Raises
     ------

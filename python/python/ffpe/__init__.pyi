@@ -90,6 +90,8 @@ class Analysis(TypedDict):
     steps: list[int]
     runs: list[AnalysisRun]
     shared_init: bool
+    initialisations: int
+    metrics: list[str]
     drift: Optional[list[float]]
     diffusion: Optional[list[float]]
     diffusion_exponent: Optional[float]

@@ -204,6 +204,8 @@ pub fn analyse_run(d: &RunData, cfg: &RunAnalysisConfig) -> RunAnalysis {
                 .zip(&d.train_loss)
                 .filter(|(t, _)| **t >= t0 && **t <= t1)
                 .map(|(_, l)| *l)
+                // a checkpoint without a logged loss (an analysed run's metrics) is left out
+                .filter(|l| l.is_finite())
                 .collect();
         match test_gamma_law(&losses, lb, &boot) {
             Ok(g) => Some(g),

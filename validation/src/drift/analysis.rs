@@ -16,6 +16,13 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeSet;
 use std::path::Path;
 
+/// Most bytes of weights the time averages of the aging analysis keep (the ring of the last
+/// `max_lag` evenly spaced samples of every stream, [`Tamsd`]): 1 GiB. The largest lag is
+/// lowered where the declared one would need more, so that the memory does not grow with the
+/// number of checkpoints. The study's own ensembles stay below it, so their numbers do not
+/// depend on it (medium preset: 25,450 parameters x 20 streams x at most 50 lags is 102 MB).
+pub const RING_BYTES: usize = 1 << 30;
+
 /// Drift and diffusion at one checkpoint step.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct TimePoint {
@@ -239,24 +246,79 @@ fn analyse_group(cfg: &DriftConfig, g: &GroupConfig, ms: &[&Member]) -> Result<G
         .filter(|(m, _)| m.role == MemberRole::GdTwin)
         .map(|(_, s)| s.steps_done)
         .min();
+    let series: Vec<MemberSeries> = ms
+        .iter()
+        .zip(&sums)
+        .map(|(m, s)| MemberSeries {
+            init: m.init,
+            role: m.role,
+            losses: s
+                .checkpoints
+                .iter()
+                .map(|c| (c.step, c.train_loss))
+                .collect(),
+        })
+        .collect();
+    let mut load = |k: usize, step: u64, into: &mut Vec<f32>| {
+        load_flat(&train::checkpoint_path(&ms[k].dir, step), into)
+    };
+    analyse_series(
+        cfg,
+        g,
+        &series,
+        g.checkpoint_every(),
+        gd_steps_done,
+        &mut load,
+    )
+}
+
+/// `load(k, step, into)`: member `k`'s flat trainable weights at `step` into `into`.
+pub(crate) type LoadWeights<'a> = dyn FnMut(usize, u64, &mut Vec<f32>) -> Result<()> + 'a;
+
+/// One member of a group as [`analyse_series`] reads it.
+#[derive(Clone, Debug)]
+pub(crate) struct MemberSeries {
+    /// Its initialisation (index from 0).
+    pub init: usize,
+    /// Stream or GD twin.
+    pub role: MemberRole,
+    /// Its checkpoint steps with the training loss there (NaN where unknown).
+    pub losses: Vec<(u64, f64)>,
+}
+
+/// The analysis of one group whose members are `members`: `load(k, step, into)` puts member
+/// `k`'s flat trainable weights at `step` into `into` (called for one step at a time, every
+/// stream of one initialisation, then its GD twin; never all checkpoints at once). `spacing`:
+/// the steps between the evenly spaced checkpoints (every multiple of it up to the end is a
+/// checkpoint of every stream; `None`: none), the loss series of the stationarity test and
+/// the samples of the aging analysis.
+pub(crate) fn analyse_series(
+    cfg: &DriftConfig,
+    g: &GroupConfig,
+    ms: &[MemberSeries],
+    spacing: Option<u64>,
+    gd_steps_done: Option<u64>,
+    load: &mut LoadWeights<'_>,
+) -> Result<GroupResults> {
     let mut steps: Option<BTreeSet<u64>> = None;
-    for (m, s) in ms.iter().zip(&sums) {
+    for m in ms {
         if m.role == MemberRole::GdTwin {
             continue;
         }
-        let other: BTreeSet<u64> = s.checkpoints.iter().map(|c| c.step).collect();
+        let other: BTreeSet<u64> = m.losses.iter().map(|c| c.0).collect();
         steps = Some(match steps {
             None => other,
             Some(a) => a.intersection(&other).copied().collect(),
         });
     }
     let steps: Vec<u64> = steps.unwrap_or_default().into_iter().collect();
+    let has_step = |k: usize, step: u64| ms[k].losses.iter().any(|c| c.0 == step);
     let loss_at = |k: usize, step: u64| {
-        sums[k]
-            .checkpoints
+        ms[k]
+            .losses
             .iter()
-            .find(|c| c.step == step)
-            .map_or(f64::NAN, |c| c.train_loss)
+            .find(|c| c.0 == step)
+            .map_or(f64::NAN, |c| c.1)
     };
     let streams_of = |i: usize| -> Vec<usize> {
         (0..ms.len())
@@ -268,10 +330,9 @@ fn analyse_group(cfg: &DriftConfig, g: &GroupConfig, ms: &[&Member]) -> Result<G
     let all_streams: Vec<usize> = (0..g.inits).flat_map(streams_of).collect();
 
     // Stationarity first (from the recorded losses): it decides the aging stretch.
-    let stationarity = stationarity(cfg, g, &steps, &|step| {
+    let stationarity = stationarity(cfg, spacing, &steps, &|step| {
         all_streams.iter().map(|&k| loss_at(k, step)).sum::<f64>() / all_streams.len() as f64
     });
-    let spacing = g.checkpoint_every();
     let aging_window = match (stationarity.stationary, stationarity.reached_at, spacing) {
         (true, Some(t), Some(k)) => {
             let from = (((1.0 - cfg.stationarity.tail) * t as f64) as u64).div_ceil(k) * k;
@@ -282,13 +343,13 @@ fn analyse_group(cfg: &DriftConfig, g: &GroupConfig, ms: &[&Member]) -> Result<G
     let samples = aging_window.map_or(0, |(a, b, k)| ((b - a) / k + 1) as usize);
     let max_lag = ((cfg.aging.max_lag * (samples.max(1) - 1) as f64) as usize).max(1);
     let mut tamsd: Vec<Tamsd> = all_streams.iter().map(|_| Tamsd::new(max_lag)).collect();
+    let mut ring_capped = None;
     let mut sketch = super::estimators::IncrementSketch::new(
         all_streams.iter().map(|&k| ms[k].init).collect(),
         samples,
     );
 
-    let n_streams = g.streams;
-    let mut bufs: Vec<Vec<f32>> = vec![vec![]; n_streams];
+    let mut bufs: Vec<Vec<f32>> = vec![];
     let mut gd_buf: Vec<f32> = vec![];
     let mut w0s: Vec<Vec<f32>> = vec![vec![]; g.inits];
     let mut per_init: Vec<Vec<TimePoint>> = vec![vec![]; g.inits];
@@ -297,10 +358,22 @@ fn analyse_group(cfg: &DriftConfig, g: &GroupConfig, ms: &[&Member]) -> Result<G
     for &step in &steps {
         for i in 0..g.inits {
             let ks = streams_of(i);
+            bufs.resize_with(ks.len(), Vec::new);
             for (b, &k) in bufs.iter_mut().zip(&ks) {
-                load_flat(&train::checkpoint_path(&ms[k].dir, step), b)?;
+                load(k, step, b)?;
             }
-            if step == 0 {
+            if step == steps[0] && i == 0 {
+                // the ring of the time averages: at most RING_BYTES for all streams
+                let per_sample = 4 * bufs[0].len().max(1) * all_streams.len().max(1);
+                let cap = (RING_BYTES / per_sample).max(1);
+                if cap < max_lag {
+                    ring_capped = Some(cap);
+                    for t in &mut tamsd {
+                        t.limit_lag(cap);
+                    }
+                }
+            }
+            if step == steps[0] {
                 identical &= bufs.iter().all(|b| {
                     b.len() == bufs[0].len()
                         && b.iter()
@@ -313,13 +386,13 @@ fn analyse_group(cfg: &DriftConfig, g: &GroupConfig, ms: &[&Member]) -> Result<G
             if w0s[i].is_empty() {
                 return Err(Error::config(
                     "checkpoints",
-                    "no step 0",
-                    "every member's step-0 checkpoint",
+                    "no first step",
+                    "every member's checkpoint at the first common step",
                 ));
             }
-            let gd_here = gd_of(i).filter(|&k| sums[k].checkpoints.iter().any(|c| c.step == step));
+            let gd_here = gd_of(i).filter(|&k| has_step(k, step));
             if let Some(k) = gd_here {
-                load_flat(&train::checkpoint_path(&ms[k].dir, step), &mut gd_buf)?;
+                load(k, step, &mut gd_buf)?;
             }
             let st = ensemble_stats(
                 &bufs,
@@ -394,15 +467,24 @@ fn analyse_group(cfg: &DriftConfig, g: &GroupConfig, ms: &[&Member]) -> Result<G
                 stationarity.verdict
             )
         }),
-        Some((a, b, k)) => aging(
-            cfg,
-            &tamsd,
-            &all_streams,
-            ms,
-            (a, b, k),
-            samples,
-            sketch.effective_dimension(),
-        ),
+        Some((a, b, k)) => {
+            let mut a = aging(
+                cfg,
+                &tamsd,
+                &all_streams,
+                ms,
+                (a, b, k),
+                samples,
+                sketch.effective_dimension(),
+            );
+            if let Some(cap) = ring_capped {
+                a.note.push_str(&format!(
+                    "; lags up to {cap} samples only (of {max_lag} declared): the ring of the last samples of every stream is held to {} MiB",
+                    RING_BYTES >> 20
+                ));
+            }
+            a
+        }
     };
     Ok(GroupResults {
         name: g.name.clone(),
@@ -458,7 +540,7 @@ fn average(ps: &[&TimePoint]) -> TimePoint {
 /// Mann-Kendall over the last `tail` of the run, and the scan over the evenly spaced steps.
 fn stationarity(
     cfg: &DriftConfig,
-    g: &GroupConfig,
+    spacing: Option<u64>,
     steps: &[u64],
     loss: &dyn Fn(u64) -> f64,
 ) -> Stationarity {
@@ -471,7 +553,7 @@ fn stationarity(
         st.level,
         crate::analysis::stationarity::MIN_EFFECTIVE
     );
-    let grid: Vec<u64> = match g.checkpoint_every() {
+    let grid: Vec<u64> = match spacing {
         Some(k) => steps
             .iter()
             .copied()
@@ -485,6 +567,8 @@ fn stationarity(
             .iter()
             .filter(|&&s| s as f64 >= from && s <= end)
             .map(|&s| loss(s))
+            // a step without a recorded loss (an external run's metrics) is left out
+            .filter(|l| l.is_finite())
             .collect();
         if x.len() < st.min_points {
             return None;
@@ -527,7 +611,7 @@ fn aging(
     cfg: &DriftConfig,
     tamsd: &[Tamsd],
     all_streams: &[usize],
-    ms: &[&Member],
+    ms: &[MemberSeries],
     (a, b, k): (u64, u64, u64),
     samples: usize,
     effective_dimension: Option<f64>,

@@ -63,6 +63,13 @@ pub struct GroupConfig {
     /// Evenly spaced checkpoints over the run besides the geometric ones (default 100): the
     /// loss series of the stationarity test and the time averages of the aging analysis.
     pub uniform_checkpoints: u64,
+    /// Runs analysed from their checkpoints (`ffpe-validate analyze`), not trained here: what
+    /// they are, in words (`null` for the study's own groups). The training fields above
+    /// (architecture, optimizer, learning rate, batch, weight decay, momentum, seeds) are then
+    /// not known to the analysis and are not reported; `steps`, `inits`, `streams` and
+    /// `uniform_checkpoints` describe the runs as found.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub external: Option<String>,
 }
 
 impl Default for GroupConfig {
@@ -88,6 +95,7 @@ impl Default for GroupConfig {
             first_init_seed: 0,
             checkpoints_per_decade: 20,
             uniform_checkpoints: 100,
+            external: None,
         }
     }
 }

@@ -221,6 +221,20 @@ impl Tamsd {
         }
     }
 
+    /// Lowers the largest lag to `max_lag` (at least 1); only before the first sample.
+    pub fn limit_lag(&mut self, max_lag: usize) {
+        if self.ring.is_empty() && self.first.is_none() && max_lag >= 1 {
+            self.max_lag = self.max_lag.min(max_lag);
+            self.sums.truncate(self.max_lag);
+            self.counts.truncate(self.max_lag);
+        }
+    }
+
+    /// The largest lag.
+    pub fn max_lag(&self) -> usize {
+        self.max_lag
+    }
+
     /// Coordinates per sample (0 before the first).
     pub fn dim(&self) -> usize {
         self.dim
@@ -346,5 +360,18 @@ mod tests {
         assert_eq!(t.increments.len(), 9);
         assert_eq!(t.from_first, vec![1.0, 4.0, 9.0]);
         assert!(ergodicity_breaking(&[2.0, 2.0]).abs() < 1e-12);
+        // a lowered largest lag keeps the first lags exactly and a shorter ring
+        let mut c = Tamsd::new(3);
+        c.limit_lag(2);
+        assert_eq!(c.max_lag(), 2);
+        for k in 0..10 {
+            c.push(&[k as f32]);
+        }
+        assert_eq!(c.values(), v[..2].to_vec());
+        assert_eq!(c.ring.len(), 2);
+        assert_eq!(c.increments, t.increments);
+        // not after the first sample
+        c.limit_lag(1);
+        assert_eq!(c.max_lag(), 2);
     }
 }

@@ -30,6 +30,7 @@ pub mod claims;
 pub mod config;
 pub mod estimators;
 pub mod external;
+pub mod metrics;
 pub mod rivals;
 pub mod runner;
 
@@ -85,7 +86,13 @@ pub fn analyse_study(config: &DriftConfig, data: &Data, out: &Path) -> Result<En
     let mut rival_notes = vec![];
     for (gi, (g, gr)) in config.groups.iter().zip(&results.groups).enumerate() {
         let mine: Vec<&Member> = ms.iter().filter(|m| m.group == gi).collect();
-        match rivals::score_group(g, gr, &mine, &config.rivals, &config.bootstrap, data) {
+        match rivals::score_group(
+            g,
+            gr,
+            Some((&mine, data)),
+            &config.rivals,
+            &config.bootstrap,
+        ) {
             Ok(r) => rivals.push(Some(r)),
             Err(e) => {
                 rival_notes.push(format!("{}: {e}", g.name));

@@ -267,14 +267,16 @@ fn ou_model(
     ))
 }
 
-/// Scores every model on group `gr` (members `ms` of the group, all finished).
+/// Scores every model on group `gr`. `basin`: the members of the group (all finished) and the
+/// data, from which the basin models (`ou_kunin`, `ffpe_basin`) measure the curvature and the
+/// gradient noise; without them (runs analysed from their checkpoints alone, `analyze`) those
+/// two models are not computed and say why.
 pub fn score_group(
     g: &GroupConfig,
     gr: &GroupResults,
-    ms: &[&Member],
+    basin: Option<(&[&Member], &Data)>,
     cfg: &RivalConfig,
     boot: &BootstrapConfig,
-    data: &Data,
 ) -> Result<GroupRivals> {
     let steps: Vec<u64> = gr.series.iter().map(|p| p.step).collect();
     let n = g.steps as f64;
@@ -359,7 +361,9 @@ pub fn score_group(
     }
     // The Ornstein-Uhlenbeck rival.
     let mut curvature = vec![];
-    let ou_note = if g.optimizer != OptimizerKind::Sgd {
+    let ou_note = if basin.is_none() {
+        Some("not computed: the basin models measure the Hessian and the gradient noise of the network on its data, which analyze (checkpoints only) does not have".to_string())
+    } else if g.optimizer != OptimizerKind::Sgd {
         Some("not computed: the OU model is for SGD".to_string())
     } else if g.arch.conv.is_some() {
         Some(
@@ -380,7 +384,7 @@ pub fn score_group(
     let mut basin_preds = vec![];
     let mut caputo_orders = vec![f64::NAN; k_inits];
     let mut notes = vec![];
-    if ou_note.is_none() {
+    if let (None, Some((ms, data))) = (&ou_note, basin) {
         let at = steps[*fit_idx.last().unwrap_or(&0)];
         for (i, score) in ou_scores.iter_mut().enumerate() {
             let Some(m) = ms

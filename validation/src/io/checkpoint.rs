@@ -138,8 +138,14 @@ pub fn load(path: &Path) -> Result<(Vec<NamedTensor>, BTreeMap<String, String>)>
         });
     }
     out.sort_by(|a, b| a.name.cmp(&b.name));
+    Ok((out, flat_metadata(meta.metadata())))
+}
+
+/// The header metadata as [`load`] gives it: ours unpacked from the `ffpe` key, other keys as
+/// they are.
+fn flat_metadata(meta: &Option<HashMap<String, String>>) -> BTreeMap<String, String> {
     let mut m = BTreeMap::new();
-    for (k, v) in meta.metadata().clone().unwrap_or_default() {
+    for (k, v) in meta.clone().unwrap_or_default() {
         match serde_json::from_str::<BTreeMap<String, String>>(&v) {
             Ok(inner) if k == "ffpe" => m.extend(inner),
             _ => {
@@ -147,7 +153,46 @@ pub fn load(path: &Path) -> Result<(Vec<NamedTensor>, BTreeMap<String, String>)>
             }
         }
     }
-    Ok((out, m))
+    m
+}
+
+/// Largest safetensors header [`load_metadata`] reads (the safetensors crate's own limit).
+pub const MAX_HEADER_BYTES: u64 = 100_000_000;
+
+/// The metadata of a checkpoint (as [`load`] gives them) from its header alone, without
+/// reading the tensor data: a safetensors file opens with the header's length (8 bytes,
+/// little-endian) and the header (JSON: every tensor's dtype, shape and offsets, and the
+/// `__metadata__` strings), so only `8 + length` bytes are read, however large the file.
+pub fn load_metadata(path: &Path) -> Result<BTreeMap<String, String>> {
+    use std::io::Read as _;
+    let err = |what: String| Error::Checkpoint {
+        path: path.to_path_buf(),
+        what,
+    };
+    let file_len = std::fs::metadata(path).map_err(|e| Error::io(path, e))?;
+    if !file_len.is_file() {
+        return Err(err(
+            "not a regular file: a checkpoint must be a safetensors file".into(),
+        ));
+    }
+    let mut f = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+    let mut len = [0u8; 8];
+    f.read_exact(&mut len)
+        .map_err(|e| err(format!("not a safetensors file: no header length ({e})")))?;
+    let n = u64::from_le_bytes(len);
+    if n > MAX_HEADER_BYTES || n > file_len.len().saturating_sub(8) {
+        return Err(err(format!(
+            "not a safetensors file: header length {n} bytes in a file of {} bytes (at most \
+             {MAX_HEADER_BYTES})",
+            file_len.len()
+        )));
+    }
+    let mut header = vec![0u8; n as usize];
+    f.read_exact(&mut header)
+        .map_err(|e| err(format!("not a safetensors file: short header ({e})")))?;
+    let meta: safetensors::tensor::Metadata = serde_json::from_slice(&header)
+        .map_err(|e| err(format!("not a safetensors file: header: {e}")))?;
+    Ok(flat_metadata(meta.metadata()))
 }
 
 fn half_to_f32(h: u16) -> f32 {

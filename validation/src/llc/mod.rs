@@ -20,7 +20,9 @@
 //! warnings) and the `n_beta` it used with both conventions ([`NBetaRecord`]).
 //!
 //! [`truth`] runs the same chains on models with a closed-form coefficient (reduced-rank
-//! regression, powers, normal crossings): the estimator checked against the truth.
+//! regression, powers, normal crossings): the estimator checked against the truth;
+//! [`truth_data`] writes such a model's true parameter, settings and (reduced-rank regression)
+//! a synthetic data set with exactly its loss to a file, for other estimators.
 //!
 //! [`estimate_with_progress`] reports the chain-steps done to a callback, which can stop the
 //! run; the result is the same as [`estimate`]'s.
@@ -63,6 +65,7 @@ pub mod sweep;
 #[cfg(test)]
 mod tests;
 pub mod truth;
+pub mod truth_data;
 
 use accept::*;
 use chains::*;

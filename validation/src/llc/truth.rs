@@ -289,17 +289,24 @@ pub struct KnownEstimate {
     pub result: LlcResult,
 }
 
+/// The given `n_beta` of a known-model estimate (a known model has no minibatches and no
+/// training set, so neither size convention applies).
+pub(crate) fn known_nbeta(config: &LlcConfig) -> Result<f64> {
+    match config.nbeta {
+        NBeta::Value(nbeta) => Ok(nbeta),
+        _ => Err(Error::config(
+            "nbeta",
+            config.nbeta,
+            "a positive number (a known model has no minibatches and no training set)",
+        )),
+    }
+}
+
 /// Estimate the LLC of `model` at its `w*` with `config` (its `nbeta` must be a given value,
 /// its `init_loss` is replaced by `K(w*)`).
 pub fn estimate_known(model: &KnownModel, config: &LlcConfig) -> Result<KnownEstimate> {
     config.validate()?;
-    let NBeta::Value(nbeta) = config.nbeta else {
-        return Err(Error::config(
-            "nbeta",
-            config.nbeta,
-            "a positive number (a known model has no minibatches and no training set)",
-        ));
-    };
+    let nbeta = known_nbeta(config)?;
     let truth = model.truth()?;
     let wstar = model.wstar();
     let d = wstar.len();

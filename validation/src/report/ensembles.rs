@@ -125,9 +125,9 @@ pub(super) fn sections(d: &mut Document, e: &EnsembleStudy, figs: &[(String, Str
                         format!("{} ({})", num(p.gd_gap.unwrap_or(f64::NAN)), p.step)
                     });
                 let late = g.diffusion_exponent.last().and_then(|w| w.fit.as_ref());
-                vec![
-                    g.name.clone(),
-                    format!(
+                let setup = match &c.external {
+                    Some(what) => what.clone(),
+                    None => format!(
                         "{} {} lr {} B {} wd {} mom {} {}{} steps",
                         c.arch,
                         match c.optimizer {
@@ -141,6 +141,10 @@ pub(super) fn sections(d: &mut Document, e: &EnsembleStudy, figs: &[(String, Str
                         "",
                         c.steps
                     ),
+                };
+                vec![
+                    g.name.clone(),
+                    setup,
                     format!("{} x {}", c.inits, c.streams),
                     l.map_or("n/a".into(), |l| num(l.drift)),
                     l.map_or("n/a".into(), |l| num(l.diffusion)),

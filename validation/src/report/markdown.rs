@@ -7,11 +7,25 @@ use super::*;
 pub(super) fn document(res: &Results, figure_files: &[(String, String)]) -> Document {
     let mut d = Document::default();
     let m = &res.meta;
-    d.h(
-        1,
-        "ffpe reproduction report: does SGD subdiffuse on a fractal?",
-    );
-    d.p(format!(
+    if m.preset == super::external::ANALYZE_PRESET {
+        d.h(1, "ffpe analysis of training runs from their checkpoints");
+        d.p(format!(
+            "{} runs analysed by `ffpe-validate analyze` from the {}; architectures: {}; optimizer label: {}; checkpoints common to every run up to step {}. Wall time {} s. Bootstrap: {} resamples, level {}. The sections are those of the reproduction report; a claim whose inputs the runs do not provide is not tested, and says which input is missing.",
+            m.seeds,
+            m.data,
+            m.architectures.join(", "),
+            m.optimizers.iter().map(|o| o.name()).collect::<Vec<_>>().join(", "),
+            m.steps,
+            num(m.wall_seconds),
+            m.bootstrap_resamples,
+            num(m.bootstrap_level)
+        ));
+    } else {
+        d.h(
+            1,
+            "ffpe reproduction report: does SGD subdiffuse on a fractal?",
+        );
+        d.p(format!(
         "Preset {}, device {}, data {}. Architectures: {}; optimizers: {}; {} seeds each; {} training steps per run, batch {}, SGD lr {}, Adam lr {}. {} runs trained in this invocation, {} reused. Wall time {} s. Bootstrap: {} resamples, level {}.",
         m.preset,
         m.device,
@@ -29,6 +43,7 @@ pub(super) fn document(res: &Results, figure_files: &[(String, String)]) -> Docu
         m.bootstrap_resamples,
         num(m.bootstrap_level)
     ));
+    }
     d.p(format!("The claims tested are those of {}.", m.paper));
     if !m.preset_note.is_empty() {
         d.p(format!("**{}**", m.preset_note));

@@ -6,6 +6,7 @@
 
 pub mod claims;
 pub mod document;
+pub mod external;
 pub mod format;
 pub mod plots;
 pub mod results;
@@ -111,7 +112,12 @@ pub fn write_report(res: &mut Results, data: &[RunData], dir: &Path) -> Result<(
     write_atomic(&dir.join("report.md"), doc.to_markdown().as_bytes())?;
     write_atomic(
         &dir.join("report.html"),
-        doc.to_html("ffpe reproduction report").as_bytes(),
+        doc.to_html(if res.meta.preset == external::ANALYZE_PRESET {
+            "ffpe analysis of training runs"
+        } else {
+            "ffpe reproduction report"
+        })
+        .as_bytes(),
     )?;
     Ok(())
 }

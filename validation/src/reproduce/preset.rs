@@ -148,20 +148,25 @@ impl Preset {
     /// The medium preset. Its headline is the shared-initialisation ensembles
     /// ([`medium_ensembles`]: drift versus diffusion, rival predictions on held-out steps, aging,
     /// the verdicts with Holm's correction). Beside them, kept for comparison with the earlier
-    /// reports (the single-run design, an appendix of the report): 2 architectures x 5 seeds x
-    /// SGD and Adam at the study's settings (SGD lr 0.001, batch 256; Adam lr 0.001), 20,000
-    /// steps, LLC every 2,000 steps (4 chains x 300 draws after 200 burn-in steps, the same
-    /// SGLD cost per run as the earlier 2 x 100 every 200: on a checkpoint of the earlier medium
-    /// report those short chains gave 4.6 where 4 x 400 after 200 gave 9.4, R-hat 1.17 against
-    /// 1.03), 15 seeds of 784-32-10 with SGD for the exponent histogram, a
-    /// batch-size scan (64, 256, 1024; 3 seeds), an LLC scale scan and the Moons test. Sized for
-    /// <= 60 minutes on a 2-core CPU (the committed report under `validation/results/` states
-    /// the measured wall time and peak memory).
+    /// reports (the single-run design, an appendix of the report): 2 architectures x 3 seeds x
+    /// SGD and Adam at the study's settings (SGD lr 0.001, batch 256; Adam lr 0.001), 10,000
+    /// steps, LLC every 2,000 steps (4 chains x 300 draws after 200 burn-in steps: on a
+    /// checkpoint of the earlier medium report the earlier 2 x 100 without burn-in gave 4.6
+    /// where 4 x 400 after 200 gave 9.4, R-hat 1.17 against 1.03), 6 seeds of 784-32-10 with
+    /// SGD for the exponent histogram, a batch-size scan (64, 256, 1024; 2 seeds), an LLC scale
+    /// scan and the Moons test.
+    ///
+    /// Sized for <= 60 minutes on a 2-core CPU from the phases of an interrupted run of the
+    /// earlier sizing (2026-12-07; 5 seeds, 15 histogram seeds, 3 batch seeds, 20,000 steps):
+    /// its 36 single runs took 46 min, the LLC scale scan and Moons 6 min, the ensembles about
+    /// 32 min (about 1,150 minibatch-member-steps/s), so that sizing needed about 90 minutes;
+    /// this one cuts the appendix to 19 runs of half the length (about 12 min). The committed
+    /// report under `validation/results/` states the measured wall time and peak memory.
     pub fn medium() -> Self {
         Self {
             name: "medium".into(),
             architectures: vec![mlp(&[784, 32, 10]), mlp(&[784, 64, 32, 10])],
-            seeds: 5,
+            seeds: 3,
             optimizers: OptimizerKind::ALL.to_vec(),
             steps: MEDIUM_STEPS,
             sgd_lr: 0.001,
@@ -182,9 +187,9 @@ impl Preset {
             landscape_runs_per_group: 2,
             bootstrap_resamples: 1000,
             studies: Studies {
-                histogram_seeds: 15,
+                histogram_seeds: 6,
                 batch_sizes: vec![64, 256, 1024],
-                batch_seeds: 3,
+                batch_seeds: 2,
                 llc_scale_factors: vec![0.25, 1.0, 4.0],
                 llc_scale_runs: 2,
                 moons: Some(crate::moons::MoonsConfig::default()),
@@ -547,4 +552,4 @@ pub(super) fn is_zero(x: &f64) -> bool {
 }
 
 /// Steps of every run of the medium preset.
-pub(super) const MEDIUM_STEPS: u64 = 20_000;
+pub(super) const MEDIUM_STEPS: u64 = 10_000;

@@ -148,6 +148,10 @@ impl TrainConfig {
         if self.checkpoint_every == Some(0) {
             return Err(Error::config("checkpoint-every", 0, "at least 1"));
         }
+        if self.late_window == Some(0) {
+            // an empty late window records no minibatch losses: the Gamma law would have none
+            return Err(Error::config("late-window", 0, "at least 1 step"));
+        }
         if self.resume_every == 0 {
             return Err(Error::config("resume-every", 0, "at least 1"));
         }

@@ -100,6 +100,7 @@ pub(crate) fn cmd_ensemble(a: EnsembleArgs, threads: usize) -> Result<()> {
                 first_init_seed: a.first_init_seed,
                 checkpoints_per_decade: a.checkpoints_per_decade,
                 uniform_checkpoints: a.uniform_checkpoints,
+                external: None,
             }],
             data: a.data.config(),
             ..DriftConfig::default()

@@ -1,9 +1,12 @@
 //! `ffpe-validate llc-truth`: the SGLD LLC estimator against a closed-form coefficient.
 
-use anyhow::Result;
+use std::path::PathBuf;
+
+use anyhow::{Context, Result};
 use clap::Args;
 use ffpe_validation::llc::NBeta;
 use ffpe_validation::llc::truth::{KnownModel, estimate_known};
+use ffpe_validation::llc::truth_data::export_data;
 
 /// Arguments of `llc-truth` (the command's help is on its `Command` variant).
 #[derive(Args)]
@@ -40,6 +43,19 @@ pub(crate) struct LlcTruthArgs {
     /// Print one JSON object with exactly the keys estimate, truth and diagnostics.
     #[arg(long)]
     json: bool,
+    /// Before estimating, write the model's true parameter, its settings and (rrr) a synthetic
+    /// data set whose mean-squared-error loss is the population loss plus a constant exactly,
+    /// to this safetensors file (format: `ffpe_validation::llc::truth_data`), so that another
+    /// estimator can sample the same model.
+    #[arg(long, value_name = "FILE")]
+    export_data: Option<PathBuf>,
+    /// With --export-data: write the file and exit without estimating.
+    #[arg(long, requires = "export_data")]
+    export_only: bool,
+    /// After estimating, write the whole result but the per-step trace (per-chain LLCs, their
+    /// spread, the draws' loss traces, diagnostics, timing) and the settings as JSON to FILE.
+    #[arg(long, value_name = "FILE")]
+    summary: Option<PathBuf>,
 }
 
 pub(crate) fn cmd_llc_truth(a: LlcTruthArgs) -> Result<()> {
@@ -58,7 +74,31 @@ pub(crate) fn cmd_llc_truth(a: LlcTruthArgs) -> Result<()> {
     cfg.draws = a.draws.unwrap_or(cfg.draws);
     cfg.burnin = a.burnin.unwrap_or(cfg.burnin);
     cfg.steps_between_draws = a.steps_between_draws.unwrap_or(cfg.steps_between_draws);
+    cfg.validate()?;
+    if let Some(p) = &a.export_data {
+        export_data(&model, &a.model, &cfg, p)
+            .with_context(|| format!("--export-data {}", p.display()))?;
+        if a.export_only {
+            return Ok(());
+        }
+    }
     let e = estimate_known(&model, &cfg)?;
+    if let Some(p) = &a.summary {
+        let mut result = serde_json::to_value(&e.result)?;
+        if let Some(o) = result.as_object_mut() {
+            o.remove("trace");
+        }
+        let v = serde_json::json!({
+            "model": a.model,
+            "estimate": e.estimate,
+            "truth": e.truth,
+            "multiplicity": e.multiplicity,
+            "config": cfg,
+            "result": result,
+        });
+        ffpe_validation::io::write_atomic(p, serde_json::to_string(&v)?.as_bytes())
+            .with_context(|| format!("--summary {}", p.display()))?;
+    }
     if a.json {
         let v = serde_json::json!({
             "estimate": e.estimate,
