@@ -148,24 +148,29 @@ impl Preset {
     /// The medium preset. Its headline is the shared-initialisation ensembles
     /// ([`medium_ensembles`]: drift versus diffusion, rival predictions on held-out steps, aging,
     /// the verdicts with Holm's correction). Beside them, kept for comparison with the earlier
-    /// reports (the single-run design, an appendix of the report): 2 architectures x 3 seeds x
-    /// SGD and Adam at the study's settings (SGD lr 0.001, batch 256; Adam lr 0.001), 10,000
-    /// steps, LLC every 2,000 steps (4 chains x 300 draws after 200 burn-in steps: on a
-    /// checkpoint of the earlier medium report the earlier 2 x 100 without burn-in gave 4.6
-    /// where 4 x 400 after 200 gave 9.4, R-hat 1.17 against 1.03), 6 seeds of 784-32-10 with
-    /// SGD for the exponent histogram, a batch-size scan (64, 256, 1024; 2 seeds), an LLC scale
-    /// scan and the Moons test.
+    /// reports (the single-run design, an appendix of the report): 784-32-10 x 3 seeds x SGD and
+    /// Adam at the study's settings (SGD lr 0.001, batch 256; Adam lr 0.001), 10,000 steps, LLC
+    /// every 2,000 steps (4 chains x 300 draws after 200 burn-in steps: on a checkpoint of the
+    /// earlier medium report the earlier 2 x 100 without burn-in gave 4.6 where 4 x 400 after
+    /// 200 gave 9.4, R-hat 1.17 against 1.03), the same 3 SGD seeds for the exponent histogram,
+    /// a batch-size scan (64, 256, 1024; 2 seeds), an LLC scale scan and the Moons test. (The
+    /// second architecture of the single-run design, 784-64-32-10, runs in the quick preset.)
     ///
-    /// Sized for <= 60 minutes on a 2-core CPU from the phases of an interrupted run of the
-    /// earlier sizing (2026-12-07; 5 seeds, 15 histogram seeds, 3 batch seeds, 20,000 steps):
-    /// its 36 single runs took 46 min, the LLC scale scan and Moons 6 min, the ensembles about
-    /// 32 min (about 1,150 minibatch-member-steps/s), so that sizing needed about 90 minutes;
-    /// this one cuts the appendix to 19 runs of half the length (about 12 min). The committed
-    /// report under `validation/results/` states the measured wall time and peak memory.
+    /// Sized for <= 60 minutes on a 2-core CPU from the phases of two measured runs on the
+    /// project's VM (2026-12-07). The earlier sizing (5 seeds, 15 histogram seeds, 3 batch
+    /// seeds, 20,000 steps) took 46 min for its 36 single runs, 6 min for the LLC scale scan and
+    /// Moons, about 32 min for the ensembles: about 90 min. The next (2 architectures, 6
+    /// histogram seeds, 10,000 steps: 19 single runs) took 21 min for the runs (about 125 s per
+    /// run, two at a time), 6 min for the scan and Moons, and trained the ensembles at about
+    /// 32,000 minibatch-member-steps (batch 256) per minute: about 72 min in all. This one runs
+    /// 10 single runs (about 11 min) and ensembles of 1.13 M batch-256 member-step equivalents
+    /// (about 35 min; the study's group at 14,000 steps, the large-batch group at 4,000):
+    /// about 56 min. The committed report under `validation/results/` states the measured wall
+    /// time and peak memory.
     pub fn medium() -> Self {
         Self {
             name: "medium".into(),
-            architectures: vec![mlp(&[784, 32, 10]), mlp(&[784, 64, 32, 10])],
+            architectures: vec![mlp(&[784, 32, 10])],
             seeds: 3,
             optimizers: OptimizerKind::ALL.to_vec(),
             steps: MEDIUM_STEPS,
@@ -187,7 +192,7 @@ impl Preset {
             landscape_runs_per_group: 2,
             bootstrap_resamples: 1000,
             studies: Studies {
-                histogram_seeds: 6,
+                histogram_seeds: 3,
                 batch_sizes: vec![64, 256, 1024],
                 batch_seeds: 2,
                 llc_scale_factors: vec![0.25, 1.0, 4.0],
@@ -499,7 +504,7 @@ pub fn conv_ensembles() -> crate::drift::DriftConfig {
 }
 
 /// The medium preset's ensembles: the study's setting (lr 0.001, batch 256, no weight decay,
-/// 20,000 steps); two confined settings chosen so that the loss becomes stationary by the
+/// 14,000 steps; 20,000 until the preset's second timing put it over 60 min); two confined settings chosen so that the loss becomes stationary by the
 /// declared test within the run (weight decay 0.1 at lr 0.1: the weights relax in about
 /// `1 / (lr_eff wd)` = 100 steps; at the earlier lr 0.05, wd 0.01 (2,000 steps) and at lr 0.05,
 /// wd 0.05 the loss still fell after 8,000 steps, p < 1e-8, so the decay was raised; a trial of
@@ -507,7 +512,8 @@ pub fn conv_ensembles() -> crate::drift::DriftConfig {
 /// heavy-ball momentum 0.9 at lr 0.01 (the same effective rate `lr / (1 - momentum)`),
 /// 12,000 steps; the same plain setting with BatchNorm (the paper's networks use it; 3 x 3
 /// members, 6,000 steps: the BatchNorm path is about three times slower); and the paper's
-/// large-batch, low-learning-rate corner (batch 1024, lr 1e-4, 5,000 steps). Each group has
+/// large-batch, low-learning-rate corner (batch 1024, lr 1e-4, 4,000 steps; earlier 5,000).
+/// Each group has
 /// one gradient-descent twin over its first 10 % (the rivals' fit segment): a full twin would
 /// cost about 31 times a stream.
 pub fn medium_ensembles() -> crate::drift::DriftConfig {
@@ -515,7 +521,7 @@ pub fn medium_ensembles() -> crate::drift::DriftConfig {
     bn.arch = "784-32-10+bn".parse().expect("a valid architecture");
     ensembles(
         vec![
-            group("sgd", 1e-3, 256, 0.0, 0.0, 20_000, (5, 4), Some(2_000)),
+            group("sgd", 1e-3, 256, 0.0, 0.0, 14_000, (5, 4), Some(1_400)),
             group("sgd-wd", 0.1, 256, 0.1, 0.0, 12_000, (5, 4), Some(1_200)),
             group(
                 "sgd-momentum-wd",
@@ -534,9 +540,9 @@ pub fn medium_ensembles() -> crate::drift::DriftConfig {
                 1024,
                 0.0,
                 0.0,
-                5_000,
+                4_000,
                 (4, 4),
-                Some(500),
+                Some(400),
             ),
         ],
         1000,
