@@ -27,6 +27,13 @@
 //!    `EB` at least ten times its value for an ergodic process of the same length and dimension
 //!    (rule: lower bound 1). Premise: a stationary loss.
 //!
+//! 6. `g/gamma-law` (the steady state, SPEC 1.4): the late losses of the stationary stretch
+//!    follow the Gamma law with the LLC shape: the shape fitted freely to each
+//!    initialisation's thinned losses is within a factor [`GAMMA_SHAPE_FACTOR`] of its LLC,
+//!    the mean over initialisations of `ln(k_free / lambda)` lies in
+//!    `[-ln 2, ln 2]` (rule: within; [`super::steady`]). Premise: a stationary loss and an LLC
+//!    estimate in the stretch. Contradicted when the interval lies entirely outside.
+//!
 //! Every claim needs at least 3 initialisations (premise), so that the interval over them
 //! means something.
 
@@ -47,7 +54,11 @@ pub const SCALING_R2: f64 = 0.95;
 pub const MIN_INITS: usize = 3;
 
 /// Claims per group.
-pub const CLAIMS_PER_GROUP: usize = 5;
+pub const CLAIMS_PER_GROUP: usize = 6;
+
+/// The Gamma-law claim's tolerance: the freely fitted shape within this factor of the LLC
+/// (declared; [`super::steady`]).
+pub const GAMMA_SHAPE_FACTOR: f64 = 2.0;
 
 /// The claims of group `name`, in order (the rules are fixed here).
 pub fn group_claims(name: &str) -> Vec<Claim> {
@@ -91,6 +102,15 @@ pub fn group_claims(name: &str) -> Vec<Claim> {
             format!("{name}/ergodicity-breaking"),
             format!("{name}: ergodicity breaks: EB is at least ten times its ergodic value (log10(EB / EB_ergodic) > 1)"),
             Rule::LowerBound { threshold: 1.0 },
+        )
+        .premise(stationary),
+        Claim::new(
+            format!("{name}/gamma-law"),
+            format!("{name}: the late losses of the stationary stretch follow the Gamma law with the LLC shape: the shape fitted freely to each initialisation's thinned losses is within a factor {GAMMA_SHAPE_FACTOR} of its LLC (mean of ln(k_free / lambda) over the initialisations in [-ln {GAMMA_SHAPE_FACTOR}, ln {GAMMA_SHAPE_FACTOR}])"),
+            Rule::Within {
+                lo: -GAMMA_SHAPE_FACTOR.ln(),
+                hi: GAMMA_SHAPE_FACTOR.ln(),
+            },
         )
         .premise(stationary),
     ]
@@ -184,12 +204,34 @@ fn group_evidence(
         };
         (unstationary.clone(), unstationary)
     };
+    let gamma = if g.stationarity.stationary {
+        let gl = &g.gamma_law;
+        if gl.testable {
+            from_units(&gl.log_shape_ratios(), boot).stationary(true)
+        } else {
+            // stationary, but no sample or no LLC: no units (the note says why)
+            Evidence {
+                estimate: f64::NAN,
+                n_units: 0,
+                stationary: Some(true),
+                ..Evidence::default()
+            }
+        }
+    } else {
+        Evidence {
+            estimate: f64::NAN,
+            n_units: g.per_init.len(),
+            stationary: Some(false),
+            ..Evidence::default()
+        }
+    };
     vec![
         from_units(&share, boot),
         sub,
         from_units(&ou, boot),
         aging,
         eb,
+        gamma,
     ]
 }
 

@@ -33,6 +33,7 @@ pub mod external;
 pub mod metrics;
 pub mod rivals;
 pub mod runner;
+pub mod steady;
 
 pub use analysis::{DriftResults, analyse};
 pub use config::{
