@@ -294,7 +294,6 @@ pub fn test_gamma_law(
     })
 }
 
-
 /// One draw of `Gamma(k, theta)` (`k > 0`, `theta > 0`) by Marsaglia and Tsang (2000), with the
 /// `U^(1/k)` boost for `k < 1`: the seeded sampler of the synthetic tests of the Gamma law.
 pub fn sample_gamma(k: f64, theta: f64, rng: &mut SplitMix64) -> f64 {

@@ -260,3 +260,67 @@ pub fn headline_verdicts(
     }
     Ok(evaluate_claims(&claims, &evidence, alpha)?)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::analysis::gamma_law::sample_gamma;
+    use crate::analysis::stats::SplitMix64;
+    use crate::analysis::verdict_rules::RuleVerdict;
+    use crate::drift::steady::{GammaLawConfig, test_units};
+
+    /// The claim `g/gamma-law` alone, on `k` initialisations x `s` streams x `t` losses of
+    /// `L* + Gamma(2, theta)` per initialisation, the LLC saying `llc`.
+    fn verdict(llc: f64, (k, s, t): (usize, usize, usize), seed: u64) -> RuleVerdict {
+        let mut rng = SplitMix64::new(seed);
+        let units: Vec<Vec<Vec<f64>>> = (0..k)
+            .map(|_| {
+                (0..s)
+                    .map(|_| {
+                        (0..t)
+                            .map(|_| 0.8 + sample_gamma(2.0, 2e-3, &mut rng))
+                            .collect()
+                    })
+                    .collect()
+            })
+            .collect();
+        let cfg = GammaLawConfig {
+            resamples: 19,
+            ..GammaLawConfig::default()
+        };
+        let o = test_units(&units, &vec![Some((llc, 2)); k], &cfg).unwrap();
+        let ratios: Vec<f64> = o.per_init.iter().map(|u| u.log_shape_ratio).collect();
+        // the level of the medium preset's headline family: 5 groups x 6 claims
+        let boot = BootstrapConfig {
+            level: required_interval_level(5 * CLAIMS_PER_GROUP, 0.05),
+            ..BootstrapConfig::default()
+        };
+        let claim = group_claims("g").pop().unwrap();
+        assert_eq!(claim.id, "g/gamma-law");
+        let e = from_units(&ratios, &boot).stationary(true);
+        evaluate_claims(&[claim], &[e], 0.05).unwrap().verdicts[0]
+            .verdict
+            .clone()
+    }
+
+    /// The headline claim can fail: at the medium groups' sizes (sgd-wd 5 x 4 x 51, sgd-wd-bn
+    /// 3 x 3 x 58) an LLC ten times the losses' shape (20 against 2: ln ratio -2.3, far outside
+    /// [-ln 2, ln 2]) is contradicted in every seeded sample; the right shape never is.
+    #[test]
+    fn gamma_claim_contradicts_a_wrong_shape_and_not_the_right_one() {
+        for size in [(5, 4, 51), (3, 3, 58)] {
+            for seed in 0..5 {
+                assert_eq!(
+                    verdict(20.0, size, seed),
+                    RuleVerdict::Contradicted,
+                    "{size:?} seed {seed}"
+                );
+                assert_ne!(
+                    verdict(2.0, size, seed),
+                    RuleVerdict::Contradicted,
+                    "{size:?} seed {seed}"
+                );
+            }
+        }
+    }
+}

@@ -206,10 +206,7 @@ pub fn test_units(
         .ok_or("too few losses, or no variation, to measure the autocorrelation time")?;
     let stride = (tau.ceil() as usize).max(1);
     let thin = |s: &Vec<f64>| -> Vec<f64> { s.iter().step_by(stride).copied().collect() };
-    let thinned: Vec<Vec<Vec<f64>>> = units
-        .iter()
-        .map(|u| u.iter().map(thin).collect())
-        .collect();
+    let thinned: Vec<Vec<Vec<f64>>> = units.iter().map(|u| u.iter().map(thin).collect()).collect();
     let all_thin: Vec<Vec<f64>> = thinned.iter().flatten().cloned().collect();
     let residual = integrated_autocorrelation_time(&all_thin).unwrap_or(1.0);
     let rho_c = cross_correlation(&thinned);
@@ -222,9 +219,9 @@ pub fn test_units(
         let x: Vec<f64> = u.iter().flatten().copied().collect();
         let s = u.len().max(1) as f64;
         let n = x.len();
-        let n_eff =
-            (n as f64 / (residual.max(1.0) * (1.0 + (s - 1.0) * rho_c.unwrap_or(0.0).max(0.0))))
-                .clamp(1.0, n as f64);
+        let n_eff = (n as f64
+            / (residual.max(1.0) * (1.0 + (s - 1.0) * rho_c.unwrap_or(0.0).max(0.0))))
+        .clamp(1.0, n as f64);
         let Some((d, fit)) = ks_fixed_shape(&x, lambda) else {
             return Err(format!(
                 "initialisation {i}: the KS fit needs at least 3 distinct losses and a positive shape (shape {lambda}, {n} losses)"
@@ -327,7 +324,11 @@ fn cross_correlation(units: &[Vec<Vec<f64>>]) -> Option<f64> {
 
 /// The stretch of a group whose loss is stationary: `[from, end]` and the spacing, as the aging
 /// analysis uses it (`Err`: why there is none).
-fn stretch(tail: f64, g: &GroupConfig, gr: &GroupResults) -> std::result::Result<(u64, u64, u64), String> {
+fn stretch(
+    tail: f64,
+    g: &GroupConfig,
+    gr: &GroupResults,
+) -> std::result::Result<(u64, u64, u64), String> {
     if !gr.stationarity.stationary {
         return Err(format!(
             "not testable: the loss is not stationary, the steady-state premise fails ({})",
@@ -382,42 +383,44 @@ pub fn group_gamma_law(
         );
         stream_dirs[m.init].push(m);
     }
-    let (shapes, source): (Vec<Option<(f64, usize)>>, String) =
-        if recorded.iter().any(|r| !r.is_empty()) {
-            (
-                recorded
-                    .iter()
-                    .map(|r| (!r.is_empty()).then(|| (r.iter().sum::<f64>() / r.len() as f64, r.len())))
-                    .collect(),
-                "LLC estimates recorded during training inside the stretch (mean per initialisation)"
-                    .into(),
-            )
-        } else if let (Some(data), true) = (data, cfg.llc_per_init > 0) {
-            match posthoc_llc(cfg, &stream_dirs, (a, b, k), data) {
-                Ok(s) => (
-                    s,
-                    format!(
-                        "no LLC recorded during training in the stretch (the ensemble members train with llc_every = 0): estimated after training at {} checkpoints per initialisation spread over the stretch and its streams, SGLD with {} chains x {} draws after {} burn-in steps, eps {}, gamma {}, n_beta {} (the single runs' estimator), before the losses were tested",
-                        cfg.llc_per_init,
-                        cfg.llc.chains,
-                        cfg.llc.draws,
-                        cfg.llc.burnin,
-                        cfg.llc.epsilon,
-                        cfg.llc.gamma,
-                        cfg.llc.nbeta.name()
-                    ),
+    let (shapes, source): (Vec<Option<(f64, usize)>>, String) = if recorded
+        .iter()
+        .any(|r| !r.is_empty())
+    {
+        (
+            recorded
+                .iter()
+                .map(|r| (!r.is_empty()).then(|| (r.iter().sum::<f64>() / r.len() as f64, r.len())))
+                .collect(),
+            "LLC estimates recorded during training inside the stretch (mean per initialisation)"
+                .into(),
+        )
+    } else if let (Some(data), true) = (data, cfg.llc_per_init > 0) {
+        match posthoc_llc(cfg, &stream_dirs, (a, b, k), data) {
+            Ok(s) => (
+                s,
+                format!(
+                    "no LLC recorded during training in the stretch (the ensemble members train with llc_every = 0): estimated after training at {} checkpoints per initialisation spread over the stretch and its streams, SGLD with {} chains x {} draws after {} burn-in steps, eps {}, gamma {}, n_beta {} (the single runs' estimator), before the losses were tested",
+                    cfg.llc_per_init,
+                    cfg.llc.chains,
+                    cfg.llc.draws,
+                    cfg.llc.burnin,
+                    cfg.llc.epsilon,
+                    cfg.llc.gamma,
+                    cfg.llc.nbeta.name()
                 ),
-                Err(e) => {
-                    return GroupGammaLaw::not_testable(format!(
-                        "not testable: no LLC recorded in the stationary stretch and the estimate after training failed: {e}"
-                    ));
-                }
+            ),
+            Err(e) => {
+                return GroupGammaLaw::not_testable(format!(
+                    "not testable: no LLC recorded in the stationary stretch and the estimate after training failed: {e}"
+                ));
             }
-        } else {
-            return GroupGammaLaw::not_testable(
-                "not testable: no LLC estimate in the stationary stretch (the ensemble members train with llc_every = 0, and no estimate after training was made)",
-            );
-        };
+        }
+    } else {
+        return GroupGammaLaw::not_testable(
+            "not testable: no LLC estimate in the stationary stretch (the ensemble members train with llc_every = 0, and no estimate after training was made)",
+        );
+    };
     match test_units(&units, &shapes, cfg) {
         Ok(o) => GroupGammaLaw {
             testable: true,
@@ -475,7 +478,9 @@ fn posthoc_llc(
                 vals.push(r.llc_mean);
             }
         }
-        out.push((!vals.is_empty()).then(|| (vals.iter().sum::<f64>() / vals.len() as f64, vals.len())));
+        out.push(
+            (!vals.is_empty()).then(|| (vals.iter().sum::<f64>() / vals.len() as f64, vals.len())),
+        );
     }
     Ok(out)
 }
@@ -526,8 +531,14 @@ mod tests {
                 size += usize::from(right.fisher_p < 0.05);
                 power += usize::from(wrong.fisher_p < 0.05);
             }
-            assert!(size <= 4, "{k}x{s}x{t}: {size} of 20 rejected under the law");
-            assert!(power >= 18, "{k}x{s}x{t}: {power} of 20 rejected at the wrong shape");
+            assert!(
+                size <= 4,
+                "{k}x{s}x{t}: {size} of 20 rejected under the law"
+            );
+            assert!(
+                power >= 18,
+                "{k}x{s}x{t}: {power} of 20 rejected at the wrong shape"
+            );
         }
     }
 
@@ -552,7 +563,7 @@ mod tests {
                     .collect()
             })
             .collect();
-        let o = test_units(&units, &vec![Some((50.0, 1)); 4], &cfg()).unwrap();
+        let o = test_units(&units, &[Some((50.0, 1)); 4], &cfg()).unwrap();
         // tau of 16,000 AR(1) points: standard error about tau sqrt(2 (2M + 1) / N) ~ 0.5 at a
         // window M ~ 45; 1.5 leaves three of them.
         assert!((o.tau - 9.0).abs() < 1.5, "tau {}", o.tau);
@@ -573,7 +584,7 @@ mod tests {
             .iter()
             .map(|u| vec![u[0].clone(), u[0].clone(), u[0].clone()])
             .collect();
-        let o = test_units(&units, &vec![Some((2.0, 1)); 3], &cfg()).unwrap();
+        let o = test_units(&units, &[Some((2.0, 1)); 3], &cfg()).unwrap();
         let c = o.cross_correlation.unwrap();
         assert!((c - 1.0).abs() < 1e-9, "{c}");
         for u in &o.per_init {
@@ -612,6 +623,11 @@ mod tests {
             resamples: 5,
             ..GammaLawConfig::default()
         };
-        assert!(bad.validate().unwrap_err().to_string().contains("resamples"));
+        assert!(
+            bad.validate()
+                .unwrap_err()
+                .to_string()
+                .contains("resamples")
+        );
     }
 }
