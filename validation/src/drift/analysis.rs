@@ -518,7 +518,7 @@ pub(crate) fn analyse_series(
         stationarity,
         aging,
         gamma_law: super::steady::GroupGammaLaw::not_testable(
-            "not run: needs the members' run directories",
+            "not run: the Gamma law needs the members' run directories and the data set (an estimate of the LLC after training); `ffpe-validate analyze` does not run it",
         ),
     })
 }

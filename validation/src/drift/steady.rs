@@ -576,6 +576,32 @@ mod tests {
         assert!(o.cross_correlation.unwrap().abs() < 0.1);
     }
 
+    /// Every per-initialisation number is in the JSON (results.json carries it).
+    #[test]
+    fn per_init_keys() {
+        let u = synthetic(3, 2, 30, 2.0, 4);
+        let o = test_units(&u, &[Some((2.0, 1)); 3], &cfg()).unwrap();
+        let v = serde_json::to_value(&o.per_init[0]).unwrap();
+        for k in [
+            "init",
+            "llc",
+            "llc_estimates",
+            "n",
+            "n_effective",
+            "location",
+            "scale",
+            "ks_statistic",
+            "p_value",
+            "free_shape",
+            "log_shape_ratio",
+        ] {
+            assert!(
+                v.get(k).is_some_and(|x| !x.is_null()),
+                "missing per_init.{k}"
+            );
+        }
+    }
+
     #[test]
     fn correlated_streams_lower_the_effective_size() {
         // every stream of a unit is the same series: rho_c = 1, n_eff = n / S
