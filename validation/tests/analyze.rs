@@ -214,7 +214,8 @@ fn agrees_with_the_ensemble_study_on_train_runs() {
     // the claims: the same evidence wherever it does not come from the basin models
     for (xv, v) in e.verdicts.verdicts.iter().zip(&study.verdicts.verdicts) {
         assert_eq!(xv.claim.id.replace("runs/", "g/"), v.claim.id);
-        if !v.claim.id.ends_with("ffpe-beats-ou") {
+        // the Gamma law needs the run directories and the data (analyze does not run it)
+        if !v.claim.id.ends_with("ffpe-beats-ou") && !v.claim.id.ends_with("gamma-law") {
             // Debug text: equal bits, NaN (no estimate) included
             assert_eq!(
                 format!("{:?}", xv.evidence),

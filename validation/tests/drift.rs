@@ -188,8 +188,30 @@ fn tiny_study_end_to_end() {
         "exponent_vs_window_start",
         "stationarity",
         "aging",
+        "gamma_law",
     ] {
         assert!(gv.get(k).is_some(), "missing groups[0].{k}");
+    }
+    for k in [
+        "testable",
+        "note",
+        "window",
+        "spacing",
+        "autocorrelation_steps",
+        "thinned_spacing",
+        "residual_autocorrelation",
+        "cross_stream_correlation",
+        "llc_source",
+        "per_init",
+        "fisher_p",
+    ] {
+        assert!(gv["gamma_law"].get(k).is_some(), "missing gamma_law.{k}");
+    }
+    for k in ["llc_per_init", "llc", "resamples", "seed"] {
+        assert!(
+            v["config"]["gamma_law"].get(k).is_some(),
+            "missing config.gamma_law.{k}"
+        );
     }
     for k in [
         "step",

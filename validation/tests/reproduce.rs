@@ -263,7 +263,7 @@ fn tiny_preset_with_ensembles() {
         .expect("ensembles in results");
     assert_eq!(e.results.groups.len(), 1);
     assert!(e.results.groups[0].shared_init_identical);
-    assert_eq!(e.verdicts.verdicts.len(), 5);
+    assert_eq!(e.verdicts.verdicts.len(), 6);
     let r = e.rivals[0].as_ref().expect("rivals computed");
     let names: Vec<&str> = r.models.iter().map(|m| m.model.as_str()).collect();
     assert_eq!(

@@ -131,15 +131,23 @@ fn mle_shape(log_mean: f64, mean_log: f64) -> f64 {
     (0.5 * (lo + hi)).exp()
 }
 
-struct Fit {
-    location: f64,
-    shape: f64,
-    scale: f64,
+/// A shifted Gamma fit: `L = location + E`, `E ~ Gamma(shape, scale)`.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct GammaFit {
+    /// The minimum level `L*`.
+    pub location: f64,
+    /// Shape `k`.
+    pub shape: f64,
+    /// Scale `theta` (the temperature `T`).
+    pub scale: f64,
 }
 
+type Fit = GammaFit;
+
 /// Profile maximum likelihood over the location `L* = min - delta`, shape fixed (`Some`)
-/// or free (`None`).
-fn profile_fit(losses: &[f64], fixed_shape: Option<f64>) -> Fit {
+/// or free (`None`). `losses` must hold at least two distinct finite values (the callers
+/// check); the location grid spans `range / n` to `1e4 range` below the smallest loss.
+pub fn profile_fit(losses: &[f64], fixed_shape: Option<f64>) -> GammaFit {
     let n = losses.len() as f64;
     let lmin = losses.iter().copied().fold(f64::INFINITY, f64::min);
     let lmax = losses.iter().copied().fold(f64::NEG_INFINITY, f64::max);
@@ -286,29 +294,130 @@ pub fn test_gamma_law(
     })
 }
 
+/// One draw of `Gamma(k, theta)` (`k > 0`, `theta > 0`) by Marsaglia and Tsang (2000), with the
+/// `U^(1/k)` boost for `k < 1`: the seeded sampler of the synthetic tests of the Gamma law.
+pub fn sample_gamma(k: f64, theta: f64, rng: &mut SplitMix64) -> f64 {
+    if k < 1.0 {
+        let u = rng.uniform().max(1e-300);
+        return sample_gamma(k + 1.0, theta, rng) * u.powf(1.0 / k);
+    }
+    let d = k - 1.0 / 3.0;
+    let c = 1.0 / (9.0 * d).sqrt();
+    loop {
+        let x = rng.normal();
+        let v = (1.0 + c * x).powi(3);
+        if v <= 0.0 {
+            continue;
+        }
+        let u = rng.uniform();
+        if u.ln() < 0.5 * x * x + d - d * v + d * v.ln() {
+            return d * v * theta;
+        }
+    }
+}
+
+/// Kolmogorov-Smirnov distance of `losses` from the shifted Gamma law with shape `shape` held
+/// fixed and location and scale fitted by maximum likelihood ([`profile_fit`]), with the fit.
+/// `None` when the losses are too few (< 3), not finite, or all equal, or the shape is not
+/// positive.
+pub fn ks_fixed_shape(losses: &[f64], shape: f64) -> Option<(f64, GammaFit)> {
+    if losses.len() < 3 || !(shape > 0.0 && shape.is_finite()) {
+        return None;
+    }
+    if losses.iter().any(|l| !l.is_finite()) {
+        return None;
+    }
+    let lmin = losses.iter().copied().fold(f64::INFINITY, f64::min);
+    let lmax = losses.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    if lmax <= lmin {
+        return None;
+    }
+    let fit = profile_fit(losses, Some(shape));
+    let dist = Gamma::new(shape, 1.0 / fit.scale).ok()?;
+    let mut e: Vec<f64> = losses.iter().map(|l| l - fit.location).collect();
+    e.sort_by(f64::total_cmp);
+    Some((ks_statistic_sorted(&e, |x| dist.cdf(x)), fit))
+}
+
+/// Parametric-bootstrap p-value of the KS distance `d_obs` of [`ks_fixed_shape`]: the share of
+/// `resamples` samples of size `n` drawn from `Gamma(shape, scale)` whose own distance (location
+/// and scale refitted, as for the data) is at least `d_obs`, as `(1 + count) / (1 + resamples)`.
+/// Refitting in every resample makes the level exact for independent draws, where the classical
+/// KS table with fitted parameters is conservative (the test could then hardly fail).
+pub fn ks_parametric_p(
+    d_obs: f64,
+    n: usize,
+    shape: f64,
+    scale: f64,
+    resamples: usize,
+    seed: u64,
+) -> f64 {
+    let mut rng = SplitMix64::new(seed);
+    let mut x = vec![0.0; n.max(3)];
+    let mut count = 0usize;
+    let mut done = 0usize;
+    for _ in 0..resamples {
+        for xi in x.iter_mut() {
+            *xi = sample_gamma(shape, scale, &mut rng);
+        }
+        if let Some((d, _)) = ks_fixed_shape(&x, shape) {
+            done += 1;
+            count += usize::from(d >= d_obs);
+        }
+    }
+    (1.0 + count as f64) / (1.0 + done as f64)
+}
+
+/// Integrated autocorrelation time `tau = 1 + 2 sum_k rho_k` of several series of one process
+/// pooled (each demeaned by its own mean; `rho_k` from the lag-`k` products of all series),
+/// summed up to Sokal's self-consistent window, the least `M` with `M >= 5 tau(M)`, in units of
+/// the series' spacing. 1 for independent points; below 1 for alternating ones. `None` when
+/// fewer than 4 points in all or no variance.
+pub fn integrated_autocorrelation_time(series: &[Vec<f64>]) -> Option<f64> {
+    let total: usize = series.iter().map(Vec::len).sum();
+    let longest = series.iter().map(Vec::len).max().unwrap_or(0);
+    if total < 4 || longest < 2 {
+        return None;
+    }
+    let centred: Vec<Vec<f64>> = series
+        .iter()
+        .filter(|s| !s.is_empty())
+        .map(|s| {
+            let m = mean(s);
+            s.iter().map(|x| x - m).collect()
+        })
+        .collect();
+    let cov = |k: usize| {
+        let (mut sum, mut pairs) = (0.0, 0usize);
+        for s in &centred {
+            if s.len() > k {
+                sum += s.iter().zip(&s[k..]).map(|(a, b)| a * b).sum::<f64>();
+                pairs += s.len() - k;
+            }
+        }
+        (pairs > 0).then(|| sum / pairs as f64)
+    };
+    let c0 = cov(0)?;
+    if c0 <= 0.0 || !c0.is_finite() {
+        return None;
+    }
+    let mut tau = 1.0;
+    for k in 1..longest / 2 {
+        let Some(ck) = cov(k) else { break };
+        tau += 2.0 * ck / c0;
+        if k as f64 >= 5.0 * tau {
+            break;
+        }
+    }
+    Some(tau)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    /// Gamma(k, theta) sample by Marsaglia-Tsang (k >= 1) with the k < 1 boost.
     fn gamma_sample(k: f64, theta: f64, rng: &mut SplitMix64) -> f64 {
-        if k < 1.0 {
-            let u = rng.uniform().max(1e-300);
-            return gamma_sample(k + 1.0, theta, rng) * u.powf(1.0 / k);
-        }
-        let d = k - 1.0 / 3.0;
-        let c = 1.0 / (9.0 * d).sqrt();
-        loop {
-            let x = rng.normal();
-            let v = (1.0 + c * x).powi(3);
-            if v <= 0.0 {
-                continue;
-            }
-            let u = rng.uniform();
-            if u.ln() < 0.5 * x * x + d - d * v + d * v.ln() {
-                return d * v * theta;
-            }
-        }
+        sample_gamma(k, theta, rng)
     }
 
     #[test]

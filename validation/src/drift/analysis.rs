@@ -176,6 +176,14 @@ pub struct GroupResults {
     pub stationarity: Stationarity,
     /// Aging and ergodicity.
     pub aging: Aging,
+    /// The Gamma law of late losses on the stationary stretch ([`super::steady`]; not
+    /// testable where the loss is not stationary).
+    #[serde(default = "gamma_law_not_run")]
+    pub gamma_law: super::steady::GroupGammaLaw,
+}
+
+fn gamma_law_not_run() -> super::steady::GroupGammaLaw {
+    super::steady::GroupGammaLaw::not_testable("not run (results written before the test existed)")
 }
 
 /// The study's results (`ensemble.json`).
@@ -201,7 +209,16 @@ pub fn analyse(config: &DriftConfig, data: &Data, out: &Path) -> Result<DriftRes
     let mut groups = vec![];
     for (gi, g) in config.groups.iter().enumerate() {
         let mine: Vec<&Member> = ms.iter().filter(|m| m.group == gi).collect();
-        groups.push(analyse_group(config, g, &mine)?);
+        let mut gr = analyse_group(config, g, &mine)?;
+        gr.gamma_law = super::steady::group_gamma_law(
+            config.stationarity.tail,
+            &config.gamma_law,
+            g,
+            &gr,
+            &mine,
+            Some(data),
+        );
+        groups.push(gr);
     }
     Ok(DriftResults {
         config: config.clone(),
@@ -500,6 +517,9 @@ pub(crate) fn analyse_series(
         exponent_vs_window_start,
         stationarity,
         aging,
+        gamma_law: super::steady::GroupGammaLaw::not_testable(
+            "not run: the Gamma law needs the members' run directories and the data set (an estimate of the LLC after training); `ffpe-validate analyze` does not run it",
+        ),
     })
 }
 

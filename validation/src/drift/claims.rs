@@ -27,6 +27,13 @@
 //!    `EB` at least ten times its value for an ergodic process of the same length and dimension
 //!    (rule: lower bound 1). Premise: a stationary loss.
 //!
+//! 6. `g/gamma-law` (the steady state, SPEC 1.4): the late losses of the stationary stretch
+//!    follow the Gamma law with the LLC shape: the shape fitted freely to each
+//!    initialisation's thinned losses is within a factor [`GAMMA_SHAPE_FACTOR`] of its LLC,
+//!    the mean over initialisations of `ln(k_free / lambda)` lies in
+//!    `[-ln 2, ln 2]` (rule: within; [`super::steady`]). Premise: a stationary loss and an LLC
+//!    estimate in the stretch. Contradicted when the interval lies entirely outside.
+//!
 //! Every claim needs at least 3 initialisations (premise), so that the interval over them
 //! means something.
 
@@ -47,7 +54,11 @@ pub const SCALING_R2: f64 = 0.95;
 pub const MIN_INITS: usize = 3;
 
 /// Claims per group.
-pub const CLAIMS_PER_GROUP: usize = 5;
+pub const CLAIMS_PER_GROUP: usize = 6;
+
+/// The Gamma-law claim's tolerance: the freely fitted shape within this factor of the LLC
+/// (declared; [`super::steady`]).
+pub const GAMMA_SHAPE_FACTOR: f64 = 2.0;
 
 /// The claims of group `name`, in order (the rules are fixed here).
 pub fn group_claims(name: &str) -> Vec<Claim> {
@@ -91,6 +102,15 @@ pub fn group_claims(name: &str) -> Vec<Claim> {
             format!("{name}/ergodicity-breaking"),
             format!("{name}: ergodicity breaks: EB is at least ten times its ergodic value (log10(EB / EB_ergodic) > 1)"),
             Rule::LowerBound { threshold: 1.0 },
+        )
+        .premise(stationary),
+        Claim::new(
+            format!("{name}/gamma-law"),
+            format!("{name}: the late losses of the stationary stretch follow the Gamma law with the LLC shape: the shape fitted freely to each initialisation's thinned losses is within a factor {GAMMA_SHAPE_FACTOR} of its LLC (mean of ln(k_free / lambda) over the initialisations in [-ln {GAMMA_SHAPE_FACTOR}, ln {GAMMA_SHAPE_FACTOR}])"),
+            Rule::Within {
+                lo: -GAMMA_SHAPE_FACTOR.ln(),
+                hi: GAMMA_SHAPE_FACTOR.ln(),
+            },
         )
         .premise(stationary),
     ]
@@ -184,12 +204,34 @@ fn group_evidence(
         };
         (unstationary.clone(), unstationary)
     };
+    let gamma = if g.stationarity.stationary {
+        let gl = &g.gamma_law;
+        if gl.testable {
+            from_units(&gl.log_shape_ratios(), boot).stationary(true)
+        } else {
+            // stationary, but no sample or no LLC: no units (the note says why)
+            Evidence {
+                estimate: f64::NAN,
+                n_units: 0,
+                stationary: Some(true),
+                ..Evidence::default()
+            }
+        }
+    } else {
+        Evidence {
+            estimate: f64::NAN,
+            n_units: g.per_init.len(),
+            stationary: Some(false),
+            ..Evidence::default()
+        }
+    };
     vec![
         from_units(&share, boot),
         sub,
         from_units(&ou, boot),
         aging,
         eb,
+        gamma,
     ]
 }
 
@@ -217,4 +259,68 @@ pub fn headline_verdicts(
         ));
     }
     Ok(evaluate_claims(&claims, &evidence, alpha)?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::analysis::gamma_law::sample_gamma;
+    use crate::analysis::stats::SplitMix64;
+    use crate::analysis::verdict_rules::RuleVerdict;
+    use crate::drift::steady::{GammaLawConfig, test_units};
+
+    /// The claim `g/gamma-law` alone, on `k` initialisations x `s` streams x `t` losses of
+    /// `L* + Gamma(2, theta)` per initialisation, the LLC saying `llc`.
+    fn verdict(llc: f64, (k, s, t): (usize, usize, usize), seed: u64) -> RuleVerdict {
+        let mut rng = SplitMix64::new(seed);
+        let units: Vec<Vec<Vec<f64>>> = (0..k)
+            .map(|_| {
+                (0..s)
+                    .map(|_| {
+                        (0..t)
+                            .map(|_| 0.8 + sample_gamma(2.0, 2e-3, &mut rng))
+                            .collect()
+                    })
+                    .collect()
+            })
+            .collect();
+        let cfg = GammaLawConfig {
+            resamples: 19,
+            ..GammaLawConfig::default()
+        };
+        let o = test_units(&units, &vec![Some((llc, 2)); k], &cfg).unwrap();
+        let ratios: Vec<f64> = o.per_init.iter().map(|u| u.log_shape_ratio).collect();
+        // the level of the medium preset's headline family: 5 groups x 6 claims
+        let boot = BootstrapConfig {
+            level: required_interval_level(5 * CLAIMS_PER_GROUP, 0.05),
+            ..BootstrapConfig::default()
+        };
+        let claim = group_claims("g").pop().unwrap();
+        assert_eq!(claim.id, "g/gamma-law");
+        let e = from_units(&ratios, &boot).stationary(true);
+        evaluate_claims(&[claim], &[e], 0.05).unwrap().verdicts[0]
+            .verdict
+            .clone()
+    }
+
+    /// The headline claim can fail: at the medium groups' sizes (sgd-wd 5 x 4 x 51, sgd-wd-bn
+    /// 3 x 3 x 58) an LLC ten times the losses' shape (20 against 2: ln ratio -2.3, far outside
+    /// [-ln 2, ln 2]) is contradicted in every seeded sample; the right shape never is.
+    #[test]
+    fn gamma_claim_contradicts_a_wrong_shape_and_not_the_right_one() {
+        for size in [(5, 4, 51), (3, 3, 58)] {
+            for seed in 0..5 {
+                assert_eq!(
+                    verdict(20.0, size, seed),
+                    RuleVerdict::Contradicted,
+                    "{size:?} seed {seed}"
+                );
+                assert_ne!(
+                    verdict(2.0, size, seed),
+                    RuleVerdict::Contradicted,
+                    "{size:?} seed {seed}"
+                );
+            }
+        }
+    }
 }

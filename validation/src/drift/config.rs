@@ -256,6 +256,9 @@ pub struct DriftConfig {
     /// The rival predictions scored on held-out steps ([`super::rivals`]).
     #[serde(default)]
     pub rivals: RivalConfig,
+    /// The Gamma law of late losses on the stationary stretches ([`super::steady`]).
+    #[serde(default)]
+    pub gamma_law: super::steady::GammaLawConfig,
 }
 
 /// The predictions of `tr Sigma(t)` scored on held-out steps, declared before the data: every
@@ -301,6 +304,7 @@ impl Default for DriftConfig {
             stationarity: StationarityConfig::default(),
             aging: AgingConfig::default(),
             rivals: RivalConfig::default(),
+            gamma_law: super::steady::GammaLawConfig::default(),
         }
     }
 }
@@ -367,6 +371,7 @@ impl DriftConfig {
                 "top >= 1, samples >= 1, 0 < alpha < 1",
             ));
         }
+        self.gamma_law.validate()?;
         if self.min_fit_points < 3 {
             return Err(Error::config(
                 "min_fit_points",

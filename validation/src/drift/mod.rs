@@ -21,6 +21,10 @@
 //!    resample the initialisations; the stationarity of the loss (Mann-Kendall over the last
 //!    quarter with an effective sample size) and, where stationary, aging and ergodicity
 //!    (time-averaged MSD, the ergodicity-breaking parameter `EB`, the aging slope).
+//! 4. [`steady::group_gamma_law`] (called by [`analysis::analyse`]): on the same stationary
+//!    stretch, the Gamma law of late losses with the LLC shape fixed before the test (the
+//!    sample thinned by the measured loss autocorrelation time, one per initialisation), or
+//!    "not testable" with the reason.
 //!
 //! Directory layout: `OUT/<group>/init-<i>/stream-<j>` and `OUT/<group>/init-<i>/gd`, each a
 //! run directory of [`crate::train`]; `ffpe-validate ensemble` writes `OUT/ensemble.json`.
@@ -33,6 +37,7 @@ pub mod external;
 pub mod metrics;
 pub mod rivals;
 pub mod runner;
+pub mod steady;
 
 pub use analysis::{DriftResults, analyse};
 pub use config::{

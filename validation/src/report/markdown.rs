@@ -306,6 +306,7 @@ pub(super) fn document(res: &Results, figure_files: &[(String, String)]) -> Docu
             "free shape",
             "free shape CI",
             "trend (Spearman)",
+            "premise (steady state)",
         ],
         res.runs
             .iter()
@@ -323,6 +324,13 @@ pub(super) fn document(res: &Results, figure_files: &[(String, String)]) -> Docu
                     num(g.free_shape),
                     format!("[{}, {}]", num(g.free_shape_ci.lo), num(g.free_shape_ci.hi)),
                     num(g.trend_spearman),
+                    if g.trend_spearman.abs() >= 0.5 {
+                        "fails: the loss still trends (not stationary); not a test".into()
+                    } else if !g.informative() {
+                        "fails: fewer than 10 effective points; not a test".into()
+                    } else {
+                        "holds (no strong trend)".to_string()
+                    },
                 ]
             })
             .collect(),

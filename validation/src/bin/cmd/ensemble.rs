@@ -73,6 +73,7 @@ pub(crate) struct EnsembleArgs {
 
 pub(crate) fn cmd_ensemble(a: EnsembleArgs, threads: usize) -> Result<()> {
     use ffpe_validation::drift::{self, DriftConfig, GroupConfig, config::OptimizerKind};
+    use ffpe_validation::report::format::opt;
     let config: DriftConfig = match &a.config {
         Some(p) => serde_json::from_str(
             &std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))?,
@@ -167,6 +168,55 @@ pub(crate) fn cmd_ensemble(a: EnsembleArgs, threads: usize) -> Result<()> {
         }
         println!("  stationarity: {}", g.stationarity.verdict);
         println!("  aging: {}", g.aging.note);
+        let gl = &g.gamma_law;
+        println!("  Gamma law of late losses: {}", gl.note);
+        if gl.testable {
+            println!(
+                "    shapes: {}; autocorrelation time {} steps, cross-stream correlation {}, Fisher p {}",
+                gl.llc_source,
+                opt(gl.autocorrelation_steps),
+                opt(gl.cross_stream_correlation),
+                opt(gl.fisher_p)
+            );
+            for u in &gl.per_init {
+                println!(
+                    "    init {}: LLC {:.3} ({} estimates), n {} (n_eff {:.1}), L* {:.5}, T {:.3e}, KS {:.4}, p {:.4}, free shape {:.3}, ln(k_free / LLC) {:.3}",
+                    u.init,
+                    u.llc,
+                    u.llc_estimates,
+                    u.n,
+                    u.n_effective,
+                    u.location,
+                    u.scale,
+                    u.ks_statistic,
+                    u.p_value,
+                    u.free_shape,
+                    u.log_shape_ratio
+                );
+            }
+        }
+    }
+    // the Gamma-law headline claims (their interval rules do not depend on the other claims'
+    // evidence: the rivals are not computed here)
+    let none = vec![None; r.groups.len()];
+    let v = drift::claims::headline_verdicts(&r, &none)?;
+    for c in v
+        .verdicts
+        .iter()
+        .filter(|c| c.claim.id.ends_with("/gamma-law"))
+    {
+        println!(
+            "{}: {} (mean ln(k_free / LLC) {}{})",
+            c.claim.id,
+            c.verdict.words(),
+            opt(Some(c.evidence.estimate)),
+            c.evidence.interval.map_or(String::new(), |i| format!(
+                " [{}, {}] at level {}",
+                opt(Some(i.lo)),
+                opt(Some(i.hi)),
+                opt(Some(i.level))
+            ))
+        );
     }
     println!(
         "wrote {} (training {:.1} s, {:.1} s in all)",
