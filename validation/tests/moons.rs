@@ -226,7 +226,10 @@ fn intervals(r: &moons::MoonsResult) -> Vec<(String, f64, f64, f64)> {
     }
     let mut out = Vec::new();
     for c in cmps {
-        for (summary, d) in [("principal", &c.principal), ("mean prob", &c.mean_probability)] {
+        for (summary, d) in [
+            ("principal", &c.principal),
+            ("mean prob", &c.mean_probability),
+        ] {
             for (metric, e) in [("KL", &d.kl), ("JS", &d.js), ("W1", &d.w1)] {
                 out.push((
                     format!("{} {summary} {metric}", c.label),
@@ -252,7 +255,7 @@ fn tiny_study_intervals_contain_their_estimates() {
     let r = run_study(&cfg).unwrap();
     let all = intervals(&r);
     // 5 posterior comparisons + walk + OU (+ stationary OU) x 2 summaries x 3 metrics, + nu
-    assert!(all.len() >= 7 * 6 + 1, "{}", all.len());
+    assert!(all.len() > 7 * 6, "{}", all.len());
     for (what, v, lo, hi) in &all {
         assert!(v.is_finite(), "{what}: {v}");
         assert!(lo <= v && v <= hi, "{what}: {v} not in [{lo}, {hi}]");
@@ -276,11 +279,19 @@ fn tiny_study_intervals_contain_their_estimates() {
         "{:?}",
         hot.principal.w1
     );
-    // the OU rival: a positive definite H (weight decay), a stationary law, a small gradient
-    assert!(ou.nonpositive_eigenvalues == 0 && ou.stationary, "{ou:?}");
-    assert!(ou.hessian_min_eigenvalue >= 0.5 * cfg.weight_decay, "{ou:?}");
-    assert!(ou.grad_norm.is_finite() && ou.trace_c > 0.0);
-    assert!(ou.trace_cov_last > 0.0 && ou.stationary_comparison.is_some());
+    // the OU rival: the stationary law exists exactly when every eta lambda lies in (0, 2)
+    // (at the tiny size w* is not an exact minimum: 5,000 pretraining steps leave a few
+    // slightly negative curvatures that the weight decay does not lift, so the rival is the
+    // finite-time law alone), and its parts are reported accordingly
+    let stationary = ou.nonpositive_eigenvalues == 0
+        && ou.hessian_min_eigenvalue > 0.0
+        && cfg.lr * ou.hessian_max_eigenvalue < 2.0;
+    assert_eq!(ou.stationary, stationary, "{ou:?}");
+    assert_eq!(ou.stationary_comparison.is_some(), stationary);
+    assert_eq!(ou.mean_shift_stationary.is_some(), stationary);
+    assert_eq!(ou.slowest_relaxation_steps.is_some(), stationary);
+    assert!(ou.hessian_min_eigenvalue <= ou.hessian_max_eigenvalue);
+    assert!(ou.grad_norm.is_finite() && ou.trace_c > 0.0 && ou.trace_cov_last > 0.0);
     assert_eq!(ou.comparison.label, "OU (linearised SGD at w*)");
     let md = moons::markdown(&r);
     assert!(md.contains("rival: OU (linearised SGD at w*)"), "{md}");
@@ -385,7 +396,9 @@ fn gradient_covariance_matches_noise_traces() {
     for _ in 0..20 {
         let v: Vec<f64> = (0..d)
             .map(|_| {
-                s = s.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                s = s
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
                 (s >> 11) as f64 / (1u64 << 53) as f64 - 0.5
             })
             .collect();

@@ -107,9 +107,7 @@ impl LinearSgd {
     /// Whether the recursion has a stationary law: every `|1 - eta lambda_i| < 1`, i.e.
     /// `0 < eta lambda_i < 2`.
     pub fn is_stationary(&self) -> bool {
-        self.lambda
-            .iter()
-            .all(|&l| l > 0.0 && self.eta * l < 2.0)
+        self.lambda.iter().all(|&l| l > 0.0 && self.eta * l < 2.0)
     }
 
     /// `1 - a_i a_j = eta (lambda_i + lambda_j) - eta^2 lambda_i lambda_j`, without cancellation.
@@ -330,7 +328,10 @@ mod tests {
         let asa = matmul(&matmul(&a, &s, d), &transpose(&a, d), d);
         let resid: Vec<f64> = (0..d * d).map(|k| s[k] - asa[k] - q[k]).collect();
         let smax = s.iter().fold(0.0f64, |m, v| m.max(v.abs()));
-        assert!(max_abs_diff(&resid, &vec![0.0; d * d]) < 1e-12 * smax, "{resid:?}");
+        assert!(
+            max_abs_diff(&resid, &vec![0.0; d * d]) < 1e-12 * smax,
+            "{resid:?}"
+        );
         // the recursion converges as rho^(2t), rho = max |1 - eta lambda|
         let rho = lambda
             .iter()
@@ -344,7 +345,10 @@ mod tests {
         }
         // after t steps the remainder is rho^(2t) S ~ e^-80 S; the sum of t terms adds
         // rounding of ~t eps |S|
-        assert!(max_abs_diff(&p, &s) < 1e-12 * t as f64 * smax, "{p:?} vs {s:?}");
+        assert!(
+            max_abs_diff(&p, &s) < 1e-12 * t as f64 * smax,
+            "{p:?} vs {s:?}"
+        );
         // the finite-time covariance at that t is the same sum
         assert!(max_abs_diff(&lin.covariance(Some(t)), &p) < 1e-12 * t as f64 * smax);
         // the finite-time mean is -eta sum_(k<t) A^k g
@@ -379,7 +383,10 @@ mod tests {
                 .map(|i| (0..d).map(|j| s2[i * d + j] * e[j]).sum())
                 .collect();
             let got: f64 = se.iter().zip(e).map(|(a, b)| a * b).sum();
-            assert!((got - want).abs() < 1e-12 * want.abs().max(1.0), "{got} vs {want}");
+            assert!(
+                (got - want).abs() < 1e-12 * want.abs().max(1.0),
+                "{got} vs {want}"
+            );
             // and e is an eigenvector of S (the rest of S e vanishes)
             let rest: f64 = se
                 .iter()
@@ -435,7 +442,10 @@ mod tests {
         }
         let mut rng = Rng::new(10, &[3]);
         let drawn: Vec<Vec<f64>> = (0..n)
-            .map(|_| lin.draw_run(first, spacing, count, false, &mut rng).concat())
+            .map(|_| {
+                lin.draw_run(first, spacing, count, false, &mut rng)
+                    .concat()
+            })
             .collect();
         let k = d * count;
         let moments = |s: &[Vec<f64>]| {
@@ -459,7 +469,12 @@ mod tests {
         let (m2, c2) = moments(&drawn);
         for i in 0..k {
             let tol = 5.0 * (2.0 * c1[i * k + i] / n as f64).sqrt();
-            assert!((m1[i] - m2[i]).abs() < tol, "mean {i}: {} vs {}", m1[i], m2[i]);
+            assert!(
+                (m1[i] - m2[i]).abs() < tol,
+                "mean {i}: {} vs {}",
+                m1[i],
+                m2[i]
+            );
             for j in 0..k {
                 let (sii, sjj, sij) = (c1[i * k + i], c1[j * k + j], c1[i * k + j]);
                 let tol = 5.0 * (2.0 * (sii * sjj + sij * sij) / n as f64).sqrt();

@@ -28,9 +28,7 @@ pub(super) fn decide(matched: &Comparison, controls: &[Comparison]) -> (Verdict,
         );
     }
     let in_null = m.value <= band;
-    let band_text = format!(
-        "the permutation null band (<= {band:.4}, p = {p_value:.3})"
-    );
+    let band_text = format!("the permutation null band (<= {band:.4}, p = {p_value:.3})");
     let separated: Vec<&Comparison> = controls
         .iter()
         .filter(|c| c.principal.w1.ci.lo > m.ci.hi)
@@ -241,7 +239,7 @@ pub fn markdown(r: &MoonsResult) -> String {
             s,
             "OU rival (SGD linearised at `w*`, from `w*`, H, C, lr and B only): |grad L(w*)| = \
              {:.3e}; eigenvalues of H in [{:.3e}, {:.3e}] ({} at or below 0; stationary law: \
-             {}), slowest relaxation 1 / (lr lambda_min) = {:.0} steps against {} steps run; \
+             {}), slowest relaxation 1 / (lr lambda_min) = {} against {} steps run; \
              tr C = {:.4e}; at the last step the linearised mean has moved {:.3e} from `w*` and \
              the covariance has trace {:.4e}{}. **Tempered posterior closer to SGD than the OU \
              rival: {}** ({}).\n",
@@ -249,8 +247,14 @@ pub fn markdown(r: &MoonsResult) -> String {
             ou.hessian_min_eigenvalue,
             ou.hessian_max_eigenvalue,
             ou.nonpositive_eigenvalues,
-            if ou.stationary { "yes" } else { "no" },
-            ou.slowest_relaxation_steps,
+            if ou.stationary {
+                "yes"
+            } else {
+                "no: some lr lambda is outside (0, 2), so the row is the recursion's \
+                 finite-time law from w*, which exists for any H"
+            },
+            ou.slowest_relaxation_steps
+                .map_or("n/a".into(), |t| format!("{t:.0} steps")),
             c.steps,
             ou.trace_c,
             ou.mean_shift_last,

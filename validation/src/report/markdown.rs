@@ -613,12 +613,17 @@ pub(super) fn studies_sections(d: &mut Document, st: &crate::report::results::St
         }
         if let Some(ou) = &m.ou {
             d.p(format!(
-                "Rival prediction, fixed before the SGD sample is seen: SGD linearised at the minimum (an Ornstein-Uhlenbeck process in discrete time) from the Hessian H and the per-point gradient covariance C at the minimum, lr and batch only; its exact Gaussian law at the recorded steps of the runs (and, when it exists, its stationary law, the discrete Lyapunov solution). |grad L(w*)| = {}; eigenvalues of H from {} to {} ({} at or below 0); slowest relaxation {} steps. Tempered posterior closer to SGD than the OU rival: {}. {}",
+                "Rival prediction, fixed before the SGD sample is seen: SGD linearised at the minimum (an Ornstein-Uhlenbeck process in discrete time) from the Hessian H and the per-point gradient covariance C at the minimum, lr and batch only; its exact Gaussian law at the recorded steps of the runs (and, when it exists, its stationary law, the discrete Lyapunov solution). |grad L(w*)| = {}; eigenvalues of H from {} to {} ({} at or below 0); slowest relaxation {} steps{}. Tempered posterior closer to SGD than the OU rival: {}. {}",
                 num(ou.grad_norm),
                 num(ou.hessian_min_eigenvalue),
                 num(ou.hessian_max_eigenvalue),
                 ou.nonpositive_eigenvalues,
-                num(ou.slowest_relaxation_steps),
+                ou.slowest_relaxation_steps.map_or("n/a".into(), num),
+                if ou.stationary {
+                    ""
+                } else {
+                    " (no stationary law: some lr lambda lies outside (0, 2), e.g. curvatures at or below 0 where w* is not an exact minimum; the finite-time law exists for any H)"
+                },
                 ou.verdict.words(),
                 ou.verdict_reason,
             ));
