@@ -297,11 +297,53 @@ fn tiny_study_intervals_contain_their_estimates() {
     assert!(md.contains("rival: OU (linearised SGD at w*)"), "{md}");
     assert!(md.contains("closer to SGD than the OU"), "{md}");
     assert!(md.contains("null band"), "{md}");
-    // the new numbers survive results.json
-    let back: moons::MoonsResult =
-        serde_json::from_str(&serde_json::to_string(&r).unwrap()).unwrap();
+    // the new numbers survive results.json (the study results there hold the MoonsResult)
+    let st = ffpe_validation::report::results::StudyResults {
+        moons: Some(r.clone()),
+        ..Default::default()
+    };
+    let back: ffpe_validation::report::results::StudyResults =
+        serde_json::from_str(&serde_json::to_string(&st).unwrap()).unwrap();
+    let back = back.moons.unwrap();
     assert_eq!(back.ou, r.ou);
+    assert_eq!(back.matched, r.matched);
     assert!(back.is_current());
+    // the headline claims: the nu = 2 verdict, the measured-walk one beside it, and the rival's,
+    // each with the verdict the study computed; the Markdown section has the same rows
+    let claims = ffpe_validation::report::claims::study_claims(&st);
+    let claim = |id: &str| {
+        claims
+            .iter()
+            .find(|c| c.id == id)
+            .unwrap_or_else(|| panic!("claim {id} missing"))
+    };
+    assert_eq!(claim("moons_posterior").verdict, r.verdict);
+    let walk = r.walk.as_ref().unwrap();
+    assert_eq!(claim("moons_posterior_measured_walk").verdict, walk.verdict);
+    let rival = claim("moons_posterior_vs_ou");
+    assert_eq!(rival.verdict, ou.verdict);
+    assert!(
+        rival.evidence.contains("OU (linearised SGD at w*)"),
+        "{}",
+        rival.evidence
+    );
+    assert!(
+        rival.evidence.contains("permutation null band"),
+        "{}",
+        rival.evidence
+    );
+    // the rival's rule: the posterior's W1 interval below the OU's, above it, or overlapping
+    let (m, o) = (r.matched.principal.w1.ci, ou.comparison.principal.w1.ci);
+    let want = if m.hi < o.lo {
+        Verdict::Supported
+    } else if m.lo > o.hi {
+        Verdict::Contradicted
+    } else {
+        Verdict::Inconclusive
+    };
+    assert_eq!(ou.verdict, want);
+    assert!(md.contains("at the measured walk dimension"), "{md}");
+    assert!(md.contains("| matched (tempered) |"), "{md}");
 }
 
 /// The Hessian of the loss: exact for logistic regression (no hidden layer), where
