@@ -206,4 +206,71 @@ impl Mlp {
         let mean_sq: f64 = sum.iter().map(|s| (s / n) * (s / n)).sum();
         (sum_sq / n - mean_sq, fisher / n)
     }
+
+    /// The Hessian of the regularised full-batch loss `L` (as [`Mlp::loss_grad`] over every
+    /// point) at `w`, `d x d` row-major, by central differences of the exact gradient with step
+    /// [`HESSIAN_STEP`], symmetrised. Error of an entry: truncation `h^2 |d^3 g| / 6` plus
+    /// rounding `~ eps |g| / h`, both about `1e-11` at `h = 1e-5` for weights and gradients of
+    /// order one.
+    pub fn hessian(&self, w: &[f64], x: &[[f64; 2]], y: &[u8], wd: f64) -> Vec<f64> {
+        let d = self.num_params();
+        let all: Vec<usize> = (0..x.len()).collect();
+        let mut work = self.work();
+        let (mut gp, mut gm) = (vec![0.0; d], vec![0.0; d]);
+        let mut wk = w.to_vec();
+        let mut h = vec![0.0; d * d];
+        for j in 0..d {
+            wk[j] = w[j] + HESSIAN_STEP;
+            self.loss_grad(&wk, x, y, &all, wd, &mut work, &mut gp);
+            wk[j] = w[j] - HESSIAN_STEP;
+            self.loss_grad(&wk, x, y, &all, wd, &mut work, &mut gm);
+            wk[j] = w[j];
+            for i in 0..d {
+                h[i * d + j] = (gp[i] - gm[i]) / (2.0 * HESSIAN_STEP);
+            }
+        }
+        for i in 0..d {
+            for j in 0..i {
+                let m = 0.5 * (h[i * d + j] + h[j * d + i]);
+                h[i * d + j] = m;
+                h[j * d + i] = m;
+            }
+        }
+        h
+    }
+
+    /// The covariance `C = (1/n) sum_i (g_i - g)(g_i - g)^T` of the per-point cross-entropy
+    /// gradients `g_i` at `w` (divisor `n`, as in [`Mlp::noise_traces`]: minibatches are drawn
+    /// from the `n` points with replacement, so a batch of `B` has gradient covariance exactly
+    /// `C / B`; the weight decay's gradient is the same for every point and drops out),
+    /// `d x d` row-major.
+    pub fn gradient_covariance(&self, w: &[f64], x: &[[f64; 2]], y: &[u8]) -> Vec<f64> {
+        let d = self.num_params();
+        let mut work = self.work();
+        let mut gi = vec![0.0; d];
+        let mut mean = vec![0.0; d];
+        let mut c = vec![0.0; d * d];
+        for (&xi, &yi) in x.iter().zip(y) {
+            gi.fill(0.0);
+            let z = self.logit(w, xi, &mut work);
+            let (_, r) = Self::point_loss(z, yi);
+            self.backward(w, r, &mut work, &mut gi);
+            for a in 0..d {
+                mean[a] += gi[a];
+                for b in 0..d {
+                    c[a * d + b] += gi[a] * gi[b];
+                }
+            }
+        }
+        let n = x.len().max(1) as f64;
+        for a in 0..d {
+            for b in 0..d {
+                c[a * d + b] = c[a * d + b] / n - (mean[a] / n) * (mean[b] / n);
+            }
+        }
+        c
+    }
 }
+
+/// Step of the central differences in [`Mlp::hessian`].
+pub const HESSIAN_STEP: f64 = 1e-5;

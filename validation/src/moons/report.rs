@@ -4,13 +4,13 @@
 use super::*;
 
 /// The verdict on Wasserstein-1 of the principal-axis summary (module docs, item 10).
-pub(super) fn decide(
-    matched: &Comparison,
-    null: &Comparison,
-    controls: &[Comparison],
-) -> (Verdict, String) {
+pub(super) fn decide(matched: &Comparison, controls: &[Comparison]) -> (Verdict, String) {
     let m = matched.principal.w1;
-    let band = null.principal.w1.ci.hi;
+    // the permutation null band of this comparison (module docs, item 9); a result without
+    // one cannot be within it
+    let (band, p_value) = m
+        .permutation
+        .map_or((f64::NAN, f64::NAN), |t| (t.band, t.p_value));
     if let Some(c) = controls.iter().find(|c| c.principal.w1.ci.hi < m.ci.lo) {
         return (
             Verdict::Contradicted,
@@ -28,6 +28,7 @@ pub(super) fn decide(
         );
     }
     let in_null = m.value <= band;
+    let band_text = format!("the permutation null band (<= {band:.4}, p = {p_value:.3})");
     let separated: Vec<&Comparison> = controls
         .iter()
         .filter(|c| c.principal.w1.ci.lo > m.ci.hi)
@@ -36,18 +37,15 @@ pub(super) fn decide(
         (
             Verdict::Supported,
             format!(
-                "matched W1 {:.4} is within the null band (<= {:.4}) and every control's \
-                 interval lies above the matched one ({:.4})",
-                m.value, band, m.ci.hi
+                "matched W1 {:.4} is within {band_text} and every control's interval lies above \
+                 the matched one ({:.4})",
+                m.value, m.ci.hi
             ),
         )
     } else {
         let mut why = Vec::new();
         if !in_null {
-            why.push(format!(
-                "matched W1 {:.4} exceeds the null band (<= {:.4})",
-                m.value, band
-            ));
+            why.push(format!("matched W1 {:.4} exceeds {band_text}", m.value));
         }
         for c in controls.iter().filter(|c| c.principal.w1.ci.lo <= m.ci.hi) {
             why.push(format!(
@@ -56,6 +54,33 @@ pub(super) fn decide(
             ));
         }
         (Verdict::Inconclusive, why.join("; "))
+    }
+}
+
+/// "The tempered posterior is closer to SGD than the OU rival" on W1 of the principal-axis
+/// summary (module docs, item 11): supported when the matched posterior's interval lies wholly
+/// below the OU's, contradicted when wholly above, else inconclusive.
+pub(super) fn posterior_vs_ou(matched: &Comparison, ou: &Comparison) -> (Verdict, String) {
+    let (m, o) = (matched.principal.w1, ou.principal.w1);
+    let text = format!(
+        "matched posterior W1 {:.4} [{:.4}, {:.4}], OU W1 {:.4} [{:.4}, {:.4}]",
+        m.value, m.ci.lo, m.ci.hi, o.value, o.ci.lo, o.ci.hi
+    );
+    if m.ci.hi < o.ci.lo {
+        (
+            Verdict::Supported,
+            format!("{text}: the posterior's interval lies below the OU's"),
+        )
+    } else if m.ci.lo > o.ci.hi {
+        (
+            Verdict::Contradicted,
+            format!("{text}: the posterior's interval lies above the OU's"),
+        )
+    } else {
+        (
+            Verdict::Inconclusive,
+            format!("{text}: the intervals overlap"),
+        )
     }
 }
 
@@ -130,19 +155,29 @@ pub fn markdown(r: &MoonsResult) -> String {
     );
     let _ = writeln!(
         s,
-        "| sample vs SGD | n beta | KL | JS | W1 | W1 (mean prob.) | summary sd | loss | accept |"
+        "| sample vs SGD | n beta | KL | JS | W1 | W1 null band (p) | W1 (mean prob.) | summary sd | loss | accept |"
     );
-    let _ = writeln!(s, "|---|---|---|---|---|---|---|---|---|");
+    let _ = writeln!(s, "|---|---|---|---|---|---|---|---|---|---|");
     let est = |e: &Estimate| format!("{:.4} [{:.4}, {:.4}]", e.value, e.ci.lo, e.ci.hi);
+    let perm = |e: &Estimate| {
+        e.permutation.map_or("n/a".into(), |t| {
+            format!("<= {:.4} ({:.3})", t.band, t.p_value)
+        })
+    };
     let mut row = |label: &str, cmp: &Comparison| {
         let _ = writeln!(
             s,
-            "| {} | {:.1} | {} | {} | {} | {} | {:.4} | {:.4} | {:.2} |",
+            "| {} | {} | {} | {} | {} | {} | {} | {:.4} | {:.4} | {:.2} |",
             label,
-            cmp.nbeta,
+            if cmp.nbeta > 0.0 {
+                format!("{:.1}", cmp.nbeta)
+            } else {
+                "n/a".into()
+            },
             est(&cmp.principal.kl),
             est(&cmp.principal.js),
             est(&cmp.principal.w1),
+            perm(&cmp.principal.w1),
             est(&cmp.mean_probability.w1),
             cmp.summary_mean_sd[1],
             cmp.loss_mean,
@@ -157,15 +192,24 @@ pub fn markdown(r: &MoonsResult) -> String {
     if let Some(c) = r.walk.as_ref().and_then(|w| w.comparison.as_ref()) {
         row(&format!("at the measured walk dimension ({})", c.label), c);
     }
+    if let Some(ou) = &r.ou {
+        row("rival: OU (linearised SGD at w*)", &ou.comparison);
+        if let Some(c) = &ou.stationary_comparison {
+            row("rival: OU, stationary law", c);
+        }
+    }
     let _ = writeln!(
         s,
         "\nPublished (xi = {}): KL {}, W {}, JS {} (their summary and units are not known here: \
-         context, not a test). Intervals: 95 % cluster bootstrap over SGD runs and chains; KL and \
-         JS in nats on {} bins + 2 overflow bins, pseudo-count {}.\n",
+         context, not a test). Intervals: 95 % cluster bootstrap over SGD runs and chains, \
+         recentred on the estimate (the resampling bias removed); null band: 95 % quantile of {} \
+         cluster permutations of the two samples, with the permutation p-value; KL and JS in nats \
+         on {} bins + 2 overflow bins, pseudo-count {}.\n",
         r.published.xi,
         r.published.kl,
         r.published.wasserstein,
         r.published.js,
+        c.permutations,
         c.bins,
         c.pseudo_count
     );
@@ -188,6 +232,39 @@ pub fn markdown(r: &MoonsResult) -> String {
             w.nbeta,
             w.verdict.words(),
             w.verdict_reason
+        );
+    }
+    if let Some(ou) = &r.ou {
+        let _ = writeln!(
+            s,
+            "OU rival (SGD linearised at `w*`, from `w*`, H, C, lr and B only): |grad L(w*)| = \
+             {:.3e}; eigenvalues of H in [{:.3e}, {:.3e}] ({} at or below 0; stationary law: \
+             {}), slowest relaxation 1 / (lr lambda_min) = {} against {} steps run; \
+             tr C = {:.4e}; at the last step the linearised mean has moved {:.3e} from `w*` and \
+             the covariance has trace {:.4e}{}. **Tempered posterior closer to SGD than the OU \
+             rival: {}** ({}).\n",
+            ou.grad_norm,
+            ou.hessian_min_eigenvalue,
+            ou.hessian_max_eigenvalue,
+            ou.nonpositive_eigenvalues,
+            if ou.stationary {
+                "yes"
+            } else {
+                "no: some lr lambda is outside (0, 2), so the row is the recursion's \
+                 finite-time law from w*, which exists for any H"
+            },
+            ou.slowest_relaxation_steps
+                .map_or("n/a".into(), |t| format!("{t:.0} steps")),
+            c.steps,
+            ou.trace_c,
+            ou.mean_shift_last,
+            ou.trace_cov_last,
+            match (ou.mean_shift_stationary, ou.trace_cov_stationary) {
+                (Some(m), Some(t)) => format!(" (stationary: {m:.3e} and {t:.4e})"),
+                _ => String::new(),
+            },
+            ou.verdict.words(),
+            ou.verdict_reason
         );
     }
     let _ = writeln!(

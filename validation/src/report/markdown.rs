@@ -551,7 +551,11 @@ pub(super) fn studies_sections(d: &mut Document, st: &crate::report::results::St
         let row = |c: &crate::moons::Comparison| {
             vec![
                 c.label.clone(),
-                num(c.nbeta),
+                if c.nbeta > 0.0 {
+                    num(c.nbeta)
+                } else {
+                    "n/a".into()
+                },
                 num(c.principal.kl.value),
                 num(c.principal.js.value),
                 format!(
@@ -560,6 +564,9 @@ pub(super) fn studies_sections(d: &mut Document, st: &crate::report::results::St
                     num(c.principal.w1.ci.lo),
                     num(c.principal.w1.ci.hi)
                 ),
+                c.principal.w1.permutation.map_or("n/a".into(), |t| {
+                    format!("<= {} (p = {})", num(t.band), num(t.p_value))
+                }),
                 num(c.summary_mean_sd[1]),
             ]
         };
@@ -568,12 +575,19 @@ pub(super) fn studies_sections(d: &mut Document, st: &crate::report::results::St
         if let Some(c) = m.walk.as_ref().and_then(|w| w.comparison.as_ref()) {
             rows.push(row(c));
         }
+        if let Some(ou) = &m.ou {
+            rows.push(row(&ou.comparison));
+            if let Some(c) = &ou.stationary_comparison {
+                rows.push(row(c));
+            }
+        }
         rows.push(vec![
             format!("published (xi = {})", num(m.published.xi)),
             "n/a".into(),
             num(m.published.kl),
             num(m.published.js),
             num(m.published.wasserstein),
+            "n/a".into(),
             "n/a".into(),
         ]);
         d.table(
@@ -583,6 +597,7 @@ pub(super) fn studies_sections(d: &mut Document, st: &crate::report::results::St
                 "KL",
                 "JS",
                 "W1 [95 % CI]",
+                "W1 permutation null band (p)",
                 "summary sd",
             ],
             rows,
@@ -602,6 +617,23 @@ pub(super) fn studies_sections(d: &mut Document, st: &crate::report::results::St
                 num(w.nbeta),
                 w.verdict.words(),
                 w.verdict_reason,
+            ));
+        }
+        if let Some(ou) = &m.ou {
+            d.p(format!(
+                "Rival prediction, fixed before the SGD sample is seen: SGD linearised at the minimum (an Ornstein-Uhlenbeck process in discrete time) from the Hessian H and the per-point gradient covariance C at the minimum, lr and batch only; its exact Gaussian law at the recorded steps of the runs (and, when it exists, its stationary law, the discrete Lyapunov solution). |grad L(w*)| = {}; eigenvalues of H from {} to {} ({} at or below 0); slowest relaxation {} steps{}. Tempered posterior closer to SGD than the OU rival: {}. {}",
+                num(ou.grad_norm),
+                num(ou.hessian_min_eigenvalue),
+                num(ou.hessian_max_eigenvalue),
+                ou.nonpositive_eigenvalues,
+                ou.slowest_relaxation_steps.map_or("n/a".into(), num),
+                if ou.stationary {
+                    ""
+                } else {
+                    " (no stationary law: some lr lambda lies outside (0, 2), e.g. curvatures at or below 0 where w* is not an exact minimum; the finite-time law exists for any H)"
+                },
+                ou.verdict.words(),
+                ou.verdict_reason,
             ));
         }
     }

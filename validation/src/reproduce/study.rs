@@ -226,6 +226,7 @@ pub(super) fn moons_study(
     if let Ok(txt) = std::fs::read_to_string(&cache)
         && let Ok(r) = serde_json::from_str::<crate::moons::MoonsResult>(&txt)
         && &r.config == cfg
+        && r.is_current()
     {
         return Ok(r);
     }

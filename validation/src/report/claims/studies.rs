@@ -166,11 +166,23 @@ pub fn study_claims(st: &crate::report::results::StudyResults) -> Vec<Claim> {
     if let Some(m) = &st.moons {
         let w = |c: &crate::moons::Comparison| {
             format!(
-                "{} (n beta {}): W1 {} (95 % CI {}), KL {}, JS {}",
+                "{} (n beta {}): W1 {} (95 % CI {}{}), KL {}, JS {}",
                 c.label,
-                num(c.nbeta),
+                if c.nbeta > 0.0 {
+                    num(c.nbeta)
+                } else {
+                    "n/a".into()
+                },
                 num(c.principal.w1.value),
                 ci_text(&c.principal.w1.ci),
+                c.principal
+                    .w1
+                    .permutation
+                    .map_or(String::new(), |t| format!(
+                        "; permutation null band <= {}, p = {}",
+                        num(t.band),
+                        num(t.p_value)
+                    )),
                 num(c.principal.kl.value),
                 num(c.principal.js.value)
             )
@@ -207,6 +219,29 @@ pub fn study_claims(st: &crate::report::results::StudyResults) -> Vec<Claim> {
                     num(m.config.xi),
                     wd.comparison.as_ref().map_or("no posterior sample".into(), w),
                     wd.verdict_reason
+                ),
+            });
+        }
+        // The rival's rule (crate::moons module docs, item 11): supported when the matched
+        // posterior's W1 interval lies wholly below the OU rival's, contradicted when wholly
+        // above, else inconclusive.
+        if let Some(ou) = &m.ou {
+            out.push(Claim {
+                id: "moons_posterior_vs_ou".into(),
+                statement: "Moons: the tempered posterior at the temperature SGD implies is closer to the SGD solutions than the rival prediction, SGD linearised at the minimum (an Ornstein-Uhlenbeck process from the Hessian and the gradient-noise covariance there).".into(),
+                verdict: ou.verdict,
+                evidence: format!(
+                    "{}; {}{}. |grad L(w*)| = {}, eigenvalues of H from {} to {} ({} at or below 0). {}",
+                    w(&m.matched),
+                    w(&ou.comparison),
+                    ou.stationary_comparison
+                        .as_ref()
+                        .map_or(String::new(), |c| format!("; {}", w(c))),
+                    num(ou.grad_norm),
+                    num(ou.hessian_min_eigenvalue),
+                    num(ou.hessian_max_eigenvalue),
+                    ou.nonpositive_eigenvalues,
+                    ou.verdict_reason
                 ),
             });
         }
