@@ -207,6 +207,15 @@ pub struct BatchRow {
     pub hill_per_run: Vec<Option<HillEstimate>>,
     /// Mean Hill tail index over the runs with its bootstrap interval.
     pub hill_alpha: MeanCi,
+    /// Hill tail index of the noise part of the step, `||g_B(w) - g(w)||` over minibatches at
+    /// the run's final weights (minibatch minus full-batch gradient), per run; `None` for a
+    /// network the exact-gradient code does not describe.
+    #[serde(default)]
+    pub hill_noise_per_run: Vec<Option<HillEstimate>>,
+    /// Mean Hill tail index of the noise part over the runs with its bootstrap interval
+    /// (`None` in results written before it was measured).
+    #[serde(default)]
+    pub hill_noise_alpha: Option<MeanCi>,
     /// Late exponent over the runs.
     pub late_s: MeanCi,
     /// Fraction of runs with late `s < 0.5`.

@@ -55,7 +55,7 @@ mod tests;
 pub use lanczos::{LanczosConfig, LanczosResult, LanczosStop, lanczos_top_k, tridiagonal_eigen};
 pub use measure::{HessianConfig, HessianReport, measure};
 pub use mlp::{Batch, Hessian, Input, Label, Mlp};
-pub use noise::{NoiseAccumulator, NoiseStats, gradient_noise};
+pub use noise::{NoiseAccumulator, NoiseStats, gradient_noise, minibatch_noise_norms};
 pub use slq::{SlqConfig, SlqResult, slq};
 
 /// What can go wrong in [`crate::curvature`].

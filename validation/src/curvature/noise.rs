@@ -190,3 +190,56 @@ pub fn gradient_noise<X: Input, L: Label>(
     }
     Ok(total.finish())
 }
+
+/// The norms `|g_B - g|` of the minibatch gradient noise at `params`: `count` minibatches of
+/// size `b` drawn as SGD draws them (consecutive chunks of seeded permutations of `data`, full
+/// chunks only, without replacement within an epoch), `g_B` their mean gradient and `g` the
+/// full-batch gradient over `data`. The noise part of the SGD step is `lr (g_B - g)`; its mean
+/// square is `tr C (n - b) / (b (n - 1))` ([`NoiseStats::minibatch_scale`]). The same `seed`
+/// gives the same minibatches.
+pub fn minibatch_noise_norms<X: Input, L: Label>(
+    mlp: &Mlp,
+    params: &[f64],
+    data: Batch<'_, X, L>,
+    b: usize,
+    count: usize,
+    seed: u64,
+) -> Result<Vec<f64>> {
+    let n = data.len();
+    if b == 0 || b > n {
+        return Err(super::CurvatureError::InvalidConfig {
+            field: "minibatch size",
+            value: b.to_string(),
+            allowed: "1 to the number of samples",
+        });
+    }
+    let np = mlp.n_params();
+    let mut g = vec![0.0; np];
+    mlp.loss_grad(params, data, &mut g)?;
+    let dim = data.n_in();
+    let (xs, ys) = (data.inputs(), data.labels());
+    let mut rng = crate::rng::Rng::new(seed, &[0x6e6f_6973_6521, b as u64]);
+    let mut x: Vec<X> = Vec::with_capacity(b * dim);
+    let mut y: Vec<L> = Vec::with_capacity(b);
+    let mut gb = vec![0.0; np];
+    let mut out = Vec::with_capacity(count);
+    let mut perm: Vec<usize> = Vec::new();
+    let mut at = n;
+    while out.len() < count {
+        if at + b > n {
+            perm = rng.permutation(n);
+            at = 0;
+        }
+        x.clear();
+        y.clear();
+        for &k in &perm[at..at + b] {
+            x.extend_from_slice(&xs[k * dim..(k + 1) * dim]);
+            y.push(ys[k]);
+        }
+        at += b;
+        mlp.loss_grad(params, Batch::new(&x, &y, dim)?, &mut gb)?;
+        let d2: f64 = gb.iter().zip(&g).map(|(a, c)| (a - c) * (a - c)).sum();
+        out.push(d2.sqrt());
+    }
+    Ok(out)
+}

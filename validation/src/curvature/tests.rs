@@ -681,3 +681,43 @@ fn noise_projection_matches_a_dense_covariance() {
         assert!((wo - (n as f64 - 10.0) / (10.0 * (n as f64 - 1.0))).abs() < 1e-15);
     }
 }
+
+#[test]
+fn minibatch_noise_norms_have_the_sampling_mean_square() {
+    // The mean of |g_B - g|^2 over minibatches drawn without replacement is
+    // tr C (n - b) / (b (n - 1)) exactly (the finite-population variance of a sample mean);
+    // the Monte Carlo mean is checked against it within 5 standard errors, the error taken from
+    // the epoch means (the b-chunks of one permutation are dependent, epochs are independent).
+    let (n, b, epochs) = (200, 20, 400);
+    let per_epoch = n / b;
+    let (mlp, p, x, y) = tiny_with_margin(&[6, 5, 3], n, 7, 0.0);
+    let data = Batch::new(&x, &y, 6).unwrap();
+    let norms = minibatch_noise_norms(&mlp, &p, data, b, epochs * per_epoch, 3).unwrap();
+    assert_eq!(norms.len(), epochs * per_epoch);
+    let stats = gradient_noise(&mlp, &p, data, &[]).unwrap();
+    let expected = stats.trace * stats.minibatch_scale(b, false);
+    let epoch_means: Vec<f64> = norms
+        .chunks(per_epoch)
+        .map(|c| c.iter().map(|v| v * v).sum::<f64>() / c.len() as f64)
+        .collect();
+    let m = epoch_means.iter().sum::<f64>() / epochs as f64;
+    let var = epoch_means.iter().map(|e| (e - m).powi(2)).sum::<f64>() / (epochs - 1) as f64;
+    let se = (var / epochs as f64).sqrt();
+    assert!(
+        (m - expected).abs() < 5.0 * se,
+        "mean square {m} vs {expected} (se {se})"
+    );
+    // the same seed, the same minibatches
+    assert_eq!(
+        norms[..50],
+        minibatch_noise_norms(&mlp, &p, data, b, 50, 3).unwrap()[..]
+    );
+    // a minibatch of the whole set has no noise (up to the summation order's rounding)
+    let g_scale = norm(&grad_at(&mlp, &p, &x, &y));
+    for v in minibatch_noise_norms(&mlp, &p, data, n, 3, 1).unwrap() {
+        assert!(v <= 1e-12 * g_scale.max(1.0), "{v}");
+    }
+    // bad sizes are errors
+    assert!(minibatch_noise_norms(&mlp, &p, data, 0, 3, 1).is_err());
+    assert!(minibatch_noise_norms(&mlp, &p, data, n + 1, 3, 1).is_err());
+}
