@@ -70,7 +70,19 @@ pub fn proportion(k: usize, n: usize) -> Proportion {
         let den = 1.0 + z * z / nf;
         let centre = (p + z * z / (2.0 * nf)) / den;
         let half = z * (p * (1.0 - p) / nf + z * z / (4.0 * nf * nf)).sqrt() / den;
-        (p, (centre - half).max(0.0), (centre + half).min(1.0))
+        // at k = 0 (k = n) the lower (upper) bound is exactly 0 (1); the formula leaves a
+        // rounding residue (5.6e-17 printed in a report)
+        let lo = if k == 0 {
+            0.0
+        } else {
+            (centre - half).max(0.0)
+        };
+        let hi = if k == n {
+            1.0
+        } else {
+            (centre + half).min(1.0)
+        };
+        (p, lo, hi)
     };
     Proportion {
         k,
@@ -164,6 +176,15 @@ mod tests {
             (p.ci.lo - 0.490).abs() < 1e-3 && (p.ci.hi - 0.943).abs() < 1e-3,
             "{p:?}"
         );
+        // the ends are exact at k = 0 and k = n; k = 0 of 3: upper bound z^2 / (n + z^2)
+        let z2 = 1.959_963_984_540_054f64.powi(2);
+        for n in 1..40 {
+            let (none, all) = (proportion(0, n), proportion(n, n));
+            assert_eq!((none.ci.lo, all.ci.hi), (0.0, 1.0));
+            let expected = z2 / (n as f64 + z2);
+            assert!((none.ci.hi - expected).abs() < 1e-12, "{n}: {none:?}");
+            assert!((all.ci.lo - (1.0 - expected)).abs() < 1e-12, "{n}: {all:?}");
+        }
     }
 
     #[test]

@@ -198,7 +198,7 @@ pub(super) fn document(res: &Results, figure_files: &[(String, String)]) -> Docu
             .collect(),
     );
     d.h(2, "Fractal quantities");
-    d.p("d_s = 2 lambda_bar s, nu = 1/s, caputo_alpha = 2 s = d_s / lambda_bar, ln D_xi = (2 - nu) ln xi (log space: D_xi itself overflows for real networks). The bound d_s <= lambda_bar is the same statement as s <= 0.5.");
+    d.p("d_s = 2 lambda_bar s, nu = 1/s, caputo_alpha = 2 s = d_s / lambda_bar, ln D_xi = (2 - nu) ln xi (log space: D_xi itself overflows for real networks; ln D_1 = 0 for every nu and is not shown). The bound d_s <= lambda_bar is the same statement as s <= 0.5.");
     d.table(
         &[
             "run",
@@ -208,7 +208,6 @@ pub(super) fn document(res: &Results, figure_files: &[(String, String)]) -> Docu
             "caputo_alpha",
             "ln D_0.25",
             "ln D_0.5",
-            "ln D_1",
             "ln D_2",
             "bound",
         ],
@@ -223,7 +222,12 @@ pub(super) fn document(res: &Results, figure_files: &[(String, String)]) -> Docu
                     opt(t.walk_dimension),
                     num(t.caputo_alpha),
                 ];
-                row.extend(t.log_d_xi.iter().map(|l| opt(l.log_d_xi)));
+                row.extend(
+                    t.log_d_xi
+                        .iter()
+                        .filter(|l| l.xi != 1.0)
+                        .map(|l| opt(l.log_d_xi)),
+                );
                 row.push(if t.bound_holds { "holds" } else { "violated" }.into());
                 row
             })

@@ -255,7 +255,8 @@ pub const NOISE_MINIBATCHES: usize = 1000;
 /// `w`, over [`NOISE_MINIBATCHES`] minibatches of size `b` drawn as in training (consecutive
 /// chunks of seeded permutations of the training set, full chunks only), with `g` the
 /// full-batch gradient: the noise part of the SGD step `lr (g_B - g)` up to the factor `lr`,
-/// which the tail index does not see. Cached in the run directory. `None` for networks the
+/// which the tail index does not see; the minibatches are drawn from the run's noise seed.
+/// Cached in the run directory. `None` for networks the
 /// exact-gradient code does not describe (BatchNorm, convolutions).
 pub(super) fn noise_jumps(
     (dir, sum): &(PathBuf, RunSummary),
@@ -264,7 +265,10 @@ pub(super) fn noise_jumps(
 ) -> Result<Option<Vec<f64>>, ReproduceError> {
     let path = dir.join("noise_jumps.json");
     let cache = JsonCache::new(&path);
-    let key = (sum.steps_done, b, NOISE_MINIBATCHES, data.train.len());
+    // the minibatches depend on the run's noise seed: runs are the unit of replication, and
+    // common minibatches would correlate their estimates
+    let seed = sum.config.effective_stream_seed();
+    let key = (sum.steps_done, b, NOISE_MINIBATCHES, data.train.len(), seed);
     if let Some(v) = cache.get::<_, Option<Vec<f64>>>(&key) {
         return Ok(v);
     }
@@ -285,15 +289,9 @@ pub(super) fn noise_jumps(
     let dim = data.train.dim;
     let full =
         crate::curvature::Batch::new(&data.train.images, &data.train.labels, dim).map_err(curv)?;
-    let out = crate::curvature::minibatch_noise_norms(
-        &mlp,
-        &params,
-        full,
-        b,
-        NOISE_MINIBATCHES,
-        sum.steps_done,
-    )
-    .map_err(curv)?;
+    let out =
+        crate::curvature::minibatch_noise_norms(&mlp, &params, full, b, NOISE_MINIBATCHES, seed)
+            .map_err(curv)?;
     cache.put(&key, &Some(out.clone()))?;
     Ok(Some(out))
 }
