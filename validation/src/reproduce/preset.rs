@@ -165,8 +165,10 @@ impl Preset {
     /// 32,000 minibatch-member-steps (batch 256) per minute: about 72 min in all. This one runs
     /// 10 single runs (about 11 min) and ensembles of 1.13 M batch-256 member-step equivalents
     /// (about 35 min; the study's group at 14,000 steps, the large-batch group at 4,000):
-    /// about 56 min. The committed report under `validation/results/` states the measured wall
-    /// time and peak memory.
+    /// about 56 min on that VM. Measured on 2026-12-07 in the afternoon, in one invocation:
+    /// 21 min 58 s, 1.20 GiB peak RSS (the VM's speed varies by about 2x between days). The
+    /// committed report under `validation/results/` states the measured wall time and peak
+    /// memory.
     pub fn medium() -> Self {
         Self {
             name: "medium".into(),
