@@ -225,7 +225,7 @@ pub(super) fn document(res: &Results, figure_files: &[(String, String)]) -> Docu
                 row.extend(
                     t.log_d_xi
                         .iter()
-                        .filter(|l| l.xi != 1.0)
+                        .filter(|l| (l.xi - 1.0).abs() > 1e-12)
                         .map(|l| opt(l.log_d_xi)),
                 );
                 row.push(if t.bound_holds { "holds" } else { "violated" }.into());
