@@ -450,13 +450,44 @@ fn ensembles(
 }
 
 /// The paper preset's ensembles (for a GPU or a long CPU run): the medium groups with 16
-/// initialisations x 8 streams, five times the steps, a full-length twin per group.
+/// initialisations x 8 streams, five times the steps, a full-length twin per group, and the
+/// two corners that complete the learning-rate x batch-size grid of the study's setting
+/// (lr 1e-3, batch 256) and the large-batch, low-learning-rate corner (lr 1e-4, batch 1024):
+/// lr 1e-3 at batch 1024 and lr 1e-4 at batch 256, at the large-batch group's length. The
+/// grid separates the two knobs of the SGD temperature `lr / B` (the diffusion of SPEC 3.1
+/// scales with it) from the learning rate alone.
 pub fn paper_ensembles() -> crate::drift::DriftConfig {
     let mut c = medium_ensembles();
+    let corner = c
+        .groups
+        .iter()
+        .find(|g| g.name == "large-batch-low-lr")
+        .map_or(4_000, |g| g.steps);
+    c.groups.push(group(
+        "large-batch-study-lr",
+        1e-3,
+        1024,
+        0.0,
+        0.0,
+        corner,
+        (4, 4),
+        None,
+    ));
+    c.groups.push(group(
+        "study-batch-low-lr",
+        1e-4,
+        256,
+        0.0,
+        0.0,
+        corner,
+        (4, 4),
+        None,
+    ));
     for g in &mut c.groups {
         g.inits = 16;
         g.streams = 8;
         g.steps *= 5;
+        g.gd_twin = true;
         g.gd_twin_steps = None;
     }
     c.bootstrap.resamples = 2000;
@@ -561,3 +592,39 @@ pub(super) fn is_zero(x: &f64) -> bool {
 
 /// Steps of every run of the medium preset.
 pub(super) const MEDIUM_STEPS: u64 = 10_000;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paper_ensembles_carry_the_learning_rate_batch_grid() {
+        let c = paper_ensembles();
+        c.validate().expect("a valid configuration");
+        // the 2 x 2 grid of lr {1e-4, 1e-3} x batch {256, 1024}, plain SGD, each sampled by
+        // 16 x 8 members with a full-length gradient-descent twin
+        for lr in [1e-4, 1e-3] {
+            for b in [256, 1024] {
+                let g = c
+                    .groups
+                    .iter()
+                    .find(|g| {
+                        (g.lr - lr).abs() < 1e-15
+                            && g.batch_size == b
+                            && g.weight_decay == 0.0
+                            && g.momentum == 0.0
+                    })
+                    .unwrap_or_else(|| panic!("no group at lr {lr}, batch {b}"));
+                assert_eq!((g.inits, g.streams), (16, 8), "{}", g.name);
+                assert!(g.gd_twin && g.gd_twin_steps.is_none(), "{}", g.name);
+            }
+        }
+        // the medium groups are all there, five times longer
+        let m = medium_ensembles();
+        for g in &m.groups {
+            let p = c.groups.iter().find(|p| p.name == g.name).unwrap();
+            assert_eq!(p.steps, 5 * g.steps, "{}", g.name);
+        }
+        assert_eq!(c.groups.len(), m.groups.len() + 2);
+    }
+}
