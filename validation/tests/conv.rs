@@ -4,6 +4,8 @@
 //! alone bit for bit, shared-initialisation members start identical), `analyze` of its runs,
 //! and the MLP-only paths refusing it.
 
+#[path = "support/run_files.rs"]
+mod run_files;
 use candle_core::{Device, Tensor};
 use ffpe_validation::data::{self, DataConfig, Dataset};
 use ffpe_validation::ensemble;
@@ -355,23 +357,9 @@ fn conv_member(init: u64, stream: u64) -> TrainConfig {
     .with_seeds(init, stream)
 }
 
+/// The files a run writes that must be identical between equal runs.
 fn files(dir: &Path) -> Vec<(String, Vec<u8>)> {
-    let mut v = vec![];
-    for name in ["metrics.csv", "llc.csv"] {
-        v.push((name.to_string(), std::fs::read(dir.join(name)).unwrap()));
-    }
-    let mut cks: Vec<_> = std::fs::read_dir(dir.join("checkpoints"))
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .collect();
-    cks.sort();
-    for p in cks {
-        v.push((
-            p.file_name().unwrap().to_string_lossy().into_owned(),
-            std::fs::read(&p).unwrap(),
-        ));
-    }
-    v
+    run_files::run_files(dir, &["metrics.csv", "llc.csv"])
 }
 
 #[test]

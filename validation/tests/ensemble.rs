@@ -2,10 +2,13 @@
 //! member alone (1 and 2 threads, SGD and Adam, members differing in seed, learning rate and
 //! batch size), and an interrupted ensemble resumes to the same bits.
 
+#[path = "support/run_files.rs"]
+mod run_files;
 use ffpe_validation::data::{self, Data, DataConfig};
 use ffpe_validation::ensemble::{self, WINDOW};
 use ffpe_validation::llc::LlcConfig;
 use ffpe_validation::train::{self, Optimizer, TrainConfig};
+use run_files::RECORDS;
 use std::path::{Path, PathBuf};
 
 fn member(seed: u64, optimizer: Optimizer, batch_size: usize) -> TrainConfig {
@@ -31,24 +34,9 @@ fn member(seed: u64, optimizer: Optimizer, batch_size: usize) -> TrainConfig {
     }
 }
 
-/// Everything a run writes that must be identical between runs (summary.json holds timings).
+/// The files a run writes that must be identical between equal runs.
 fn outputs(dir: &Path) -> Vec<(String, Vec<u8>)> {
-    let mut v = vec![];
-    for name in ["metrics.csv", "minibatch_losses.csv", "llc.csv"] {
-        v.push((name.to_string(), std::fs::read(dir.join(name)).unwrap()));
-    }
-    let mut cks: Vec<_> = std::fs::read_dir(dir.join("checkpoints"))
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .collect();
-    cks.sort();
-    for p in cks {
-        v.push((
-            p.file_name().unwrap().to_string_lossy().into_owned(),
-            std::fs::read(&p).unwrap(),
-        ));
-    }
-    v
+    run_files::run_files(dir, &RECORDS)
 }
 
 fn assert_same(a: &Path, b: &Path, what: &str) {

@@ -3,10 +3,13 @@
 //! on the candle path; the options change the run; a misspelt optimizer is refused with the
 //! allowed names.
 
+#[path = "support/run_files.rs"]
+mod run_files;
 use ffpe_validation::data::{self, DataConfig};
 use ffpe_validation::llc::LlcConfig;
 use ffpe_validation::optim::Optimizer;
 use ffpe_validation::train::{self, LlcSchedule, TrainConfig};
+use run_files::RECORDS;
 use std::path::Path;
 use std::process::Command;
 
@@ -29,24 +32,9 @@ fn small(arch: &str, optimizer: Optimizer, steps: u64) -> TrainConfig {
     }
 }
 
-/// The records and checkpoints of a run directory (summary.json holds timings).
+/// The files a run writes that must be identical between equal runs.
 fn outputs(dir: &Path) -> Vec<(String, Vec<u8>)> {
-    let mut v = vec![];
-    for name in ["metrics.csv", "minibatch_losses.csv", "llc.csv"] {
-        v.push((name.to_string(), std::fs::read(dir.join(name)).unwrap()));
-    }
-    let mut cks: Vec<_> = std::fs::read_dir(dir.join("checkpoints"))
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .collect();
-    cks.sort();
-    for p in cks {
-        v.push((
-            p.file_name().unwrap().to_string_lossy().into_owned(),
-            std::fs::read(&p).unwrap(),
-        ));
-    }
-    v
+    run_files::run_files(dir, &RECORDS)
 }
 
 #[test]

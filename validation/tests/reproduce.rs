@@ -6,6 +6,7 @@ use ffpe_validation::report::format::num;
 use ffpe_validation::reproduce::{Preset, ReproduceOptions, reproduce};
 use serde_json::Value;
 use std::collections::HashSet;
+use std::path::Path;
 
 /// Number tokens of a text: digits with an optional fraction and exponent; a leading '-' is a
 /// sign only when not preceded by a letter or digit (so "784-8-10" gives 784, 8, 10).
@@ -43,6 +44,21 @@ fn number_tokens(s: &str) -> Vec<String> {
         }
     }
     out
+}
+
+/// The number tokens of `md` and those of them that are not a number of `dir/results.json`.
+fn report_numbers(md: &str, dir: &Path) -> (Vec<String>, Vec<String>) {
+    let json: Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("results.json")).unwrap()).unwrap();
+    let mut pool = HashSet::new();
+    collect(&json, &mut pool);
+    let tokens = number_tokens(md);
+    let missing = tokens
+        .iter()
+        .filter(|t| !pool.contains(*t))
+        .cloned()
+        .collect();
+    (tokens, missing)
 }
 
 fn collect(v: &Value, pool: &mut HashSet<String>) {
@@ -178,17 +194,12 @@ fn tiny_preset_end_to_end_and_resume() {
     );
 
     // Numbers in report.md equal numbers in results.json.
-    let json: Value =
-        serde_json::from_str(&std::fs::read_to_string(out.join("results.json")).unwrap()).unwrap();
-    let mut pool = HashSet::new();
-    collect(&json, &mut pool);
-    let tokens = number_tokens(&md);
+    let (tokens, missing) = report_numbers(&md, out);
     assert!(
         tokens.len() > 100,
         "only {} numbers in report.md",
         tokens.len()
     );
-    let missing: Vec<&String> = tokens.iter().filter(|t| !pool.contains(*t)).collect();
     assert!(
         missing.is_empty(),
         "numbers in report.md not in results.json: {missing:?}"
@@ -326,14 +337,7 @@ fn tiny_preset_with_ensembles() {
             .expect("figure linked");
         assert!(at < md.find("## Appendix").unwrap());
     }
-    let json: Value =
-        serde_json::from_str(&std::fs::read_to_string(out.join("results.json")).unwrap()).unwrap();
-    let mut pool = HashSet::new();
-    collect(&json, &mut pool);
-    let missing: Vec<String> = number_tokens(&md)
-        .into_iter()
-        .filter(|t| !pool.contains(t))
-        .collect();
+    let (_, missing) = report_numbers(&md, out);
     assert!(
         missing.is_empty(),
         "numbers in report.md not in results.json: {missing:?}"
@@ -367,15 +371,7 @@ fn conv_tiny_preset_end_to_end() {
     );
     let md = std::fs::read_to_string(dir.path().join("report.md")).unwrap();
     assert!(md.contains("lenet"));
-    let json: Value =
-        serde_json::from_str(&std::fs::read_to_string(dir.path().join("results.json")).unwrap())
-            .unwrap();
-    let mut pool = HashSet::new();
-    collect(&json, &mut pool);
-    let missing: Vec<String> = number_tokens(&md)
-        .into_iter()
-        .filter(|t| !pool.contains(t))
-        .collect();
+    let (_, missing) = report_numbers(&md, dir.path());
     assert!(
         missing.is_empty(),
         "numbers in report.md not in results.json: {missing:?}"

@@ -1,10 +1,13 @@
 //! Training runs: bit-for-bit determinism, resumption (in-process and after `kill -9`),
 //! the CSV and checkpoint outputs, and the `llc` command's JSON.
 
+#[path = "support/run_files.rs"]
+mod run_files;
 use ffpe_validation::data::{self, DataConfig};
 use ffpe_validation::llc::LlcConfig;
 use ffpe_validation::model::Network;
 use ffpe_validation::train::{self, LlcSchedule, Optimizer, TrainConfig};
+use run_files::RECORDS;
 use std::path::Path;
 use std::process::Command;
 
@@ -41,24 +44,9 @@ fn assert_same(a: &Path, b: &Path, what: &str) {
     assert_eq!(outputs(a).len(), outputs(b).len(), "{what}");
 }
 
-/// Everything a run writes that must be identical between runs (summary.json holds timings).
+/// The files a run writes that must be identical between equal runs.
 fn outputs(dir: &Path) -> Vec<(String, Vec<u8>)> {
-    let mut v = vec![];
-    for name in ["metrics.csv", "minibatch_losses.csv", "llc.csv"] {
-        v.push((name.to_string(), std::fs::read(dir.join(name)).unwrap()));
-    }
-    let mut cks: Vec<_> = std::fs::read_dir(dir.join("checkpoints"))
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .collect();
-    cks.sort();
-    for p in cks {
-        v.push((
-            p.file_name().unwrap().to_string_lossy().into_owned(),
-            std::fs::read(&p).unwrap(),
-        ));
-    }
-    v
+    run_files::run_files(dir, &RECORDS)
 }
 
 #[test]

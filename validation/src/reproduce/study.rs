@@ -269,31 +269,35 @@ pub(super) fn noise_jumps(
     // common minibatches would correlate their estimates
     let seed = sum.config.effective_stream_seed();
     let key = (sum.steps_done, b, NOISE_MINIBATCHES, data.train.len(), seed);
-    if let Some(v) = cache.get::<_, Option<Vec<f64>>>(&key) {
-        return Ok(v);
-    }
-    let (arch, w) = crate::model::read_flat_params(&checkpoint_path(dir, sum.steps_done))?;
-    let n = data.train.len();
-    if !arch.is_plain_mlp() || b == 0 || b > n {
-        return Ok(None);
-    }
-    let curv = |e: crate::curvature::CurvatureError| {
-        ReproduceError::from(crate::error::Error::config(
-            "batch scan (gradient noise)",
-            e,
-            "a fully connected network and its training set",
-        ))
-    };
-    let params: Vec<f64> = w.into_iter().map(f64::from).collect();
-    let mlp = crate::curvature::Mlp::new(&arch.widths).map_err(curv)?;
-    let dim = data.train.dim;
-    let full =
-        crate::curvature::Batch::new(&data.train.images, &data.train.labels, dim).map_err(curv)?;
-    let out =
-        crate::curvature::minibatch_noise_norms(&mlp, &params, full, b, NOISE_MINIBATCHES, seed)
+    cache.get_or(&key, || {
+        let (arch, w) = crate::model::read_flat_params(&checkpoint_path(dir, sum.steps_done))?;
+        let n = data.train.len();
+        if !arch.is_plain_mlp() || b == 0 || b > n {
+            return Ok(None);
+        }
+        let curv = |e: crate::curvature::CurvatureError| {
+            ReproduceError::from(crate::error::Error::config(
+                "batch scan (gradient noise)",
+                e,
+                "a fully connected network and its training set",
+            ))
+        };
+        let params: Vec<f64> = w.into_iter().map(f64::from).collect();
+        let mlp = crate::curvature::Mlp::new(&arch.widths).map_err(curv)?;
+        let dim = data.train.dim;
+        let full = crate::curvature::Batch::new(&data.train.images, &data.train.labels, dim)
             .map_err(curv)?;
-    cache.put(&key, &Some(out.clone()))?;
-    Ok(Some(out))
+        let out = crate::curvature::minibatch_noise_norms(
+            &mlp,
+            &params,
+            full,
+            b,
+            NOISE_MINIBATCHES,
+            seed,
+        )
+        .map_err(curv)?;
+        Ok(Some(out))
+    })
 }
 
 pub(super) fn scale_scan_run(
