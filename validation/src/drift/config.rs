@@ -70,6 +70,12 @@ pub struct GroupConfig {
     /// `uniform_checkpoints` describe the runs as found.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub external: Option<String>,
+    /// Why the LLC estimator has no calibrated setting on this group's network (`null`: it
+    /// has one). Declared before the data from an `llc-sweep` calibration; the Gamma-law test
+    /// of such a group, whose shape is that estimator's LLC, is then computed and described
+    /// but not testable.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub llc_uncalibrated: Option<String>,
 }
 
 impl Default for GroupConfig {
@@ -96,6 +102,7 @@ impl Default for GroupConfig {
             checkpoints_per_decade: 20,
             uniform_checkpoints: 100,
             external: None,
+            llc_uncalibrated: None,
         }
     }
 }

@@ -73,6 +73,11 @@ pub struct GammaLawConfig {
     pub resamples: usize,
     /// Seed of the resampling (default 0).
     pub seed: u64,
+    /// The premise of a trustworthy shape (default true): when any LLC estimate behind the
+    /// shapes fails the estimator's checks (R-hat above 1.01, bulk ESS below 100, acceptance
+    /// outside [0.5, 0.99]; [`crate::report::results::LlcDiagnosticsSummary`]) the group is
+    /// not testable: the test is still computed and reported, but gets no verdict.
+    pub require_reliable_llc: bool,
 }
 
 impl Default for GammaLawConfig {
@@ -87,6 +92,7 @@ impl Default for GammaLawConfig {
             },
             resamples: 400,
             seed: 0,
+            require_reliable_llc: true,
         }
     }
 }
@@ -156,6 +162,9 @@ pub struct GroupGammaLaw {
     pub cross_stream_correlation: Option<f64>,
     /// Where the LLC shapes come from.
     pub llc_source: String,
+    /// The checks of the LLC estimates behind the shapes (`None`: no estimate carries them).
+    #[serde(default)]
+    pub llc_diagnostics: Option<crate::report::results::LlcDiagnosticsSummary>,
     /// Per initialisation.
     pub per_init: Vec<InitGammaLaw>,
     /// Fisher's combination of the initialisations' p-values (`null`: not testable).
@@ -175,6 +184,7 @@ impl GroupGammaLaw {
             residual_autocorrelation: None,
             cross_stream_correlation: None,
             llc_source: String::new(),
+            llc_diagnostics: None,
             per_init: vec![],
             fisher_p: None,
         }
@@ -359,6 +369,7 @@ pub fn group_gamma_law(
     };
     let mut units: Vec<Vec<Vec<f64>>> = vec![vec![]; g.inits];
     let mut recorded: Vec<Vec<f64>> = vec![vec![]; g.inits];
+    let mut recorded_checks: Vec<Checks> = vec![];
     let mut stream_dirs: Vec<Vec<&Member>> = vec![vec![]; g.inits];
     for m in ms {
         if !matches!(m.role, MemberRole::Stream(_)) || m.init >= g.inits {
@@ -375,15 +386,16 @@ pub fn group_gamma_law(
             .map(|c| c.train_loss)
             .collect();
         units[m.init].push(series);
-        recorded[m.init].extend(
+        let in_stretch = || {
             s.llc
                 .iter()
                 .filter(|r| r.step >= a && r.step <= b && r.llc_mean.is_finite())
-                .map(|r| r.llc_mean),
-        );
+        };
+        recorded[m.init].extend(in_stretch().map(|r| r.llc_mean));
+        recorded_checks.extend(in_stretch().map(|r| (r.rhat, r.ess_bulk, r.acceptance)));
         stream_dirs[m.init].push(m);
     }
-    let (shapes, source): (Vec<Option<(f64, usize)>>, String) = if recorded
+    let (shapes, source, checks): (Vec<Shape>, String, Vec<Checks>) = if recorded
         .iter()
         .any(|r| !r.is_empty())
     {
@@ -394,10 +406,11 @@ pub fn group_gamma_law(
                 .collect(),
             "LLC estimates recorded during training inside the stretch (mean per initialisation)"
                 .into(),
+            recorded_checks,
         )
     } else if let (Some(data), true) = (data, cfg.llc_per_init > 0) {
         match posthoc_llc(cfg, &stream_dirs, (a, b, k), data) {
-            Ok(s) => (
+            Ok((s, checks)) => (
                 s,
                 format!(
                     "no LLC recorded during training in the stretch (the ensemble members train with llc_every = 0): estimated after training at {} checkpoints per initialisation spread over the stretch and its streams, SGLD with {} chains x {} draws after {} burn-in steps, eps {}, gamma {}, n_beta {} (the single runs' estimator), before the losses were tested",
@@ -409,6 +422,7 @@ pub fn group_gamma_law(
                     cfg.llc.gamma,
                     cfg.llc.nbeta.name()
                 ),
+                checks,
             ),
             Err(e) => {
                 return GroupGammaLaw::not_testable(format!(
@@ -421,11 +435,20 @@ pub fn group_gamma_law(
             "not testable: no LLC estimate in the stationary stretch (the ensemble members train with llc_every = 0, and no estimate after training was made)",
         );
     };
+    let llc_diagnostics =
+        crate::report::results::LlcDiagnosticsSummary::of_values(checks.into_iter());
+    let unreliable = match &g.llc_uncalibrated {
+        Some(why) => Some(format!(
+            "not testable: the LLC estimator has no calibrated setting on this network ({why}), so the shape is not a trustworthy LLC; the test below is described, not a verdict. "
+        )),
+        None => unreliable_shapes(llc_diagnostics.as_ref(), cfg),
+    };
     match test_units(&units, &shapes, cfg) {
         Ok(o) => GroupGammaLaw {
-            testable: true,
+            testable: unreliable.is_none(),
             note: format!(
-                "stationary stretch [{a}, {b}], losses every {k} steps; autocorrelation time {} spacings, one loss per stream every {} steps; {} initialisations x {} streams",
+                "{}stationary stretch [{a}, {b}], losses every {k} steps; autocorrelation time {} spacings, one loss per stream every {} steps; {} initialisations x {} streams",
+                unreliable.unwrap_or_default(),
                 crate::report::format::num(o.tau),
                 o.stride as u64 * k,
                 o.per_init.len(),
@@ -438,6 +461,7 @@ pub fn group_gamma_law(
             residual_autocorrelation: Some(o.residual),
             cross_stream_correlation: o.cross_correlation,
             llc_source: source,
+            llc_diagnostics,
             fisher_p: Some(o.fisher_p),
             per_init: o.per_init,
         },
@@ -445,16 +469,43 @@ pub fn group_gamma_law(
     }
 }
 
+/// The premise of a trustworthy shape, declared in the configuration
+/// ([`GammaLawConfig::require_reliable_llc`]): `Some(reason)` when it fails (some LLC estimate
+/// behind the shapes fails the estimator's checks), `None` when it holds or is not required.
+pub fn unreliable_shapes(
+    d: Option<&crate::report::results::LlcDiagnosticsSummary>,
+    cfg: &GammaLawConfig,
+) -> Option<String> {
+    d.filter(|d| cfg.require_reliable_llc && d.any_fail > 0)
+        .map(|d| {
+            format!(
+                "not testable: {} of the {} LLC estimates behind the shapes fail the estimator's checks (R-hat above {} in {}, largest {}; bulk ESS below {} in {}; acceptance outside [{}, {}] in {}), so the shape is not a trustworthy LLC; the test below is described, not a verdict. ",
+                d.any_fail,
+                d.estimates,
+                d.thresholds.rhat_max,
+                d.rhat_fail,
+                crate::report::format::num(d.rhat_max),
+                d.thresholds.ess_bulk_min,
+                d.ess_fail,
+                d.thresholds.acceptance[0],
+                d.thresholds.acceptance[1],
+                d.acceptance_fail
+            )
+        })
+}
+
 /// LLC estimates after training at `cfg.llc_per_init` checkpoints per initialisation: the
 /// `j`-th at the evenly spaced checkpoint nearest to `from + (j + 1) / llc_per_init (end - from)`
-/// of stream `j mod S`; the mean per initialisation with the count.
+/// of stream `j mod S`; the mean per initialisation with the count, and the checks of every
+/// estimate.
 fn posthoc_llc(
     cfg: &GammaLawConfig,
     streams: &[Vec<&Member>],
     (a, b, k): (u64, u64, u64),
     data: &Data,
-) -> crate::error::Result<Vec<Option<(f64, usize)>>> {
+) -> crate::error::Result<(Vec<Shape>, Vec<Checks>)> {
     let mut out = vec![];
+    let mut checks = vec![];
     for (i, st) in streams.iter().enumerate() {
         if st.is_empty() {
             out.push(None);
@@ -474,6 +525,11 @@ fn posthoc_llc(
                 ..cfg.llc.clone()
             };
             let r = crate::llc::estimate(&net, &data.train, &c)?;
+            checks.push((
+                r.diagnostics.rhat,
+                r.diagnostics.ess_bulk,
+                r.diagnostics.acceptance,
+            ));
             if r.llc_mean.is_finite() {
                 vals.push(r.llc_mean);
             }
@@ -482,13 +538,51 @@ fn posthoc_llc(
             (!vals.is_empty()).then(|| (vals.iter().sum::<f64>() / vals.len() as f64, vals.len())),
         );
     }
-    Ok(out)
+    Ok((out, checks))
 }
+
+/// The checks of one LLC estimate: R-hat, bulk ESS, acceptance.
+type Checks = (Option<f64>, Option<f64>, Option<f64>);
+
+/// One initialisation's shape: the mean LLC and the number of estimates behind it (`None`:
+/// no estimate).
+type Shape = Option<(f64, usize)>;
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::analysis::gamma_law::sample_gamma;
+
+    #[test]
+    fn shapes_from_estimates_that_fail_their_checks_make_the_group_not_testable() {
+        use crate::report::results::LlcDiagnosticsSummary;
+        let cfg = GammaLawConfig::default();
+        let good = (Some(1.002), Some(1500.0), Some(0.64));
+        // R-hat 1.03 > 1.01, ESS 50 < 100, acceptance 0.3 outside [0.5, 0.99]
+        let bad = [
+            (Some(1.03), Some(1500.0), Some(0.64)),
+            (Some(1.002), Some(50.0), Some(0.64)),
+            (Some(1.002), Some(1500.0), Some(0.3)),
+            (None, Some(1500.0), Some(0.64)),
+        ];
+        let all_good = LlcDiagnosticsSummary::of_values([good, good].into_iter()).unwrap();
+        assert_eq!((all_good.estimates, all_good.any_fail), (2, 0));
+        assert!(unreliable_shapes(Some(&all_good), &cfg).is_none());
+        for b in bad {
+            let d = LlcDiagnosticsSummary::of_values([good, b, good].into_iter()).unwrap();
+            assert_eq!((d.estimates, d.any_fail), (3, 1), "{b:?}");
+            let note = unreliable_shapes(Some(&d), &cfg).expect("premise fails");
+            assert!(note.starts_with("not testable: 1 of the 3"), "{note}");
+            // not required: no premise
+            let off = GammaLawConfig {
+                require_reliable_llc: false,
+                ..GammaLawConfig::default()
+            };
+            assert!(unreliable_shapes(Some(&d), &off).is_none());
+        }
+        // no estimate carries checks: nothing to hold against the shapes
+        assert!(unreliable_shapes(None, &cfg).is_none());
+    }
     use crate::analysis::stats::SplitMix64;
 
     /// `k` units x `s` streams x `t` times of `L* + Gamma(shape, theta)`, independent.

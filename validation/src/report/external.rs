@@ -78,6 +78,7 @@ pub fn external_results(study: &ExternalStudy, runs: &[String], wall_seconds: f6
         batch_size: 0,
         paper: PAPER.into(),
         preset_note: String::new(),
+        llc_setting: String::new(),
     };
     let mut res = summarize(analyses, meta, &BOOTSTRAP);
     res.studies.ensembles = study.ensemble.clone();

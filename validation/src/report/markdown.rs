@@ -61,8 +61,13 @@ pub(super) fn document(res: &Results, figure_files: &[(String, String)]) -> Docu
     }
     if let Some(l) = &res.llc_diagnostics {
         d.p(format!(
-            "LLC diagnostics of the {} in-training estimates of these runs (split R-hat and bulk ESS of the per-draw loss over the chains, MALA acceptance of the SGLD proposals; the columns are in each run's llc.csv): {} fail at least one check; R-hat above {} in {} (median {}, largest {}), bulk ESS below {} in {}, acceptance outside [{}, {}] in {} (range {} to {}). Estimates that fail these checks are not reliable, and every LLC-based number below (lambda_bar, d_s, the Gamma-law shape, the FFPE inputs) inherits that.",
+            "LLC diagnostics of the {} in-training estimates of these runs{} (split R-hat and bulk ESS of the per-draw loss over the chains, MALA acceptance of the SGLD proposals; the columns are in each run's llc.csv): {} fail at least one check; R-hat above {} in {} (median {}, largest {}), bulk ESS below {} in {}, acceptance outside [{}, {}] in {} (range {} to {}); in the late window, where lambda_bar is averaged, {} of {} fail. Estimates that fail these checks are not reliable, and every LLC-based number below (lambda_bar, d_s, the Gamma-law shape, the FFPE inputs) inherits that.",
             l.estimates,
+            if m.llc_setting.is_empty() {
+                String::new()
+            } else {
+                format!(" ({})", m.llc_setting)
+            },
             l.any_fail,
             num(l.thresholds.rhat_max),
             l.rhat_fail,
@@ -74,7 +79,9 @@ pub(super) fn document(res: &Results, figure_files: &[(String, String)]) -> Docu
             num(l.thresholds.acceptance[1]),
             l.acceptance_fail,
             num(l.acceptance_min),
-            num(l.acceptance_max)
+            num(l.acceptance_max),
+            l.late_any_fail,
+            l.late_estimates
         ));
     }
     if res.studies.ensembles.is_some() {

@@ -88,6 +88,9 @@ pub struct Meta {
     /// What the preset is for: a smoke run (tiny, quick) or a result (medium, paper).
     #[serde(default)]
     pub preset_note: String,
+    /// The LLC estimator of the runs' in-training estimates (empty: not recorded).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub llc_setting: String,
 }
 
 /// The paper under test, as the report names it.
@@ -152,6 +155,12 @@ pub struct LlcDiagnosticsSummary {
     pub acceptance_fail: usize,
     /// Failing at least one check.
     pub any_fail: usize,
+    /// Estimates in the late window (where `lambda_bar` is averaged; 0 when not recorded).
+    #[serde(default)]
+    pub late_estimates: usize,
+    /// Of those, failing at least one check.
+    #[serde(default)]
+    pub late_any_fail: usize,
     /// Median and largest R-hat.
     pub rhat_median: f64,
     /// Largest R-hat.
@@ -188,22 +197,39 @@ impl Default for LlcThresholds {
 impl LlcDiagnosticsSummary {
     /// Counts the estimates of `records` (`None` when none carries an R-hat).
     pub fn of<'a>(records: impl Iterator<Item = &'a crate::train::LlcRecord>) -> Option<Self> {
+        let records: Vec<&crate::train::LlcRecord> = records.collect();
+        let mut s = Self::of_values(records.iter().map(|r| (r.rhat, r.ess_bulk, r.acceptance)))?;
+        if let Some(late) = Self::of_values(
+            records
+                .iter()
+                .filter(|r| r.late)
+                .map(|r| (r.rhat, r.ess_bulk, r.acceptance)),
+        ) {
+            s.late_estimates = late.estimates;
+            s.late_any_fail = late.any_fail;
+        }
+        Some(s)
+    }
+
+    /// Counts estimates given as `(R-hat, bulk ESS, acceptance)` (`None` when none carries an
+    /// R-hat).
+    pub fn of_values(
+        records: impl Iterator<Item = (Option<f64>, Option<f64>, Option<f64>)>,
+    ) -> Option<Self> {
         let mut s = Self::default();
         let (mut rh, mut acc) = (vec![], vec![]);
-        for r in records {
+        for (rhat, ess_bulk, acceptance) in records {
             s.estimates += 1;
             let t = &s.thresholds;
-            let fr = !r.rhat.is_some_and(|x| x <= t.rhat_max);
-            let fe = !r.ess_bulk.is_some_and(|x| x >= t.ess_bulk_min);
-            let fa = !r
-                .acceptance
-                .is_some_and(|x| (t.acceptance[0]..=t.acceptance[1]).contains(&x));
+            let fr = !rhat.is_some_and(|x| x <= t.rhat_max);
+            let fe = !ess_bulk.is_some_and(|x| x >= t.ess_bulk_min);
+            let fa = !acceptance.is_some_and(|x| (t.acceptance[0]..=t.acceptance[1]).contains(&x));
             s.rhat_fail += usize::from(fr);
             s.ess_fail += usize::from(fe);
             s.acceptance_fail += usize::from(fa);
             s.any_fail += usize::from(fr || fe || fa);
-            rh.extend(r.rhat.filter(|x| x.is_finite()));
-            acc.extend(r.acceptance.filter(|x| x.is_finite()));
+            rh.extend(rhat.filter(|x| x.is_finite()));
+            acc.extend(acceptance.filter(|x| x.is_finite()));
         }
         if rh.is_empty() {
             return None;

@@ -358,6 +358,18 @@ fn analyse_and_report(
         batch_size: p.batch_size,
         paper: crate::report::results::PAPER.into(),
         preset_note: crate::report::results::preset_note(&p.name),
+        llc_setting: {
+            let d = LlcConfig::default();
+            format!(
+                "SGLD epsilon {}, gamma {}, {} chains x {} draws after {} burn-in steps, n_beta {}",
+                p.llc_epsilon.unwrap_or(d.epsilon),
+                p.llc_gamma.unwrap_or(d.gamma),
+                p.llc_chains,
+                p.llc_draws,
+                p.llc_burnin,
+                d.nbeta.name()
+            )
+        },
     };
     // The main sweep's claims use the main runs only (every group the same size); the studies
     // use every run.

@@ -102,6 +102,7 @@ pub(crate) fn cmd_ensemble(a: EnsembleArgs, threads: usize) -> Result<()> {
                 checkpoints_per_decade: a.checkpoints_per_decade,
                 uniform_checkpoints: a.uniform_checkpoints,
                 external: None,
+                llc_uncalibrated: None,
             }],
             data: a.data.config(),
             ..DriftConfig::default()
