@@ -484,7 +484,8 @@ pub fn unreliable_shapes(
                 d.estimates,
                 d.thresholds.rhat_max,
                 d.rhat_fail,
-                crate::report::format::num(d.rhat_max),
+                // four decimals: 1.0102 must not print as the threshold 1.01
+                format!("{:.4}", d.rhat_max),
                 d.thresholds.ess_bulk_min,
                 d.ess_fail,
                 d.thresholds.acceptance[0],

@@ -277,7 +277,9 @@ fn gamma_law_section(d: &mut Document, e: &EnsembleStudy) {
     let mut rows = vec![];
     for g in &e.results.groups {
         let gl = &g.gamma_law;
-        if !gl.testable {
+        // a group whose test was computed but whose premise failed (an untrustworthy shape)
+        // shows its numbers as description; the note says why there is no verdict
+        if !gl.testable && gl.per_init.is_empty() {
             rows.push(vec![
                 g.name.clone(),
                 "-".into(),
@@ -311,13 +313,22 @@ fn gamma_law_section(d: &mut Document, e: &EnsembleStudy) {
             String::new(),
             format!("Fisher {}", opt(gl.fisher_p)),
             format!(
-                "{}; autocorrelation time {} steps, kept losses {} steps apart, residual autocorrelation time {} (thinned spacings), cross-stream correlation {}; shapes: {}",
+                "{}; autocorrelation time {} steps, kept losses {} steps apart, residual autocorrelation time {} (thinned spacings), cross-stream correlation {}; shapes: {}{}",
                 gl.note,
                 opt(gl.autocorrelation_steps),
                 gl.thinned_spacing.map_or("n/a".into(), |x| x.to_string()),
                 opt(gl.residual_autocorrelation),
                 opt(gl.cross_stream_correlation),
-                gl.llc_source
+                gl.llc_source,
+                gl.llc_diagnostics.as_ref().map_or(String::new(), |d| format!(
+                    "; their checks: {} of {} fail (R-hat median {}, largest {}; acceptance {} to {})",
+                    d.any_fail,
+                    d.estimates,
+                    format!("{:.4}", d.rhat_median),
+                    format!("{:.4}", d.rhat_max),
+                    num(d.acceptance_min),
+                    num(d.acceptance_max)
+                ))
             ),
         ]);
     }
