@@ -479,13 +479,13 @@ pub fn unreliable_shapes(
     d.filter(|d| cfg.require_reliable_llc && d.any_fail > 0)
         .map(|d| {
             format!(
-                "not testable: {} of the {} LLC estimates behind the shapes fail the estimator's checks (R-hat above {} in {}, largest {}; bulk ESS below {} in {}; acceptance outside [{}, {}] in {}), so the shape is not a trustworthy LLC; the test below is described, not a verdict. ",
+                "not testable: {} of the {} LLC estimates behind the shapes fail the estimator's checks (R-hat above {} in {}, largest {:.4}; bulk ESS below {} in {}; acceptance outside [{}, {}] in {}), so the shape is not a trustworthy LLC; the test below is described, not a verdict. ",
                 d.any_fail,
                 d.estimates,
                 d.thresholds.rhat_max,
                 d.rhat_fail,
                 // four decimals: 1.0102 must not print as the threshold 1.01
-                format!("{:.4}", d.rhat_max),
+                d.rhat_max,
                 d.thresholds.ess_bulk_min,
                 d.ess_fail,
                 d.thresholds.acceptance[0],

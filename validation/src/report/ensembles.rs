@@ -321,11 +321,11 @@ fn gamma_law_section(d: &mut Document, e: &EnsembleStudy) {
                 opt(gl.cross_stream_correlation),
                 gl.llc_source,
                 gl.llc_diagnostics.as_ref().map_or(String::new(), |d| format!(
-                    "; their checks: {} of {} fail (R-hat median {}, largest {}; acceptance {} to {})",
+                    "; their checks: {} of {} fail (R-hat median {:.4}, largest {:.4}; acceptance {} to {})",
                     d.any_fail,
                     d.estimates,
-                    format!("{:.4}", d.rhat_median),
-                    format!("{:.4}", d.rhat_max),
+                    d.rhat_median,
+                    d.rhat_max,
                     num(d.acceptance_min),
                     num(d.acceptance_max)
                 ))
