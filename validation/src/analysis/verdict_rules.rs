@@ -106,6 +106,12 @@ pub enum NotTestableReason {
         /// Effective points required.
         need: usize,
     },
+    /// A premise of the claim's inputs failed (for example an LLC shape from estimates that
+    /// fail their diagnostics).
+    PremiseFailed {
+        /// Which premise, and how it failed.
+        premise: String,
+    },
     /// A premise was declared but the evidence does not say whether it holds.
     PremiseUnchecked {
         /// Which premise.
@@ -133,6 +139,7 @@ impl NotTestableReason {
             Self::TooFewEffectivePoints { have, need } => {
                 format!("{have} effective points, {need} needed")
             }
+            Self::PremiseFailed { premise } => format!("premise fails: {premise}"),
             Self::PremiseUnchecked { premise } => format!("premise not checked: {premise}"),
             Self::MissingEvidence { needed } => format!("missing evidence: {needed}"),
             Self::InvalidEvidence { why } => format!("invalid evidence: {why}"),
@@ -210,6 +217,10 @@ pub struct Evidence {
     pub stationary: Option<bool>,
     /// Whether a scaling regime was found, where looked for.
     pub scaling_regime: Option<bool>,
+    /// A premise of the inputs that failed, in words (`None`: none did). Checked before
+    /// everything else: such a claim is not testable whatever its numbers say.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub premise_failed: Option<String>,
 }
 
 impl Evidence {
@@ -384,6 +395,11 @@ pub fn interval_contains_estimate(estimate: f64, interval: &ConfidenceInterval) 
 
 /// The premise check: `None` when the claim is testable.
 fn premise_failure(p: &Premise, e: &Evidence) -> Option<NotTestableReason> {
+    if let Some(premise) = &e.premise_failed {
+        return Some(NotTestableReason::PremiseFailed {
+            premise: premise.clone(),
+        });
+    }
     if e.n_units < p.min_units {
         return Some(NotTestableReason::TooFewUnits {
             have: e.n_units,

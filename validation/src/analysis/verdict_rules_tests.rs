@@ -273,3 +273,33 @@ fn interval_rules_and_multiplicity() {
     assert!(!interval_contains_estimate(0.9, &ci(0.2, 0.8, 0.9)));
     assert!(!interval_contains_estimate(f64::NAN, &ci(0.2, 0.8, 0.9)));
 }
+
+/// A failed premise of the inputs makes a claim not testable, whatever its interval says, and
+/// the verdict names the premise.
+#[test]
+fn a_failed_input_premise_makes_the_claim_not_testable() {
+    let claims = vec![
+        Claim::new("a", "x > 0", Rule::LowerBound { threshold: 0.0 }),
+        Claim::new("b", "x > 0", Rule::LowerBound { threshold: 0.0 }),
+    ];
+    // both intervals lie far above 0 with 5 units: "b" alone would be supported
+    let clean = Evidence::from_interval(3.0, ci(2.0, 4.0, 0.95), 5);
+    let failed = Evidence {
+        premise_failed: Some(
+            "2 of the 10 LLC estimates behind the shapes fail their checks".into(),
+        ),
+        ..clean.clone()
+    };
+    let r = evaluate_claims(&claims, &[failed, clean], 0.05).unwrap();
+    match &r.verdicts[0].verdict {
+        RuleVerdict::NotTestable { reason } => {
+            assert!(matches!(reason, NotTestableReason::PremiseFailed { .. }));
+            assert_eq!(
+                reason.words(),
+                "premise fails: 2 of the 10 LLC estimates behind the shapes fail their checks"
+            );
+        }
+        v => panic!("expected not testable, got {v:?}"),
+    }
+    assert_eq!(r.verdicts[1].verdict, RuleVerdict::Supported);
+}

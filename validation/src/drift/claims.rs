@@ -209,11 +209,13 @@ fn group_evidence(
         if gl.testable {
             from_units(&gl.log_shape_ratios(), boot).stationary(true)
         } else {
-            // stationary, but no sample or no LLC: no units (the note says why)
+            // stationary, but no sample or no LLC: no units (the note says why); or the test
+            // was computed but a premise on its shape failed: not testable, with that premise
             Evidence {
                 estimate: f64::NAN,
                 n_units: 0,
                 stationary: Some(true),
+                premise_failed: gl.premise_failed.clone(),
                 ..Evidence::default()
             }
         }

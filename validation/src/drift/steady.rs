@@ -165,6 +165,10 @@ pub struct GroupGammaLaw {
     /// The checks of the LLC estimates behind the shapes (`None`: no estimate carries them).
     #[serde(default)]
     pub llc_diagnostics: Option<crate::report::results::LlcDiagnosticsSummary>,
+    /// The premise on the shape that failed, in words (`None`: it held, or the test was not
+    /// computed for another reason given in `note`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub premise_failed: Option<String>,
     /// Per initialisation.
     pub per_init: Vec<InitGammaLaw>,
     /// Fisher's combination of the initialisations' p-values (`null`: not testable).
@@ -185,6 +189,7 @@ impl GroupGammaLaw {
             cross_stream_correlation: None,
             llc_source: String::new(),
             llc_diagnostics: None,
+            premise_failed: None,
             per_init: vec![],
             fisher_p: None,
         }
@@ -437,11 +442,23 @@ pub fn group_gamma_law(
     };
     let llc_diagnostics =
         crate::report::results::LlcDiagnosticsSummary::of_values(checks.into_iter());
-    let unreliable = match &g.llc_uncalibrated {
-        Some(why) => Some(format!(
-            "not testable: the LLC estimator has no calibrated setting on this network ({why}), so the shape is not a trustworthy LLC; the test below is described, not a verdict. "
-        )),
-        None => unreliable_shapes(llc_diagnostics.as_ref(), cfg),
+    let (unreliable, premise_failed) = match &g.llc_uncalibrated {
+        Some(why) => (
+            Some(format!(
+                "not testable: the LLC estimator has no calibrated setting on this network ({why}), so the shape is not a trustworthy LLC; the test below is described, not a verdict. "
+            )),
+            Some("the LLC estimator has no calibrated setting on this network".to_string()),
+        ),
+        None => {
+            let u = unreliable_shapes(llc_diagnostics.as_ref(), cfg);
+            let p = u.as_ref().and(llc_diagnostics.as_ref()).map(|d| {
+                format!(
+                    "{} of the {} LLC estimates behind the shapes fail their checks",
+                    d.any_fail, d.estimates
+                )
+            });
+            (u, p)
+        }
     };
     match test_units(&units, &shapes, cfg) {
         Ok(o) => GroupGammaLaw {
@@ -462,6 +479,7 @@ pub fn group_gamma_law(
             cross_stream_correlation: o.cross_correlation,
             llc_source: source,
             llc_diagnostics,
+            premise_failed,
             fisher_p: Some(o.fisher_p),
             per_init: o.per_init,
         },
