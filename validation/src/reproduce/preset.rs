@@ -215,8 +215,10 @@ impl Preset {
     }
 
     /// The paper preset: 5 architectures x 20 seeds x SGD and Adam, the study's SGD
-    /// (lr 0.001, batch 256), 100,000 steps, LLC every 500 steps (4 chains x 400 draws after 200 burn-in steps),
-    /// 20 checkpoints per decade (about 20 GB of checkpoints in all). Sized for one GPU;
+    /// (lr 0.001, batch 256), 100,000 steps, LLC every 500 steps (epsilon 2e-3, gamma 100 as
+    /// [`MEDIUM_LLC`], which `llc-sweep` also chose on the reference 784-128-10 checkpoint; 4
+    /// chains x 400 draws after 200 burn-in steps, shorter than the calibration's 1000 draws for
+    /// the cost; the larger architectures were not swept), 20 checkpoints per decade (about 20 GB of checkpoints in all). Sized for one GPU;
     /// on a 2-core CPU about 11 hours, modelled from measured parts
     /// (`validation/scripts/paper_cpu_cost.py`, BENCHMARKS.md).
     pub fn paper() -> Self {
@@ -243,8 +245,10 @@ impl Preset {
             llc_chains: 4,
             llc_draws: 400,
             llc_burnin: 200,
-            llc_epsilon: None,
-            llc_gamma: None,
+            // the calibrated step and localisation (the sweep chose them on the reference
+            // 784-128-10 checkpoint too), at the paper's shorter chains for its cost
+            llc_epsilon: Some(MEDIUM_LLC.epsilon),
+            llc_gamma: Some(MEDIUM_LLC.gamma),
             n_train: 8000,
             n_test: 2000,
             subsample_given: false,
@@ -679,6 +683,7 @@ mod tests {
             ("ensemble-sgd", true),
             ("ensemble-sgd-wd", true),
             ("ensemble-sgd-wd-bn", false),
+            ("reference-784-128-10", true),
         ] {
             let text = std::fs::read_to_string(dir.join(name).join("sweep.json"))
                 .unwrap_or_else(|e| panic!("{name}: {e}"));
@@ -710,6 +715,11 @@ mod tests {
             )
         );
         assert_eq!(medium_ensembles().gamma_law.llc, MEDIUM_LLC.config());
+        let p = Preset::paper();
+        assert_eq!(
+            (p.llc_epsilon, p.llc_gamma),
+            (Some(MEDIUM_LLC.epsilon), Some(MEDIUM_LLC.gamma))
+        );
         // the sweep chose nothing on the BatchNorm network: its group says so, and only it
         for g in &medium_ensembles().groups {
             assert_eq!(g.llc_uncalibrated.is_some(), g.arch.batchnorm, "{}", g.name);
