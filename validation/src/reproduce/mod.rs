@@ -359,15 +359,15 @@ fn analyse_and_report(
         paper: crate::report::results::PAPER.into(),
         preset_note: crate::report::results::preset_note(&p.name),
         llc_setting: {
-            let d = LlcConfig::default();
+            let c = p.llc_config();
             format!(
                 "SGLD epsilon {}, gamma {}, {} chains x {} draws after {} burn-in steps, n_beta {}",
-                p.llc_epsilon.unwrap_or(d.epsilon),
-                p.llc_gamma.unwrap_or(d.gamma),
-                p.llc_chains,
-                p.llc_draws,
-                p.llc_burnin,
-                d.nbeta.name()
+                c.epsilon,
+                c.gamma,
+                c.chains,
+                c.draws,
+                c.burnin,
+                c.nbeta.name()
             )
         },
     };

@@ -137,13 +137,8 @@ pub(super) fn train_config(p: &Preset, s: &RunSpec, device: DeviceKind) -> Train
             Default::default()
         },
         llc: LlcConfig {
-            chains: p.llc_chains,
-            draws: p.llc_draws,
-            burnin: p.llc_burnin,
-            epsilon: p.llc_epsilon.unwrap_or(LlcConfig::default().epsilon),
-            gamma: p.llc_gamma.unwrap_or(LlcConfig::default().gamma),
             seed: s.seed,
-            ..LlcConfig::default()
+            ..p.llc_config()
         },
         resume_every: (p.steps / 10).max(1),
         device,

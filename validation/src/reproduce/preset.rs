@@ -114,6 +114,20 @@ pub(crate) enum Role {
 }
 
 impl Preset {
+    /// The LLC estimator of the runs' in-training estimates (the seed is the run's; what the
+    /// preset leaves open is the estimator's default).
+    pub fn llc_config(&self) -> crate::llc::LlcConfig {
+        let d = crate::llc::LlcConfig::default();
+        crate::llc::LlcConfig {
+            chains: self.llc_chains,
+            draws: self.llc_draws,
+            burnin: self.llc_burnin,
+            epsilon: self.llc_epsilon.unwrap_or(d.epsilon),
+            gamma: self.llc_gamma.unwrap_or(d.gamma),
+            ..d
+        }
+    }
+
     /// The quick preset: 2 architectures x 3 seeds x SGD and Adam at the study's settings
     /// (SGD lr 0.001, batch 256, no momentum or weight decay; Adam lr 0.001), 10,000 steps,
     /// small nets, and small shared-initialisation ensembles ([`quick_ensembles`]); finishes
@@ -566,40 +580,18 @@ pub fn medium_ensembles() -> crate::drift::DriftConfig {
                 Some(1_200),
             ),
             bn,
-            group(
-                "large-batch-low-lr",
-                1e-4,
-                1024,
-                0.0,
-                0.0,
-                4_000,
-                (4, 4),
-                Some(400),
-            ),
-            // the two corners completing the lr x batch grid of the study's setting and the
-            // large-batch, low-lr corner, at the corner's length
-            group(
-                "large-batch-study-lr",
-                1e-3,
-                1024,
-                0.0,
-                0.0,
-                4_000,
-                (4, 4),
-                Some(400),
-            ),
-            group(
-                "study-batch-low-lr",
-                1e-4,
-                256,
-                0.0,
-                0.0,
-                4_000,
-                (4, 4),
-                Some(400),
-            ),
         ],
         1000,
+    );
+    // the large-batch, low-lr corner and the two corners completing the lr x batch grid with
+    // the study's setting, at the corner's length
+    c.groups.extend(
+        [
+            ("large-batch-low-lr", 1e-4, 1024),
+            ("large-batch-study-lr", 1e-3, 1024),
+            ("study-batch-low-lr", 1e-4, 256),
+        ]
+        .map(|(name, lr, b)| group(name, lr, b, 0.0, 0.0, 4_000, (4, 4), Some(400))),
     );
     // the Gamma-law shapes with the calibrated estimator
     c.gamma_law.llc = MEDIUM_LLC.config();
