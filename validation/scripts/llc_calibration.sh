@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
-# The calibration behind the medium preset's LLC setting (MEDIUM_LLC in
+# The calibration behind the medium preset's LLC settings (MEDIUM_LLC and, at the paper's
+# n_beta = n / ln n, PAPER_NBETA_LLC in
 # validation/src/reproduce/preset.rs): `ffpe-validate llc-sweep` (epsilon x gamma grid,
 # devinterp's recipe, with the declared rule of `llc-sweep --help`) at the chain length the
 # study uses (4 chains x 1000 draws after 200 burn-in steps), on five checkpoints of a medium
 # run: the end of a single SGD run and of a single Adam run, the end of stream 0 of
 # initialisation 0 of the study's ensemble group, of the weight-decay group and of the
-# BatchNorm group.
+# BatchNorm group; then the two single runs' checkpoints again at n_beta = n / ln n.
 #
 # usage: validation/scripts/llc_calibration.sh MEDIUM_OUT RESULTS_DIR [FFPE_VALIDATE]
 #   MEDIUM_OUT   the output directory of `ffpe-validate reproduce --preset medium`
@@ -18,9 +19,9 @@ bin=${3:-target/release/ffpe-validate}
 eps=3e-4,1e-3,2e-3
 gammas=100,300
 mkdir -p "$out"
-sweep() { # name arch checkpoint
+sweep() { # name arch checkpoint [extra llc-sweep options]
   "$bin" llc-sweep --weights "$3" --arch "$2" --epsilons "$eps" --gammas "$gammas" \
-    --chains 4 --draws 1000 --burnin 200 --threads 2 --seed 0 --out "$out/$1" >/dev/null
+    --chains 4 --draws 1000 --burnin 200 --threads 2 --seed 0 --out "$out/$1" "${@:4}" >/dev/null
   python3 - "$out/$1/sweep.json" "$1" <<'PY'
 import json, sys
 d = json.load(open(sys.argv[1]))
@@ -39,3 +40,8 @@ sweep single-adam-s0 784-32-10 "$med/runs/784-32-10_adam_s0/checkpoints/step-000
 sweep ensemble-sgd 784-32-10 "$med/ensembles/sgd/init-0/stream-0/checkpoints/step-0000014000.safetensors"
 sweep ensemble-sgd-wd 784-32-10 "$med/ensembles/sgd-wd/init-0/stream-0/checkpoints/step-0000012000.safetensors"
 sweep ensemble-sgd-wd-bn 784-32-10+bn "$med/ensembles/sgd-wd-bn/init-0/stream-0/checkpoints/step-0000006000.safetensors"
+# The paper's n_beta = n / ln n (PAPER_NBETA_LLC in preset.rs): 19 times colder than B / ln B,
+# so a grid of smaller steps.
+eps=3e-5,1e-4,3e-4
+sweep paper-nbeta-single-sgd-s0 784-32-10 "$med/runs/784-32-10_sgd_s0/checkpoints/step-0000010000.safetensors" --nbeta dataset
+sweep paper-nbeta-single-adam-s0 784-32-10 "$med/runs/784-32-10_adam_s0/checkpoints/step-0000010000.safetensors" --nbeta dataset

@@ -377,3 +377,66 @@ fn conv_tiny_preset_end_to_end() {
         "numbers in report.md not in results.json: {missing:?}"
     );
 }
+
+/// The LLC at the paper's n_beta = n / ln n on every main run's final checkpoint: one estimate
+/// per main run at that n_beta, a row per optimizer whose counts add up, in results.json and
+/// in the report (every number of report.md is one of results.json), and cached: a rerun gives
+/// the same estimates.
+#[test]
+fn tiny_preset_estimates_the_llc_at_the_papers_nbeta() {
+    use ffpe_validation::llc::{LlcConfig, NBeta};
+    use ffpe_validation::reproduce::Studies;
+    let dir = tempfile::tempdir().unwrap();
+    let mut p = Preset::tiny();
+    p.studies = Studies {
+        paper_nbeta_llc: Some(LlcConfig {
+            nbeta: NBeta::Dataset,
+            epsilon: 3e-4,
+            gamma: 300.0,
+            draws: 60,
+            burnin: 20,
+            ..LlcConfig::default()
+        }),
+        ..Studies::default()
+    };
+    let n = p.n_train as f64;
+    let mut opts = ReproduceOptions::new(p, dir.path().to_path_buf());
+    opts.progress = false;
+    let res = reproduce(&opts).unwrap();
+    let pn = res
+        .studies
+        .paper_nbeta
+        .as_ref()
+        .expect("paper n_beta study");
+    assert_eq!(pn.estimates.len(), res.runs.len());
+    for e in &pn.estimates {
+        // n / ln n, to rounding
+        assert!(
+            (e.n_beta - n / n.ln()).abs() < 1e-9 * e.n_beta,
+            "{}",
+            e.n_beta
+        );
+        assert_eq!(e.step, 300);
+        assert!(e.llc_mean.is_finite(), "{}", e.id);
+        if e.usable {
+            assert!(e.llc_mean > 0.0);
+        }
+    }
+    assert_eq!(pn.rows.len(), 2);
+    for r in &pn.rows {
+        assert_eq!(r.runs, 2, "{}", r.optimizer);
+        assert!(r.usable + r.negative <= r.runs);
+        assert_eq!(r.mean.is_some(), r.usable > 0);
+        assert!(r.published.is_some());
+    }
+    let md = std::fs::read_to_string(dir.path().join("report.md")).unwrap();
+    assert!(md.contains("n_beta = n / ln n"), "section missing");
+    let (_, missing) = report_numbers(&md, dir.path());
+    assert!(
+        missing.is_empty(),
+        "numbers not in results.json: {missing:?}"
+    );
+    // a rerun reads the cached estimates
+    let again = reproduce(&opts).unwrap();
+    assert_eq!(again.studies.paper_nbeta, res.studies.paper_nbeta);
+}

@@ -94,8 +94,12 @@ pub struct RunAnalysis {
     pub test_accuracy: f64,
     /// Final test loss.
     pub test_loss: f64,
-    /// Final LLC (mean of the last 10 estimates).
+    /// Final LLC (mean of the last 10 estimates, the SPEC's definition).
     pub final_llc: f64,
+    /// First and last step of the estimates averaged in `final_llc`: on a geometric LLC
+    /// schedule the last 10 estimates reach far back from the end of training.
+    #[serde(default)]
+    pub final_llc_steps: Option<(f64, f64)>,
     /// `R` at the last checkpoint.
     pub final_displacement: f64,
     /// Early/late windows.

@@ -147,6 +147,13 @@ pub fn final_llc(llc: &[f64]) -> f64 {
     mean(&v)
 }
 
+/// First and last of the steps `llc_t` of the estimates [`final_llc`] averages (`None`: no
+/// estimate).
+pub fn final_llc_steps(llc_t: &[f64]) -> Option<(f64, f64)> {
+    let last = *llc_t.last()?;
+    Some((llc_t[llc_t.len().saturating_sub(10)], last))
+}
+
 /// Analyses one run. Failures of single steps are recorded in `notes`, never panics.
 pub fn analyse_run(d: &RunData, cfg: &RunAnalysisConfig) -> RunAnalysis {
     let mut notes = Vec::new();
@@ -227,6 +234,7 @@ pub fn analyse_run(d: &RunData, cfg: &RunAnalysisConfig) -> RunAnalysis {
         test_accuracy: d.test_accuracy,
         test_loss: d.test_loss,
         final_llc: final_llc(&d.llc),
+        final_llc_steps: final_llc_steps(&d.llc_t),
         final_displacement: d.r.last().copied().unwrap_or(f64::NAN),
         windows,
         early_fit,
@@ -244,6 +252,18 @@ pub fn analyse_run(d: &RunData, cfg: &RunAnalysisConfig) -> RunAnalysis {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn final_llc_spans_the_steps_of_its_last_ten_estimates() {
+        // a geometric schedule: 1, 2, 4, ..., 2^14; the last 10 start at 2^5 = 32
+        let t: Vec<f64> = (0..15).map(|k| f64::from(1u32 << k)).collect();
+        let l: Vec<f64> = (0..15).map(f64::from).collect();
+        assert_eq!(final_llc_steps(&t), Some((32.0, 16384.0)));
+        assert!((final_llc(&l) - 9.5).abs() < 1e-12); // mean of 5..=14
+        // fewer than 10 estimates: all of them
+        assert_eq!(final_llc_steps(&t[..3]), Some((1.0, 4.0)));
+        assert_eq!(final_llc_steps(&[]), None);
+    }
 
     #[test]
     fn lambda_bar_is_the_trapezoid_time_average() {

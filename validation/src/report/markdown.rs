@@ -117,7 +117,7 @@ pub(super) fn document(res: &Results, figure_files: &[(String, String)]) -> Docu
         );
     }
     d.h(2, "Displacement exponents");
-    d.p("s is the OLS slope of ln R on ln t; intervals are moving-block bootstrap percentile intervals over time points. The early and late windows are split at the change point of the local slope (two-segment fit); the late window is used for every theory check.");
+    d.p(format!("s is the OLS slope of ln R on ln t; intervals are moving-block bootstrap percentile intervals over time points. The early and late windows are split at the change point of the local slope (two-segment fit); the late window is used for every theory check. {}", final_llc_span(&res.runs)));
     d.table(
         &[
             "run",
@@ -300,7 +300,10 @@ pub(super) fn document(res: &Results, figure_files: &[(String, String)]) -> Docu
             })
             .collect(),
     );
-    d.p("The published values come from a configuration the authors did not fully specify; compare orders of magnitude and the direction of the contrast, not decimals.");
+    d.p(format!("The published values come from a configuration the authors did not fully specify; compare orders of magnitude and the direction of the contrast, not decimals. {}", final_llc_span(&res.runs)));
+    if let Some(pn) = &res.studies.paper_nbeta {
+        paper_nbeta_section(&mut d, pn);
+    }
     studies_sections(&mut d, &res.studies);
     d.h(2, "Steady state: loss levels against the Gamma law");
     d.p("Excess losses of the late-window iterates (full training-set loss at the checkpoints) against Gamma(shape = lambda_bar from the LLC, scale T fitted); L* fitted with the shape held fixed. Estimating T and L* makes the KS p-value conservative; serial correlation makes the nominal-n p-value anti-conservative, so the effective-n p-value is the one used in the verdict. A steady state has no trend: runs whose late-window losses still trend with time (|Spearman| at least 0.5) or have fewer than 10 effective points cannot test the claim.");
@@ -685,4 +688,98 @@ pub(super) fn studies_sections(d: &mut Document, st: &crate::report::results::St
                 .collect(),
         );
     }
+}
+
+/// The LLC at the paper's `n_beta = n / ln n`, beside the published values.
+fn paper_nbeta_section(d: &mut Document, pn: &crate::report::results::PaperNbetaStudy) {
+    let nb = pn.estimates.first().map_or(f64::NAN, |e| e.n_beta);
+    d.p(format!(
+        "The published LLCs use n_beta = n / ln n ({} here); every other LLC of this report uses B / ln B, so the final-LLC column above is not on the published scale. The same final checkpoints at the paper's n_beta ({}); an estimate is usable when it is positive and passes the estimator's checks (R-hat <= {}, bulk ESS >= {}, acceptance in [{}, {}]); a negative estimate means the chains found lower loss than the checkpoint's, so the checkpoint is not at a minimum and has no LLC.",
+        num(nb),
+        pn.setting,
+        num(pn.thresholds.rhat_max),
+        num(pn.thresholds.ess_bulk_min),
+        num(pn.thresholds.acceptance[0]),
+        num(pn.thresholds.acceptance[1]),
+    ));
+    let rows: Vec<Vec<String>> = pn
+        .rows
+        .iter()
+        .map(|r| {
+            vec![
+                r.optimizer.to_string(),
+                r.runs.to_string(),
+                r.usable.to_string(),
+                r.negative.to_string(),
+                match (r.mean, r.std) {
+                    (Some(m), Some(sd)) => format!("{} +- {}", num(m), num(sd)),
+                    (Some(m), None) => num(m),
+                    _ => "n/a".into(),
+                },
+                r.published
+                    .map_or("n/a".into(), |p| format!("{} +- {}", num(p.0), num(p.1))),
+            ]
+        })
+        .collect();
+    d.table(
+        &[
+            "optimizer",
+            "runs",
+            "usable",
+            "negative",
+            "LLC at n / ln n (usable runs)",
+            "published LLC",
+        ],
+        rows,
+    );
+    d.table(
+        &[
+            "run",
+            "step",
+            "LLC +- sd over chains",
+            "R-hat",
+            "bulk ESS",
+            "acceptance",
+            "usable",
+        ],
+        pn.estimates
+            .iter()
+            .map(|e| {
+                vec![
+                    e.id.clone(),
+                    e.step.to_string(),
+                    format!("{} +- {}", num(e.llc_mean), num(e.llc_std)),
+                    opt(e.rhat),
+                    opt(e.ess_bulk),
+                    opt(e.acceptance),
+                    if e.usable { "yes" } else { "no" }.into(),
+                ]
+            })
+            .collect(),
+    );
+}
+
+/// What "final LLC" averages in these runs: the SPEC's mean of the last 10 estimates, and the
+/// steps they span (on a geometric LLC schedule they reach far back from the end).
+fn final_llc_span(runs: &[crate::analysis::results::RunAnalysis]) -> String {
+    let spans: Vec<(f64, f64)> = runs.iter().filter_map(|r| r.final_llc_steps).collect();
+    if spans.is_empty() {
+        return "final LLC: the mean of the last 10 LLC estimates of a run.".into();
+    }
+    let lo = spans.iter().map(|s| s.0).fold(f64::INFINITY, f64::min);
+    let hi = spans.iter().map(|s| s.1).fold(f64::NEG_INFINITY, f64::max);
+    let from = spans.iter().map(|s| s.0).fold(f64::NEG_INFINITY, f64::max);
+    let span = if lo.total_cmp(&from).is_eq() {
+        format!("steps {} to {}", num(lo), num(hi))
+    } else {
+        format!(
+            "starting between steps {} and {} (by run) and ending by step {}",
+            num(lo),
+            num(from),
+            num(hi)
+        )
+    };
+    format!(
+        "final LLC: the mean of the last 10 LLC estimates of a run (the SPEC's definition), here {span} of training; it is not the LLC at the end of training where the estimates are spaced unevenly."
+    )
 }

@@ -270,4 +270,104 @@ pub struct StudyResults {
     /// held-out steps, the headline verdicts (when the preset runs them).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ensembles: Option<crate::drift::EnsembleStudy>,
+    /// The LLC at the paper's `n_beta = n / ln n` on the final checkpoint of every main-sweep
+    /// run (when the preset estimates it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub paper_nbeta: Option<PaperNbetaStudy>,
+}
+
+/// LLC estimates at the paper's inverse temperature `n_beta = n / ln n`, for the comparison
+/// with the published values (which use it).
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+pub struct PaperNbetaStudy {
+    /// The estimator, in words.
+    pub setting: String,
+    /// One estimate per main-sweep run.
+    pub estimates: Vec<PaperNbetaEstimate>,
+    /// Per optimizer, beside the published value.
+    pub rows: Vec<PaperNbetaRow>,
+    /// The checks an estimate must pass to be usable.
+    pub thresholds: LlcThresholds,
+}
+
+/// The estimates at the paper's `n_beta` of one optimizer.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct PaperNbetaRow {
+    /// `sgd` or `adam`.
+    pub optimizer: crate::optim::OptimizerKind,
+    /// Runs estimated.
+    pub runs: usize,
+    /// Usable estimates (positive, passing the checks).
+    pub usable: usize,
+    /// Negative estimates (the checkpoint is not at a minimum).
+    pub negative: usize,
+    /// Mean of the usable estimates (`None`: none usable).
+    pub mean: Option<f64>,
+    /// Their standard deviation across runs (`None`: fewer than 2).
+    pub std: Option<f64>,
+    /// The published LLC, mean and std (SPEC 3).
+    pub published: Option<(f64, f64)>,
+}
+
+impl PaperNbetaRow {
+    /// The row of `optimizer` from `estimates` (`None`: no estimate of it).
+    pub fn of(
+        optimizer: crate::optim::OptimizerKind,
+        estimates: &[PaperNbetaEstimate],
+    ) -> Option<PaperNbetaRow> {
+        let all: Vec<&PaperNbetaEstimate> = estimates
+            .iter()
+            .filter(|e| e.optimizer == optimizer)
+            .collect();
+        if all.is_empty() {
+            return None;
+        }
+        let ok: Vec<f64> = all
+            .iter()
+            .filter(|e| e.usable)
+            .map(|e| e.llc_mean)
+            .collect();
+        let mean = (!ok.is_empty()).then(|| ok.iter().sum::<f64>() / ok.len() as f64);
+        let std = mean.filter(|_| ok.len() > 1).map(|m| {
+            (ok.iter().map(|x| (x - m).powi(2)).sum::<f64>() / (ok.len() - 1) as f64).sqrt()
+        });
+        Some(PaperNbetaRow {
+            optimizer,
+            runs: all.len(),
+            usable: ok.len(),
+            negative: all.iter().filter(|e| e.llc_mean <= 0.0).count(),
+            mean,
+            std,
+            published: crate::analysis::across::published_values(optimizer).map(|p| (p.2, p.3)),
+        })
+    }
+}
+
+/// One LLC estimate at the paper's `n_beta` on a run's final checkpoint.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct PaperNbetaEstimate {
+    /// Run identifier.
+    pub id: String,
+    /// Architecture.
+    pub arch: String,
+    /// `sgd` or `adam`.
+    pub optimizer: crate::optim::OptimizerKind,
+    /// Step of the checkpoint.
+    pub step: u64,
+    /// The `n_beta` used (`n / ln n`).
+    pub n_beta: f64,
+    /// The estimate (mean over chains).
+    pub llc_mean: f64,
+    /// Its standard deviation over chains.
+    pub llc_std: f64,
+    /// Split R-hat of the per-draw loss.
+    pub rhat: Option<f64>,
+    /// Bulk effective sample size.
+    pub ess_bulk: Option<f64>,
+    /// MALA acceptance probability of the SGLD proposals.
+    pub acceptance: Option<f64>,
+    /// The estimate is positive and passes the estimator's checks (R-hat, bulk ESS,
+    /// acceptance): a negative estimate means the chains found lower loss than `L(w*)`, so the
+    /// checkpoint is not at a minimum and the LLC is not defined there.
+    pub usable: bool,
 }

@@ -183,7 +183,94 @@ pub(super) fn study_results(
         }
         out.scale_scan = Some(studies::scale_scan(points));
     }
+    if let Some(cfg) = &st.paper_nbeta_llc {
+        let main: Vec<usize> = (0..specs.len())
+            .filter(|&i| specs[i].role == Role::Main)
+            .collect();
+        out.paper_nbeta = Some(paper_nbeta_study(
+            &main.iter().map(|&i| &specs[i]).collect::<Vec<_>>(),
+            &main.iter().map(|&i| &summaries[i]).collect::<Vec<_>>(),
+            cfg,
+            data,
+            opts,
+        )?);
+    }
     beyond_sweep(out, st, data, opts)
+}
+
+/// The LLC at the paper's `n_beta` (`cfg`) on the final checkpoint of each run (each cached
+/// in `paper_nbeta.json` of its directory, keyed by the estimator and the step).
+fn paper_nbeta_study(
+    specs: &[&RunSpec],
+    summaries: &[&(PathBuf, RunSummary)],
+    cfg: &LlcConfig,
+    data: &Data,
+    opts: &ReproduceOptions,
+) -> Result<crate::report::results::PaperNbetaStudy, ReproduceError> {
+    use crate::report::results::{LlcDiagnosticsSummary, PaperNbetaEstimate};
+    let mut out: Vec<Option<PaperNbetaEstimate>> = vec![None; specs.len()];
+    let paths: Vec<PathBuf> = summaries
+        .iter()
+        .map(|(dir, _)| dir.join("paper_nbeta.json"))
+        .collect();
+    let key = |i: usize| (cfg.clone(), summaries[i].1.steps_done);
+    for (i, o) in out.iter_mut().enumerate() {
+        *o = JsonCache::new(&paths[i]).get(&key(i));
+    }
+    let todo: Vec<usize> = (0..specs.len()).filter(|&i| out[i].is_none()).collect();
+    let nets = todo
+        .iter()
+        .map(|&i| {
+            let (dir, sum) = summaries[i];
+            crate::model::Network::load(
+                &checkpoint_path(dir, sum.steps_done),
+                &candle_core::Device::Cpu,
+            )
+        })
+        .collect::<crate::error::Result<Vec<_>>>()?;
+    let cfgs: Vec<LlcConfig> = todo
+        .iter()
+        .map(|&i| LlcConfig {
+            seed: cfg.seed ^ specs[i].seed.wrapping_mul(0x9E37_79B9),
+            threads: 1,
+            ..cfg.clone()
+        })
+        .collect();
+    let jobs: Vec<(&crate::model::Network, &LlcConfig)> = nets.iter().zip(&cfgs).collect();
+    let res = crate::llc::estimate_many(&jobs, &data.train, opts.jobs.max(1))?;
+    for (&i, r) in todo.iter().zip(&res) {
+        let d = &r.diagnostics;
+        let checks =
+            LlcDiagnosticsSummary::of_values(std::iter::once((d.rhat, d.ess_bulk, d.acceptance)));
+        let e = PaperNbetaEstimate {
+            id: specs[i].id.clone(),
+            arch: Preset::arch_name(&specs[i].arch),
+            optimizer: specs[i].optimizer,
+            step: summaries[i].1.steps_done,
+            n_beta: r.nbeta,
+            llc_mean: r.llc_mean,
+            llc_std: r.llc_std,
+            rhat: d.rhat,
+            ess_bulk: d.ess_bulk,
+            acceptance: d.acceptance,
+            usable: r.llc_mean > 0.0 && checks.is_some_and(|c| c.any_fail == 0),
+        };
+        JsonCache::new(&paths[i]).put(&key(i), &e)?;
+        out[i] = Some(e);
+    }
+    let estimates: Vec<PaperNbetaEstimate> = out.into_iter().flatten().collect();
+    Ok(crate::report::results::PaperNbetaStudy {
+        setting: format!(
+            "SGLD epsilon {}, gamma {}, {} chains x {} draws after {} burn-in steps, n_beta = n / ln n",
+            cfg.epsilon, cfg.gamma, cfg.chains, cfg.draws, cfg.burnin
+        ),
+        rows: OptimizerKind::ALL
+            .iter()
+            .filter_map(|&o| crate::report::results::PaperNbetaRow::of(o, &estimates))
+            .collect(),
+        estimates,
+        thresholds: Default::default(),
+    })
 }
 
 /// The studies with runs of their own (the Moons test, the ensembles), added to `out`.
