@@ -530,6 +530,8 @@ fn llc_truth_and_llc_sweep_commands() {
             .contains("largest usable epsilon")
     );
     assert!(v["points"][0]["diagnostics"].get("rhat").is_some());
+    // the grid-wide diagnosis: a string or null, always present
+    assert!(v["diagnosis"].is_null() || v["diagnosis"].is_string());
     for f in ["sweep.json", "llc_sweep.png", "llc_sweep.svg"] {
         assert!(dir.path().join(f).exists(), "{f}");
     }

@@ -143,6 +143,39 @@ pub struct Sweep {
     pub chosen: Option<usize>,
     /// The rule, in words.
     pub rule: &'static str,
+    /// What the grid as a whole says when no point is usable and the cause is common to all
+    /// of them ([`diagnose`]); `None` otherwise.
+    pub diagnosis: Option<String>,
+}
+
+/// A diagnosis of a grid with no usable point whose failures share one cause: every estimate
+/// negative (the chains reach lower loss than the checkpoint's, which is then not at a local
+/// minimum, so its LLC is not defined), or every point diverged. `None` when a point is usable
+/// or the causes differ (each point's `reasons` say why).
+pub fn diagnose(points: &[SweepPoint]) -> Option<String> {
+    if points.is_empty() || points.iter().any(|p| p.usable) {
+        return None;
+    }
+    let finite: Vec<&SweepPoint> = points.iter().filter(|p| p.llc_mean.is_finite()).collect();
+    if finite.is_empty() {
+        return Some("every grid point diverged: lower epsilon or raise gamma".to_string());
+    }
+    if finite.iter().all(|p| p.llc_mean < 0.0) {
+        let diverged = points.len() - finite.len();
+        return Some(format!(
+            "every estimate is negative ({} of {} grid points{}): the chains find lower loss \
+             than the checkpoint's, so the checkpoint is not at a local minimum and its LLC is \
+             not defined at this n_beta; train further, or use a warmer n_beta",
+            finite.len(),
+            points.len(),
+            if diverged > 0 {
+                format!("; {diverged} diverged")
+            } else {
+                String::new()
+            }
+        ));
+    }
+    None
 }
 
 /// The rule of the module docs in one sentence.
@@ -192,10 +225,12 @@ pub fn sweep(
         .map(|(c, r)| SweepPoint::new(c.epsilon, c.gamma, r))
         .collect();
     let chosen = choose(&mut points);
+    let diagnosis = diagnose(&points);
     Ok(Sweep {
         points,
         chosen,
         rule: RULE,
+        diagnosis,
     })
 }
 
@@ -244,5 +279,34 @@ mod tests {
         let mut q = vec![pt(1e-5, 1.0, 10.0, 0.9, 1.0), pt(1e-4, 1.0, 12.0, 0.9, 1.0)];
         assert!(choose(&mut q).is_none());
         assert!(q.iter().all(|p| !p.usable));
+        // mixed causes: no common diagnosis
+        assert_eq!(diagnose(&q), None);
+    }
+
+    #[test]
+    fn a_grid_of_negative_estimates_says_the_checkpoint_is_not_at_a_minimum() {
+        let mut p = vec![
+            pt(1e-4, 100.0, -20.0, 0.9, 1.001),
+            pt(3e-4, 100.0, -18.0, 0.9, 1.001),
+            pt(1e-3, 100.0, f64::NAN, 0.9, 1.001),
+        ];
+        assert!(choose(&mut p).is_none());
+        let d = diagnose(&p).expect("a diagnosis");
+        assert!(
+            d.contains("not at a local minimum") && d.contains("2 of 3 grid points; 1 diverged"),
+            "{d}"
+        );
+        // one positive estimate: the causes differ
+        p[0].llc_mean = 5.0;
+        assert_eq!(diagnose(&p), None);
+        // all diverged
+        for q in &mut p {
+            q.llc_mean = f64::NAN;
+        }
+        assert!(diagnose(&p).unwrap().contains("diverged"));
+        // a usable point: nothing to diagnose
+        let mut ok = vec![pt(1e-5, 1.0, 10.0, 0.9, 1.0), pt(1e-4, 1.0, 10.2, 0.9, 1.0)];
+        assert!(choose(&mut ok).is_some());
+        assert_eq!(diagnose(&ok), None);
     }
 }

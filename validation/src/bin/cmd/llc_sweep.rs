@@ -47,7 +47,7 @@ pub(crate) struct LlcSweepArgs {
     /// per gamma, the chosen point marked) into this directory.
     #[arg(long)]
     out: Option<PathBuf>,
-    /// Print the sweep as one JSON object (keys: points, chosen, rule).
+    /// Print the sweep as one JSON object (keys: points, chosen, rule, diagnosis).
     #[arg(long)]
     json: bool,
 }
@@ -113,6 +113,9 @@ pub(crate) fn cmd_llc_sweep(a: LlcSweepArgs, threads: usize) -> Result<()> {
                 s.points[i].epsilon, s.points[i].gamma, s.points[i].llc_mean
             ),
             None => println!("no grid point is usable; rule: {RULE}"),
+        }
+        if let Some(d) = &s.diagnosis {
+            println!("diagnosis: {d}");
         }
     }
     Ok(())
