@@ -45,3 +45,8 @@ sweep ensemble-sgd-wd-bn 784-32-10+bn "$med/ensembles/sgd-wd-bn/init-0/stream-0/
 eps=3e-5,1e-4,3e-4
 sweep paper-nbeta-single-sgd-s0 784-32-10 "$med/runs/784-32-10_sgd_s0/checkpoints/step-0000010000.safetensors" --nbeta dataset
 sweep paper-nbeta-single-adam-s0 784-32-10 "$med/runs/784-32-10_adam_s0/checkpoints/step-0000010000.safetensors" --nbeta dataset
+# The BatchNorm network on a wider grid (stronger localisation, smaller steps): still nothing
+# flat in epsilon (2026-12-07 night, `ensemble-sgd-wd-bn-wide-grid/`).
+eps=1e-4,3e-4,1e-3
+gammas=300,1000,3000
+sweep ensemble-sgd-wd-bn-wide-grid 784-32-10+bn "$med/ensembles/sgd-wd-bn/init-0/stream-0/checkpoints/step-0000006000.safetensors"
