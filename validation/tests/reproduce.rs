@@ -439,4 +439,10 @@ fn tiny_preset_estimates_the_llc_at_the_papers_nbeta() {
     // a rerun reads the cached estimates
     let again = reproduce(&opts).unwrap();
     assert_eq!(again.studies.paper_nbeta, res.studies.paper_nbeta);
+    // any other n_beta is refused, naming the field
+    if let Some(c) = opts.preset.studies.paper_nbeta_llc.as_mut() {
+        c.nbeta = NBeta::Batch;
+    }
+    let e = reproduce(&opts).unwrap_err().to_string();
+    assert!(e.contains("studies.paper_nbeta_llc.nbeta"), "{e}");
 }

@@ -208,6 +208,15 @@ fn paper_nbeta_study(
     opts: &ReproduceOptions,
 ) -> Result<crate::report::results::PaperNbetaStudy, ReproduceError> {
     use crate::report::results::{LlcDiagnosticsSummary, PaperNbetaEstimate};
+    if cfg.nbeta != crate::llc::NBeta::Dataset {
+        return Err(crate::error::Error::config(
+            "studies.paper_nbeta_llc.nbeta",
+            cfg.nbeta.name(),
+            "dataset (the paper's n / ln n, which this study compares with the published values)",
+        )
+        .into());
+    }
+    cfg.validate()?;
     let mut out: Vec<Option<PaperNbetaEstimate>> = vec![None; specs.len()];
     let paths: Vec<PathBuf> = summaries
         .iter()
