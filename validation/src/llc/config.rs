@@ -237,6 +237,15 @@ impl Default for LlcConfig {
 }
 
 impl LlcConfig {
+    /// The sampler's setting in words, as the reports print it: "SGLD epsilon E, gamma G, C
+    /// chains x D draws after B burn-in steps" (the caller adds the `n_beta`).
+    pub fn sampler_setting(&self) -> String {
+        format!(
+            "SGLD epsilon {}, gamma {}, {} chains x {} draws after {} burn-in steps",
+            self.epsilon, self.gamma, self.chains, self.draws, self.burnin
+        )
+    }
+
     /// Check ranges.
     pub fn validate(&self) -> Result<()> {
         let pos = |f: &'static str, v: f64| {

@@ -327,10 +327,8 @@ impl PaperNbetaRow {
             .filter(|e| e.usable)
             .map(|e| e.llc_mean)
             .collect();
-        let mean = (!ok.is_empty()).then(|| ok.iter().sum::<f64>() / ok.len() as f64);
-        let std = mean.filter(|_| ok.len() > 1).map(|m| {
-            (ok.iter().map(|x| (x - m).powi(2)).sum::<f64>() / (ok.len() - 1) as f64).sqrt()
-        });
+        let mean = (!ok.is_empty()).then(|| crate::analysis::stats::mean(&ok));
+        let std = (ok.len() > 1).then(|| crate::analysis::stats::std_dev(&ok));
         Some(PaperNbetaRow {
             optimizer,
             runs: all.len(),

@@ -360,15 +360,7 @@ fn analyse_and_report(
         preset_note: crate::report::results::preset_note(&p.name),
         llc_setting: {
             let c = p.llc_config();
-            format!(
-                "SGLD epsilon {}, gamma {}, {} chains x {} draws after {} burn-in steps, n_beta {}",
-                c.epsilon,
-                c.gamma,
-                c.chains,
-                c.draws,
-                c.burnin,
-                c.nbeta.name()
-            )
+            format!("{}, n_beta {}", c.sampler_setting(), c.nbeta.name())
         },
     };
     // The main sweep's claims use the main runs only (every group the same size); the studies

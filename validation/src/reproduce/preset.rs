@@ -717,9 +717,25 @@ mod tests {
 
     #[test]
     fn the_medium_llc_setting_is_the_committed_calibration_choice() {
-        // the sweeps of validation/scripts/llc_calibration.sh, committed with the results
+        // the sweeps of validation/scripts/llc_calibration.sh, committed with the results;
+        // `check`: the sweep chose `want` (`None`: nothing)
         let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
             .join("results/llc-calibration-2026-12-07");
+        let sweep = |name: &str| -> serde_json::Value {
+            let text = std::fs::read_to_string(dir.join(name).join("sweep.json"))
+                .unwrap_or_else(|e| panic!("{name}: {e}"));
+            serde_json::from_str(&text).unwrap()
+        };
+        let check = |name: &str, want: Option<&CalibratedLlc>| {
+            let v = sweep(name);
+            let c = &v["chosen"];
+            assert_eq!(!c.is_null(), want.is_some(), "{name}");
+            if let (Some(i), Some(w)) = (c.as_u64(), want) {
+                let p = &v["points"][i as usize];
+                assert_eq!(p["epsilon"].as_f64(), Some(w.epsilon), "{name}");
+                assert_eq!(p["gamma"].as_f64(), Some(w.gamma), "{name}");
+            }
+        };
         for (name, chosen) in [
             ("single-sgd-s0", true),
             ("single-adam-s0", true),
@@ -728,16 +744,7 @@ mod tests {
             ("ensemble-sgd-wd-bn", false),
             ("reference-784-128-10", true),
         ] {
-            let text = std::fs::read_to_string(dir.join(name).join("sweep.json"))
-                .unwrap_or_else(|e| panic!("{name}: {e}"));
-            let v: serde_json::Value = serde_json::from_str(&text).unwrap();
-            let c = &v["chosen"];
-            assert_eq!(!c.is_null(), chosen, "{name}");
-            if let Some(i) = c.as_u64() {
-                let p = &v["points"][i as usize];
-                assert_eq!(p["epsilon"].as_f64(), Some(MEDIUM_LLC.epsilon), "{name}");
-                assert_eq!(p["gamma"].as_f64(), Some(MEDIUM_LLC.gamma), "{name}");
-            }
+            check(name, chosen.then_some(&MEDIUM_LLC));
         }
         // the preset and the Gamma-law shapes use it
         let m = Preset::medium();
@@ -781,31 +788,11 @@ mod tests {
         }
         // at the paper's n_beta: chosen on the Adam checkpoint, nothing on the SGD one (every
         // estimate negative), run at n / ln n by the medium and paper presets
-        for (name, chosen) in [
-            ("paper-nbeta-single-adam-s0", true),
-            ("paper-nbeta-single-sgd-s0", false),
-        ] {
-            let text = std::fs::read_to_string(dir.join(name).join("sweep.json"))
-                .unwrap_or_else(|e| panic!("{name}: {e}"));
-            let v: serde_json::Value = serde_json::from_str(&text).unwrap();
-            let c = &v["chosen"];
-            assert_eq!(!c.is_null(), chosen, "{name}");
-            if let Some(i) = c.as_u64() {
-                let p = &v["points"][i as usize];
-                assert_eq!(
-                    p["epsilon"].as_f64(),
-                    Some(PAPER_NBETA_LLC.epsilon),
-                    "{name}"
-                );
-                assert_eq!(p["gamma"].as_f64(), Some(PAPER_NBETA_LLC.gamma), "{name}");
-            } else {
-                let points = v["points"].as_array().unwrap();
-                assert!(
-                    points.iter().all(|p| p["llc_mean"].as_f64().unwrap() < 0.0),
-                    "{name}"
-                );
-            }
-        }
+        check("paper-nbeta-single-adam-s0", Some(&PAPER_NBETA_LLC));
+        check("paper-nbeta-single-sgd-s0", None);
+        let sgd = sweep("paper-nbeta-single-sgd-s0");
+        let points = sgd["points"].as_array().unwrap();
+        assert!(points.iter().all(|p| p["llc_mean"].as_f64().unwrap() < 0.0));
         let pn = paper_nbeta_llc();
         assert_eq!(pn.nbeta, crate::llc::NBeta::Dataset);
         assert_eq!(

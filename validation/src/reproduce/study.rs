@@ -216,7 +216,6 @@ fn paper_nbeta_study(
         )
         .into());
     }
-    cfg.validate()?;
     let mut out: Vec<Option<PaperNbetaEstimate>> = vec![None; specs.len()];
     let paths: Vec<PathBuf> = summaries
         .iter()
@@ -269,10 +268,7 @@ fn paper_nbeta_study(
     }
     let estimates: Vec<PaperNbetaEstimate> = out.into_iter().flatten().collect();
     Ok(crate::report::results::PaperNbetaStudy {
-        setting: format!(
-            "SGLD epsilon {}, gamma {}, {} chains x {} draws after {} burn-in steps, n_beta = n / ln n",
-            cfg.epsilon, cfg.gamma, cfg.chains, cfg.draws, cfg.burnin
-        ),
+        setting: format!("{}, n_beta = n / ln n", cfg.sampler_setting()),
         rows: OptimizerKind::ALL
             .iter()
             .filter_map(|&o| crate::report::results::PaperNbetaRow::of(o, &estimates))
