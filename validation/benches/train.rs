@@ -100,5 +100,21 @@ fn sgld(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, sgd_steps, sgld);
+/// The SGLD noise: one standard normal per parameter of 784-128-10 (101,770) per step, by the
+/// one-at-a-time ziggurat and by the block sampler the chains use.
+fn normals(c: &mut Criterion) {
+    use ffpe_validation::rng::{NormalBlocks, Rng};
+    let mut v = vec![0f32; 101_770];
+    let mut g = c.benchmark_group("normals_101770");
+    g.throughput(criterion::Throughput::Elements(v.len() as u64));
+    let mut r = Rng::new(1, &[]);
+    g.bench_function("Rng::fill_normal_f32", |b| {
+        b.iter(|| r.fill_normal_f32(&mut v))
+    });
+    let mut nb = NormalBlocks::new(&mut Rng::new(1, &[]));
+    g.bench_function("NormalBlocks::fill", |b| b.iter(|| nb.fill(&mut v)));
+    g.finish();
+}
+
+criterion_group!(benches, sgd_steps, sgld, normals);
 criterion_main!(benches);

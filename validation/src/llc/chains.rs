@@ -33,6 +33,12 @@ pub(super) fn chain_batcher(data: &Dataset, config: &LlcConfig, k: usize) -> Bat
     )
 }
 
+/// The SGLD noise of chain `k`: its own stream of [`NormalBlocks`], the same on every path
+/// (CPU kernels, chain-batched candle, other devices), parameter by parameter in PyTorch order.
+pub(super) fn noise_stream(config: &LlcConfig, k: usize) -> NormalBlocks {
+    NormalBlocks::new(&mut Rng::new(config.seed, &[0x901e, k as u64]))
+}
+
 /// Run the chains `ks`: on the CPU without BatchNorm each chain on its own with the
 /// [`crate::mlp_cpu`] kernels, else as one chain-batched candle computation.
 pub(super) fn run_chains(
@@ -76,7 +82,7 @@ pub(super) fn run_chains_cpu(
     for k in ks {
         m.reset(&anchor)?;
         let mut batcher = chain_batcher(data, config, k);
-        let mut rng = Rng::new(config.seed, &[0x901e, k as u64]);
+        let mut noise = noise_stream(config, k);
         let mut trace = Vec::with_capacity(steps);
         let mut accept = vec![];
         for t in 0..steps {
@@ -95,7 +101,7 @@ pub(super) fn run_chains_cpu(
                 }
                 _ => None,
             };
-            let l = m.sgld_step(data, idx, &anchor, &step, &mut rng)?;
+            let l = m.sgld_step(data, idx, &anchor, &step, &mut noise)?;
             if let Some((p, x, w, l0, g0)) = before {
                 let wn = m.flat_params();
                 let (l1, g1) = p.loss_grad(&wn, &x, &ys)?;
@@ -144,10 +150,7 @@ pub(super) fn run_chains_batched(
     let mut params: Vec<Tensor> = wstar.clone();
     let (eps, gamma) = (config.epsilon, config.gamma);
     let nscale = (eps.sqrt() * config.noise_level) as f32;
-    let noise_rngs: Vec<Rng> = ks
-        .clone()
-        .map(|k| Rng::new(config.seed, &[0x901e, k as u64]))
-        .collect();
+    let noise_rngs: Vec<NormalBlocks> = ks.clone().map(|k| noise_stream(config, k)).collect();
     let sizes: Vec<usize> = params.iter().map(|p| p.elem_count() / c).collect();
     let mut noise_buf: Vec<Vec<f32>> = if dev.is_cpu() {
         vec![vec![]; sizes.len()]
@@ -211,7 +214,7 @@ pub(super) fn run_chains_batched(
                 if nscale > 0.0 {
                     let mut rngs = update.rngs.borrow_mut();
                     for (k, r) in rngs.iter_mut().enumerate() {
-                        r.fill_normal_f32(&mut noise_buf[i][k * sizes[i]..(k + 1) * sizes[i]]);
+                        r.fill(&mut noise_buf[i][k * sizes[i]..(k + 1) * sizes[i]]);
                     }
                 }
                 let nz = if nscale > 0.0 {

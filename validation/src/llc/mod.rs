@@ -32,8 +32,9 @@
 //! product, a sparse first layer for mostly-zero inputs). Otherwise all chains advance together
 //! as one batched candle computation: every parameter gets a leading chain dimension and the
 //! forward and backward passes use batched matrix products. Each chain has its own minibatch
-//! stream and its own noise stream (seeded by `(seed, chain)`, drawn parameter by parameter in
-//! PyTorch order on both paths), so the result does not depend on how many chains run together. Networks with BatchNorm are sampled in evaluation
+//! stream and its own noise stream (a [`crate::rng::NormalBlocks`] seeded by `(seed, chain)`,
+//! drawn parameter by parameter in PyTorch order on both paths), so the result does not depend
+//! on how many chains run together. Networks with BatchNorm are sampled in evaluation
 //! mode (running statistics of `w*` held fixed), so the loss is a function of the weights only.
 //!
 //! ```
@@ -53,7 +54,7 @@ use crate::grad;
 use crate::mlp_cpu::{InputLayer, SgdMlp};
 use crate::model::{BnMode, Network};
 use crate::optim::sgld::{SgldOp, SgldStep, sgld_tensors};
-use crate::rng::Rng;
+use crate::rng::{NormalBlocks, Rng};
 use candle_core::{DType, Tensor};
 
 mod accept;

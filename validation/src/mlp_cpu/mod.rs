@@ -30,7 +30,7 @@ use crate::error::{Error, Result};
 use crate::model::Arch;
 use crate::optim::adam::adam_update;
 use crate::optim::sgd::{SgdStep, sgd_update};
-use crate::rng::Rng;
+use crate::rng::NormalBlocks;
 use faer::linalg::matmul::matmul;
 use faer::{Accum, MatMut, MatRef, Par};
 use std::ops::Range;
@@ -134,6 +134,8 @@ pub struct SgdMlp {
     csc: Compressed,
     /// SGLD noise of one weight matrix, PyTorch order.
     noise: Vec<f32>,
+    /// The first layer's noise transposed to its stored layout.
+    noise_t: Vec<f32>,
     /// Optimizer state and gradient buffers (set up by the first [`SgdMlp::adam_step`] or
     /// [`SgdMlp::sgd_step`] with momentum or weight decay, or by [`SgdMlp::set_adam_moments`] /
     /// [`SgdMlp::set_momentum_buffer`]).
@@ -278,6 +280,7 @@ impl SgdMlp {
             csr: Compressed::default(),
             csc: Compressed::default(),
             noise: vec![],
+            noise_t: vec![],
             opt: None,
             prev: None,
             pool,
@@ -576,14 +579,14 @@ impl SgdMlp {
 
     /// One SGLD step on the minibatch `idx` of `data`, localized at `anchor` (from
     /// [`SgdMlp::anchor`] of a network of the same shape), with standard normal noise drawn
-    /// from `rng` parameter by parameter in PyTorch order; returns `L_B(w)` before the step.
+    /// from `noise` parameter by parameter in PyTorch order; returns `L_B(w)` before the step.
     pub fn sgld_step(
         &mut self,
         data: &Dataset,
         idx: &[usize],
         anchor: &Anchor,
         s: &SgldStep,
-        rng: &mut Rng,
+        noise: &mut NormalBlocks,
     ) -> Result<f64> {
         self.check_anchor(anchor)?;
         let loss = self.loss_and_backward(data, idx, false)?;
@@ -599,18 +602,16 @@ impl SgdMlp {
             let w0 = &anchor.w[l];
             if s.noise_scale > 0.0 {
                 self.noise.resize(i * o, 0.0);
-                if transposed {
-                    // W^T[c, r] gets the noise of W[r, c]: drawn in W's order, stored
-                    // transposed (the strided stores hide behind the sampler).
-                    for r in 0..o {
-                        for c in 0..i {
-                            self.noise[c * o + r] = rng.normal_f32();
-                        }
-                    }
+                noise.fill(&mut self.noise);
+                let z = if transposed {
+                    // W^T[c, r] gets the noise of W[r, c] (drawn in W's order, `o` rows of `i`)
+                    self.noise_t.resize(i * o, 0.0);
+                    transpose::transpose(&self.noise, &mut self.noise_t, i, o);
+                    &self.noise_t
                 } else {
-                    rng.fill_normal_f32(&mut self.noise);
-                }
-                for ((v, &v0), &z) in w.iter_mut().zip(w0).zip(&self.noise) {
+                    &self.noise
+                };
+                for ((v, &v0), &z) in w.iter_mut().zip(w0).zip(z) {
                     *v = localize(*v, v0, loc) + s.noise_scale * z;
                 }
             } else {
@@ -621,7 +622,7 @@ impl SgdMlp {
             let (b, b0) = (&mut self.bias[l], &anchor.bias[l]);
             if s.noise_scale > 0.0 {
                 self.noise.resize(o, 0.0);
-                rng.fill_normal_f32(&mut self.noise[..o]);
+                noise.fill(&mut self.noise[..o]);
             }
             for (j, (v, &v0)) in b.iter_mut().zip(b0).enumerate() {
                 let z = if s.noise_scale > 0.0 {

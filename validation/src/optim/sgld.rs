@@ -6,7 +6,7 @@
 //! it to chain-batched tensors on the CPU, and a tensor form on other devices.
 
 use super::Real;
-use crate::rng::Rng;
+use crate::rng::NormalBlocks;
 use candle_core::{CpuStorage, CustomOp3, Layout, Shape, Tensor};
 
 /// Constants of an SGLD step `w <- w - (eps/2) (n_beta g + gamma (w - w*)) + noise_scale z`.
@@ -78,7 +78,7 @@ pub fn sgld_update_in_place<T: Real>(
 pub(crate) struct SgldOp {
     pub(crate) step: SgldStep<f32>,
     pub(crate) chains: usize,
-    pub(crate) rngs: std::cell::RefCell<Vec<Rng>>,
+    pub(crate) rngs: std::cell::RefCell<Vec<NormalBlocks>>,
 }
 
 fn contiguous<'a>(s: &'a CpuStorage, l: &Layout) -> candle_core::Result<&'a [f32]> {
@@ -113,15 +113,18 @@ impl CustomOp3 for SgldOp {
         let n = w.len() / self.chains;
         let mut out = vec![0f32; w.len()];
         let mut rngs = self.rngs.borrow_mut();
+        let mut z = vec![0f32; if self.step.noise_scale != 0.0 { n } else { 0 }];
         for (k, r) in rngs.iter_mut().enumerate() {
             let range = k * n..(k + 1) * n;
+            r.fill(&mut z);
+            let mut z = z.iter();
             sgld_update(
                 &mut out[range.clone()],
                 &w[range.clone()],
                 &g[range.clone()],
                 Some(&w0[range]),
                 &self.step,
-                || r.normal_f32(),
+                || *z.next().expect("one variate per parameter"),
             );
         }
         Ok((CpuStorage::F32(out), l1.shape().clone()))
