@@ -178,7 +178,7 @@ impl Preset {
     /// the verdicts with Holm's correction). Beside them, kept for comparison with the earlier
     /// reports (the single-run design, an appendix of the report): 784-32-10 x 3 seeds x SGD and
     /// Adam at the study's settings (SGD lr 0.001, batch 256; Adam lr 0.001), 10,000 steps, LLC
-    /// every 2,000 steps with the calibrated estimator [`MEDIUM_LLC`] (epsilon 2e-3, gamma 100,
+    /// every 2,000 steps with the calibrated estimator `MEDIUM_LLC` (epsilon 2e-3, gamma 100,
     /// 4 chains x 1000 draws after 200 burn-in steps), the same 3 SGD seeds for the exponent histogram,
     /// a batch-size scan (64, 256, 1024; 2 seeds), an LLC scale scan and the Moons test. (The
     /// second architecture of the single-run design, 784-64-32-10, runs in the quick preset.)
@@ -237,7 +237,7 @@ impl Preset {
 
     /// The paper preset: 5 architectures x 20 seeds x SGD and Adam, the study's SGD
     /// (lr 0.001, batch 256), 100,000 steps, LLC every 500 steps (epsilon 2e-3, gamma 100 as
-    /// [`MEDIUM_LLC`], which `llc-sweep` also chose on the reference 784-128-10 checkpoint; 4
+    /// `MEDIUM_LLC`, which `llc-sweep` also chose on the reference 784-128-10 checkpoint; 4
     /// chains x 400 draws after 200 burn-in steps, shorter than the calibration's 1000 draws for
     /// the cost; the larger architectures were not swept), 20 checkpoints per decade (about 20 GB of checkpoints in all). Sized for one GPU;
     /// on a 2-core CPU about 11 hours, modelled from measured parts
