@@ -34,6 +34,18 @@ struct Ziggurat {
     f: [f64; ZIG_LAYERS],
 }
 
+impl Ziggurat {
+    /// The fast path on 32 random bits: the low 7 choose the layer, the other 25 (sign
+    /// included) the position in it; `None` when the point falls outside the layer's
+    /// rectangle core (a wedge or the tail).
+    #[inline(always)]
+    fn fast(&self, u: u32) -> Option<f32> {
+        let iz = (u as usize) & (ZIG_LAYERS - 1);
+        let hz = (u as i32) >> 7;
+        (hz.unsigned_abs() < self.k[iz]).then(|| hz as f32 * self.w[iz])
+    }
+}
+
 fn ziggurat() -> &'static Ziggurat {
     static TABLES: std::sync::OnceLock<Ziggurat> = std::sync::OnceLock::new();
     TABLES.get_or_init(|| {
@@ -56,6 +68,20 @@ fn ziggurat() -> &'static Ziggurat {
         }
         Ziggurat { k, w, f }
     })
+}
+
+/// One step of xoshiro256++: the output word, the state advanced.
+#[inline(always)]
+fn xoshiro256pp(s: &mut [u64; 4]) -> u64 {
+    let result = s[0].wrapping_add(s[3]).rotate_left(23).wrapping_add(s[0]);
+    let t = s[1] << 17;
+    s[2] ^= s[0];
+    s[3] ^= s[1];
+    s[1] ^= s[2];
+    s[0] ^= s[3];
+    s[2] ^= t;
+    s[3] = s[3].rotate_left(45);
+    result
 }
 
 fn splitmix(x: &mut u64) -> u64 {
@@ -138,14 +164,11 @@ impl Rng {
     /// a layer width, the precision of an `f32`.
     #[inline]
     pub fn normal_f32(&mut self) -> f32 {
-        let z = ziggurat();
         let u = self.next_half();
-        let iz = (u as usize) & (ZIG_LAYERS - 1);
-        let hz = (u as i32) >> 7;
-        if hz.unsigned_abs() < z.k[iz] {
-            return hz as f32 * z.w[iz];
+        match ziggurat().fast(u) {
+            Some(x) => x,
+            None => self.normal_f32_slow(u),
         }
-        self.normal_f32_slow(u)
     }
 
     /// The wedges and the tail of the ziggurat, starting from the rejected bits `u`.
@@ -153,11 +176,11 @@ impl Rng {
     fn normal_f32_slow(&mut self, mut u: u32) -> f32 {
         let z = ziggurat();
         loop {
+            if let Some(x) = z.fast(u) {
+                return x;
+            }
             let iz = (u as usize) & (ZIG_LAYERS - 1);
             let hz = (u as i32) >> 7;
-            if hz.unsigned_abs() < z.k[iz] {
-                return hz as f32 * z.w[iz];
-            }
             let x = hz as f64 * z.w[iz] as f64;
             if iz == 0 {
                 // tail beyond r: Marsaglia's exponential rejection
@@ -198,8 +221,6 @@ impl Rng {
 const LANES: usize = 8;
 /// Variates per block of [`NormalBlocks`]: two per 64-bit word of each lane.
 const BLOCK: usize = 2 * LANES;
-/// Blocks drawn per pass of [`NormalBlocks::fill`] (the bits of 1024 variates, 4 KiB).
-const PASS: usize = 64;
 
 /// Standard normal `f32` variates in blocks of 16, for the SGLD noise, where one variate per
 /// parameter and step made the one-at-a-time [`Rng::normal_f32`] a fifth of the step's cost.
@@ -286,13 +307,28 @@ impl NormalBlocks {
             return;
         }
         let _ = simd;
-        Blocks { sampler: self, out }.run();
+        let z = ziggurat();
+        for out in out.chunks_exact_mut(BLOCK) {
+            let mut halves = [0u32; BLOCK];
+            for l in 0..LANES {
+                let mut lane = self.s.map(|row| row[l]);
+                let w = xoshiro256pp(&mut lane);
+                for (row, v) in self.s.iter_mut().zip(lane) {
+                    row[l] = v;
+                }
+                halves[2 * l] = w as u32;
+                halves[2 * l + 1] = (w >> 32) as u32;
+            }
+            for (&u, o) in halves.iter().zip(out.iter_mut()) {
+                *o = z.fast(u).unwrap_or_else(|| self.spill.normal_f32_slow(u));
+            }
+        }
     }
 }
 
 /// Whole blocks of [`NormalBlocks`] with AVX2: each state word of the eight lanes in two
 /// registers, the ziggurat's fast path on the eight 32-bit halves of each output register
-/// (the low half of word `l` first, as in [`Blocks`]), the table entries read one by one.
+/// (the low half of word `l` first, as in the portable code), the table entries read one by one.
 #[cfg(target_arch = "x86_64")]
 struct BlocksV3<'a> {
     v3: pulp::x86::V3,
@@ -372,71 +408,12 @@ impl pulp::WithSimd for BlocksV3<'_> {
     }
 }
 
-/// Whole blocks of [`NormalBlocks`] into `out` (`out.len()` a multiple of [`BLOCK`]), portable
-/// code: per pass of up to [`PASS`] blocks, the lanes' bits, then the fast path of every
-/// variate, then the rejected ones in order.
-struct Blocks<'a> {
-    sampler: &'a mut NormalBlocks,
-    out: &'a mut [f32],
-}
-
-impl Blocks<'_> {
-    fn run(self) {
-        let z = ziggurat();
-        let [mut s0, mut s1, mut s2, mut s3] = self.sampler.s;
-        let mut words = [0u64; PASS * LANES];
-        let mut rejected = [0u32; PASS * BLOCK];
-        for out in self.out.chunks_mut(PASS * BLOCK) {
-            let nw = out.len() / 2;
-            for w in words[..nw].chunks_exact_mut(LANES) {
-                for l in 0..LANES {
-                    w[l] = s0[l]
-                        .wrapping_add(s3[l])
-                        .rotate_left(23)
-                        .wrapping_add(s0[l]);
-                    let t = s1[l] << 17;
-                    s2[l] ^= s0[l];
-                    s3[l] ^= s1[l];
-                    s1[l] ^= s2[l];
-                    s0[l] ^= s3[l];
-                    s2[l] ^= t;
-                    s3[l] = s3[l].rotate_left(45);
-                }
-            }
-            let mut n_rej = 0;
-            for (j, o) in out.iter_mut().enumerate() {
-                let u = (words[j / 2] >> (32 * (j % 2))) as u32;
-                let iz = (u as usize) & (ZIG_LAYERS - 1);
-                let hz = (u as i32) >> 7;
-                *o = hz as f32 * z.w[iz];
-                rejected[n_rej] = j as u32;
-                n_rej += usize::from(hz.unsigned_abs() >= z.k[iz]);
-            }
-            for &j in &rejected[..n_rej] {
-                let j = j as usize;
-                let u = (words[j / 2] >> (32 * (j % 2))) as u32;
-                out[j] = self.sampler.spill.normal_f32_slow(u);
-            }
-        }
-        self.sampler.s = [s0, s1, s2, s3];
-    }
-}
-
 impl RngCore for Rng {
     fn next_u32(&mut self) -> u32 {
         (self.next_u64() >> 32) as u32
     }
     fn next_u64(&mut self) -> u64 {
-        let s = &mut self.s;
-        let result = s[0].wrapping_add(s[3]).rotate_left(23).wrapping_add(s[0]);
-        let t = s[1] << 17;
-        s[2] ^= s[0];
-        s[3] ^= s[1];
-        s[1] ^= s[2];
-        s[0] ^= s[3];
-        s[2] ^= t;
-        s[3] = s[3].rotate_left(45);
-        result
+        xoshiro256pp(&mut self.s)
     }
     fn fill_bytes(&mut self, dst: &mut [u8]) {
         for chunk in dst.chunks_mut(8) {

@@ -171,6 +171,7 @@ pub(super) fn run_chains_batched(
         },
         chains: c,
         rngs: std::cell::RefCell::new(noise_rngs),
+        noise: Default::default(),
     };
     let tensor_step = SgldStep {
         half_eps: eps / 2.0,

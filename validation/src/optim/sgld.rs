@@ -79,6 +79,8 @@ pub(crate) struct SgldOp {
     pub(crate) step: SgldStep<f32>,
     pub(crate) chains: usize,
     pub(crate) rngs: std::cell::RefCell<Vec<NormalBlocks>>,
+    /// One chain's noise, reused from call to call.
+    pub(crate) noise: std::cell::RefCell<Vec<f32>>,
 }
 
 fn contiguous<'a>(s: &'a CpuStorage, l: &Layout) -> candle_core::Result<&'a [f32]> {
@@ -113,7 +115,8 @@ impl CustomOp3 for SgldOp {
         let n = w.len() / self.chains;
         let mut out = vec![0f32; w.len()];
         let mut rngs = self.rngs.borrow_mut();
-        let mut z = vec![0f32; if self.step.noise_scale != 0.0 { n } else { 0 }];
+        let mut z = self.noise.borrow_mut();
+        z.resize(if self.step.noise_scale != 0.0 { n } else { 0 }, 0.0);
         for (k, r) in rngs.iter_mut().enumerate() {
             let range = k * n..(k + 1) * n;
             r.fill(&mut z);
