@@ -52,10 +52,8 @@ impl SgdMlp {
         if let Some(images) = &self.images {
             self.csr.clear();
             for &i in idx {
-                let r = images.ptr[i]..images.ptr[i + 1];
-                self.csr.idx.extend_from_slice(&images.idx[r.clone()]);
-                self.csr.val.extend_from_slice(&images.val[r]);
-                self.csr.ptr.push(self.csr.idx.len());
+                self.csr.ent.extend_from_slice(images.row(i));
+                self.csr.ptr.push(self.csr.ent.len());
             }
             compress_columns(&self.csr, d0, &mut self.csc);
         } else {
@@ -115,7 +113,15 @@ impl SgdMlp {
     /// `W <- W + scale * dZ^T A` and `b <- b + scale * sum_rows dZ` for every layer, with the
     /// `dZ` of the last [`SgdMlp::loss_and_backward`] (`b` rows): each weight matrix in two
     /// fixed blocks of rows, the blocks of all layers on two threads when `par`.
-    pub(super) fn add_gradient(&mut self, b: usize, scale: f32, par: bool) {
+    /// `sgld`: the sparse first layer's SGLD localisation and noise, done in the same pass
+    /// ([`sparse_sgld_update`]).
+    pub(super) fn add_gradient(
+        &mut self,
+        b: usize,
+        scale: f32,
+        par: bool,
+        sgld: Option<SgldFirst<'_>>,
+    ) {
         let nl = self.w.len();
         let xs = &self.xs[..];
         let (mut blocks_a, mut blocks_b) = (vec![], vec![]);
@@ -137,6 +143,7 @@ impl SgdMlp {
             csc: self.images.as_ref().map(|_| &self.csc),
             b,
             scale,
+            sgld,
         };
         let bias = &mut self.bias;
         both(
@@ -203,6 +210,7 @@ impl SgdMlp {
             csc: self.images.as_ref().map(|_| &self.csc),
             b,
             scale: 1.0,
+            sgld: None,
         };
         let (bias, gbias, mbias, vbias) = (&mut self.bias, &mut opt.gb, &mut opt.mb, &mut opt.vb);
         both(
@@ -257,6 +265,8 @@ pub(super) struct Grads<'a> {
     pub(super) csc: Option<&'a Compressed>,
     pub(super) b: usize,
     pub(super) scale: f32,
+    /// The SGLD step's other terms for the sparse first layer ([`sparse_sgld_update`]).
+    pub(super) sgld: Option<SgldFirst<'a>>,
 }
 
 impl Grads<'_> {
@@ -266,7 +276,10 @@ impl Grads<'_> {
         let b = self.b;
         let dz = &self.dz[l][..b * o];
         match (l, self.csc) {
-            (0, Some(csc)) => sparse_update(w, o, csc, rows, dz, Some(self.scale)),
+            (0, Some(csc)) => match self.sgld {
+                Some(s) => sparse_sgld_update(w, o, csc, rows, dz, self.scale, s),
+                None => sparse_update(w, o, csc, rows, dz, Some(self.scale)),
+            },
             _ => {
                 let act: &[f32] = if l == 0 {
                     &self.xs[..b * i]

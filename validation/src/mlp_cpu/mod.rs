@@ -257,11 +257,13 @@ impl SgdMlp {
             for row in train.images.chunks_exact(train.dim().max(1)) {
                 for (p, &v) in row.iter().enumerate() {
                     if v != 0.0 {
-                        c.idx.push(p as u32);
-                        c.val.push(v);
+                        c.ent.push(Entry {
+                            idx: p as u32,
+                            val: v,
+                        });
                     }
                 }
-                c.ptr.push(c.idx.len());
+                c.ptr.push(c.ent.len());
             }
             c
         });
@@ -571,7 +573,7 @@ impl SgdMlp {
         self.with_pool(|net, par| {
             let loss = net.loss_and_backward(data, idx, par)?;
             if !idx.is_empty() {
-                net.add_gradient(idx.len(), -lr, par);
+                net.add_gradient(idx.len(), -lr, par, None);
             }
             Ok(loss)
         })
@@ -588,13 +590,30 @@ impl SgdMlp {
         s: &SgldStep,
         noise: &mut NormalBlocks,
     ) -> Result<f64> {
+        self.sgld_step_fused(data, idx, anchor, s, noise, true)
+    }
+
+    /// [`SgdMlp::sgld_step`]; `fuse: false` updates the sparse first layer in two passes
+    /// (localisation and noise, then the gradient), the reference the fused pass is tested
+    /// against.
+    fn sgld_step_fused(
+        &mut self,
+        data: &Dataset,
+        idx: &[usize],
+        anchor: &Anchor,
+        s: &SgldStep,
+        noise: &mut NormalBlocks,
+        fuse: bool,
+    ) -> Result<f64> {
         self.check_anchor(anchor)?;
         let loss = self.loss_and_backward(data, idx, false)?;
         if idx.is_empty() {
             return Ok(loss);
         }
-        // w + (-eps/2 gamma) (w - w*) + noise_scale z, then the gradient term as one product.
+        // w + (-eps/2 gamma) (w - w*) + noise_scale z, then the gradient term as one product;
+        // the sparse first layer's weights get all three in one pass (`sparse_sgld_update`).
         let loc = -s.half_eps * s.gamma;
+        let fused = fuse && self.images.is_some();
         for l in 0..self.w.len() {
             let (i, o) = (self.widths[l], self.widths[l + 1]);
             let transposed = self.transposed(l);
@@ -603,20 +622,26 @@ impl SgdMlp {
             if s.noise_scale > 0.0 {
                 self.noise.resize(i * o, 0.0);
                 noise.fill(&mut self.noise);
-                let z = if transposed {
+                if transposed {
                     // W^T[c, r] gets the noise of W[r, c] (drawn in W's order, `o` rows of `i`)
                     self.noise_t.resize(i * o, 0.0);
                     transpose::transpose(&self.noise, &mut self.noise_t, i, o);
-                    &self.noise_t
-                } else {
-                    &self.noise
-                };
-                for ((v, &v0), &z) in w.iter_mut().zip(w0).zip(z) {
-                    *v = localize(*v, v0, loc) + s.noise_scale * z;
                 }
-            } else {
-                for (v, &v0) in w.iter_mut().zip(w0) {
-                    *v = localize(*v, v0, loc);
+            }
+            if !(l == 0 && fused) {
+                if s.noise_scale > 0.0 {
+                    let z = if transposed {
+                        &self.noise_t
+                    } else {
+                        &self.noise
+                    };
+                    for ((v, &v0), &z) in w.iter_mut().zip(w0).zip(z) {
+                        *v = localize(*v, v0, loc) + s.noise_scale * z;
+                    }
+                } else {
+                    for (v, &v0) in w.iter_mut().zip(w0) {
+                        *v = localize(*v, v0, loc);
+                    }
                 }
             }
             let (b, b0) = (&mut self.bias[l], &anchor.bias[l]);
@@ -633,7 +658,15 @@ impl SgdMlp {
                 *v = localize(*v, v0, loc) + z;
             }
         }
-        self.add_gradient(idx.len(), -s.half_eps * s.nbeta, false);
+        let noise_t = std::mem::take(&mut self.noise_t);
+        let first = fused.then_some(SgldFirst {
+            w0: &anchor.w[0],
+            z: (s.noise_scale > 0.0).then_some(&noise_t[..]),
+            loc,
+            ns: s.noise_scale,
+        });
+        self.add_gradient(idx.len(), -s.half_eps * s.nbeta, false, first);
+        self.noise_t = noise_t;
         Ok(loss)
     }
 }
