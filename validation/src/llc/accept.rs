@@ -4,7 +4,6 @@
 #[allow(unused_imports)]
 use super::*;
 use crate::analysis::mala::{LangevinState, acceptance};
-use crate::model::Arch;
 
 /// Measures the MALA acceptance probability of SGLD proposals `w -> w'` for the target
 /// `exp(-U / s^2)`, `U(w) = n_beta L_B(w) + (gamma / 2) |w - w*|^2`, `s` the noise level: the
@@ -23,8 +22,6 @@ pub(crate) struct MalaProbe {
     inv_s2: f64,
     /// `w*`, flat (PyTorch order); empty for callers that pass their own.
     pub(crate) wstar: Vec<f64>,
-    /// The network's architecture, BatchNorm buffers and parameter shapes (network chains).
-    net: Option<(Arch, Vec<Tensor>, Vec<Vec<usize>>)>,
 }
 
 impl MalaProbe {
@@ -41,11 +38,11 @@ impl MalaProbe {
             eps: config.epsilon * s2,
             inv_s2: 1.0 / s2,
             wstar,
-            net: None,
         })
     }
 
-    /// The probe for the chains of `net` (flat `w*` and the shapes to evaluate gradients).
+    /// The probe for the chains of `net` (flat `w*`); the chains evaluate the losses and
+    /// gradients themselves, with the kernels that step them.
     pub(super) fn for_network(
         net: &Network,
         config: &LlcConfig,
@@ -55,15 +52,7 @@ impl MalaProbe {
             return Ok(None);
         }
         let wstar: Vec<f64> = net.flat_params()?.iter().map(|&v| f64::from(v)).collect();
-        let shapes = net
-            .param_tensors()
-            .iter()
-            .map(|p| p.dims().to_vec())
-            .collect();
-        Ok(Self::new(config, nbeta, wstar).map(|mut p| {
-            p.net = Some((net.arch().clone(), net.buffers().to_vec(), shapes));
-            p
-        }))
+        Ok(Self::new(config, nbeta, wstar))
     }
 
     /// Whether the step `t` (0-based, burn-in included) is measured: every `every`-th draw.
@@ -71,36 +60,6 @@ impl MalaProbe {
         t >= self.burnin
             && (t - self.burnin).is_multiple_of(self.between)
             && ((t - self.burnin) / self.between).is_multiple_of(self.every)
-    }
-
-    /// Minibatch loss and its gradient (flat, f64) of one chain's flat weights `w` on inputs
-    /// `x` (`[B, in]`) with labels `ys`, by the candle gradient ([`crate::grad`]).
-    pub(super) fn loss_grad(&self, w: &[f32], x: &Tensor, ys: &[u32]) -> Result<(f64, Vec<f64>)> {
-        let Some((arch, buffers, shapes)) = &self.net else {
-            return Err(Error::config(
-                "acceptance-every",
-                self.every,
-                "0 for chains that are not a network",
-            ));
-        };
-        let mut params = Vec::with_capacity(shapes.len());
-        let mut off = 0;
-        for s in shapes {
-            let n: usize = s.iter().product();
-            params.push(Tensor::from_slice(
-                &w[off..off + n],
-                s.as_slice(),
-                x.device(),
-            )?);
-            off += n;
-        }
-        let lg = grad::loss_and_grads(arch, &params, buffers, x, ys, BnMode::Eval)?;
-        let loss = lg.loss.to_dtype(DType::F64)?.to_scalar::<f64>()?;
-        let mut g = Vec::with_capacity(w.len());
-        for t in &lg.grads {
-            g.extend(t.flatten_all()?.to_dtype(DType::F64)?.to_vec1::<f64>()?);
-        }
-        Ok((loss, g))
     }
 
     /// `(U, grad U) / s^2` at `w` from the loss `l` and its gradient `gl` there.

@@ -78,7 +78,6 @@ pub(super) fn run_chains_cpu(
     let mut m = SgdMlp::new(net.arch(), &flat, data, InputLayer::Auto, 1)?;
     let anchor = m.anchor();
     let probe = MalaProbe::for_network(net, config, nbeta)?;
-    let (mut xs, mut ys) = (vec![], vec![]);
     for k in ks {
         m.reset(&anchor)?;
         let mut batcher = chain_batcher(data, config, k);
@@ -88,24 +87,20 @@ pub(super) fn run_chains_cpu(
         for t in 0..steps {
             let idx = batcher.indices(t as u64);
             // A measured step: loss and gradient at w and, after the step, at w' on the same
-            // minibatch (the SGLD step itself is unchanged).
+            // minibatch, by the same kernels (the SGLD step itself is unchanged).
             let before = match &probe {
                 Some(p) if p.measured(t) => {
-                    xs.clear();
-                    ys.clear();
-                    data.gather_into(idx, &mut xs, &mut ys);
-                    let x = Tensor::from_slice(&xs, (idx.len(), data.dim()), net.device())?;
-                    let w = m.flat_params();
-                    let (l, g) = p.loss_grad(&w, &x, &ys)?;
-                    Some((p, x, to_f64(&w), l, g))
+                    let w = to_f64(&m.flat_params());
+                    let (l, g) = m.loss_and_gradient(data, idx)?;
+                    Some((p, w, l, to_f64(&g)))
                 }
                 _ => None,
             };
             let l = m.sgld_step(data, idx, &anchor, &step, &mut noise)?;
-            if let Some((p, x, w, l0, g0)) = before {
-                let wn = m.flat_params();
-                let (l1, g1) = p.loss_grad(&wn, &x, &ys)?;
-                accept.extend(p.accept((&w, l0, &g0), (&to_f64(&wn), l1, &g1)));
+            if let Some((p, w, l0, g0)) = before {
+                let wn = to_f64(&m.flat_params());
+                let (l1, g1) = m.loss_and_gradient(data, idx)?;
+                accept.extend(p.accept((&w, l0, &g0), (&wn, l1, &to_f64(&g1))));
             }
             monitor.step(1)?;
             trace.push(l);

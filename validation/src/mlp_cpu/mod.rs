@@ -579,6 +579,35 @@ impl SgdMlp {
         })
     }
 
+    /// The mean cross-entropy `L_B(w)` of the minibatch `idx` of `data` and its gradient by
+    /// every parameter, flat in PyTorch order (as [`crate::grad::loss_and_grads`], up to f32
+    /// summation order); the weights are not changed.
+    pub fn loss_and_gradient(&mut self, data: &Dataset, idx: &[usize]) -> Result<(f64, Vec<f32>)> {
+        let loss = self.loss_and_backward(data, idx, false)?;
+        let b = idx.len();
+        let mut gw: Vec<Vec<f32>> = self.w.iter().map(|w| vec![0.0; w.len()]).collect();
+        let mut gb: Vec<Vec<f32>> = self.bias.iter().map(|v| vec![0.0; v.len()]).collect();
+        if b > 0 {
+            let g = Grads {
+                widths: &self.widths,
+                xs: &self.xs,
+                z: &self.z,
+                dz: &self.dz,
+                csc: self.images.as_ref().map(|_| &self.csc),
+                b,
+                scale: 1.0,
+                sgld: None,
+            };
+            for (l, (gw, gb)) in gw.iter_mut().zip(&mut gb).enumerate() {
+                let (i, o) = (self.widths[l], self.widths[l + 1]);
+                let rows = if self.transposed(l) { i } else { o };
+                g.store_block(l, 0..rows, gw);
+                column_sums(&self.dz[l][..b * o], o, gb);
+            }
+        }
+        Ok((loss, self.flatten(&gw, &gb)))
+    }
+
     /// One SGLD step on the minibatch `idx` of `data`, localized at `anchor` (from
     /// [`SgdMlp::anchor`] of a network of the same shape), with standard normal noise drawn
     /// from `noise` parameter by parameter in PyTorch order; returns `L_B(w)` before the step.

@@ -331,3 +331,48 @@ fn fused_sgld_step_matches_two_passes_to_the_bit() {
         }
     }
 }
+
+/// `loss_and_gradient` against the candle path's loss and gradient (flat, PyTorch order),
+/// sparse and dense first layers; the weights are left as they were.
+#[test]
+fn loss_and_gradient_match_candle_path() {
+    for (arch, input) in [
+        ("50-70-130-10", InputLayer::Sparse),
+        ("50-70-130-10", InputLayer::Dense),
+        ("30-10", InputLayer::Sparse),
+    ] {
+        let arch: Arch = arch.parse().unwrap();
+        let mut rng = Rng::new(8, &[]);
+        let mut flat = vec![0f32; arch.num_params()];
+        rng.fill_normal_f32(&mut flat);
+        flat.iter_mut().for_each(|v| *v *= 0.2);
+        let k = *arch.widths.last().unwrap();
+        let data = dataset(&mut rng, 50, arch.widths[0], k);
+        let idx: Vec<usize> = (0..29).map(|r| (r * 13) % 50).collect();
+        let (mut xs, mut ys) = (vec![], vec![]);
+        data.gather_into(&idx, &mut xs, &mut ys);
+        let mut fast = SgdMlp::new(&arch, &flat, &data, input, 1).unwrap();
+        let (loss, g) = fast.loss_and_gradient(&data, &idx).unwrap();
+        assert_eq!(fast.flat_params(), flat);
+        let net = Network::from_flat(&arch, &flat, None, &Device::Cpu).unwrap();
+        let x = Tensor::from_slice(&xs, (idx.len(), arch.widths[0]), &Device::Cpu).unwrap();
+        let lg =
+            grad::loss_and_grads(&arch, &net.param_tensors(), &[], &x, &ys, BnMode::Train).unwrap();
+        let want_loss = lg.loss.to_scalar::<f32>().unwrap() as f64;
+        assert!((loss - want_loss).abs() < 1e-5, "{loss} vs {want_loss}");
+        let want: Vec<f32> = lg
+            .grads
+            .iter()
+            .flat_map(|t| t.flatten_all().unwrap().to_vec1::<f32>().unwrap())
+            .collect();
+        assert_eq!(g.len(), want.len());
+        let scale = want.iter().fold(1e-3f32, |m, v| m.max(v.abs()));
+        for (j, (a, b)) in g.iter().zip(&want).enumerate() {
+            // f32 sums of up to 29 rows in different orders: 1e-5 of the largest entry
+            assert!(
+                (a - b).abs() < 1e-5 * scale,
+                "{arch} {input:?} grad {j}: {a} vs {b}"
+            );
+        }
+    }
+}
