@@ -34,7 +34,8 @@ pub(super) fn chain_batcher(data: &Dataset, config: &LlcConfig, k: usize) -> Bat
 }
 
 /// The SGLD noise of chain `k`: its own stream of [`NormalBlocks`], the same on every path
-/// (CPU kernels, chain-batched candle, other devices), parameter by parameter in PyTorch order.
+/// (CPU kernels, chain-batched candle, other devices), parameter by parameter in PyTorch order,
+/// each weight matrix input by input ([`draw_param_noise`]).
 pub(super) fn noise_stream(config: &LlcConfig, k: usize) -> NormalBlocks {
     NormalBlocks::new(&mut Rng::new(config.seed, &[0x901e, k as u64]))
 }
@@ -152,6 +153,7 @@ pub(super) fn run_chains_batched(
     } else {
         sizes.iter().map(|&s| vec![0f32; s * c]).collect()
     };
+    let mut scratch = vec![];
     let steps = config.total_steps();
     let mut trace = vec![Vec::with_capacity(steps); c];
     let mut warnings = vec![];
@@ -209,8 +211,10 @@ pub(super) fn run_chains_batched(
                 // Same arithmetic with tensor ops on other devices; noise from the same streams.
                 if nscale > 0.0 {
                     let mut rngs = update.rngs.borrow_mut();
+                    let dims = &p.dims()[1..];
                     for (k, r) in rngs.iter_mut().enumerate() {
-                        r.fill(&mut noise_buf[i][k * sizes[i]..(k + 1) * sizes[i]]);
+                        let z = &mut noise_buf[i][k * sizes[i]..(k + 1) * sizes[i]];
+                        draw_param_noise(r, dims, z, &mut scratch);
                     }
                 }
                 let nz = if nscale > 0.0 {

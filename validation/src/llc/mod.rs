@@ -33,7 +33,8 @@
 //! as one batched candle computation: every parameter gets a leading chain dimension and the
 //! forward and backward passes use batched matrix products. Each chain has its own minibatch
 //! stream and its own noise stream (a [`crate::rng::NormalBlocks`] seeded by `(seed, chain)`,
-//! drawn parameter by parameter in PyTorch order on both paths), so the result does not depend
+//! drawn parameter by parameter in PyTorch order on both paths, each weight matrix input by
+//! input), so the result does not depend
 //! on how many chains run together. Networks with BatchNorm are sampled in evaluation
 //! mode (running statistics of `w*` held fixed), so the loss is a function of the weights only.
 //!
@@ -53,7 +54,7 @@ use crate::error::{Error, Result};
 use crate::grad;
 use crate::mlp_cpu::{InputLayer, SgdMlp};
 use crate::model::{BnMode, Network};
-use crate::optim::sgld::{SgldOp, SgldStep, sgld_tensors};
+use crate::optim::sgld::{SgldOp, SgldStep, draw_param_noise, sgld_tensors};
 use crate::rng::{NormalBlocks, Rng};
 use candle_core::{DType, Tensor};
 

@@ -30,6 +30,7 @@ use crate::error::{Error, Result};
 use crate::model::Arch;
 use crate::optim::adam::adam_update;
 use crate::optim::sgd::{SgdStep, sgd_update};
+use crate::optim::sgld::draw_param_noise;
 use crate::rng::NormalBlocks;
 use faer::linalg::matmul::matmul;
 use faer::{Accum, MatMut, MatRef, Par};
@@ -134,8 +135,10 @@ pub struct SgdMlp {
     csc: Compressed,
     /// SGLD noise of one weight matrix, PyTorch order.
     noise: Vec<f32>,
-    /// The first layer's noise transposed to its stored layout.
+    /// The sparse first layer's noise, in its stored layout `W^T`.
     noise_t: Vec<f32>,
+    /// Scratch buffer of [`draw_param_noise`].
+    scratch: Vec<f32>,
     /// Optimizer state and gradient buffers (set up by the first [`SgdMlp::adam_step`] or
     /// [`SgdMlp::sgd_step`] with momentum or weight decay, or by [`SgdMlp::set_adam_moments`] /
     /// [`SgdMlp::set_momentum_buffer`]).
@@ -283,6 +286,7 @@ impl SgdMlp {
             csc: Compressed::default(),
             noise: vec![],
             noise_t: vec![],
+            scratch: vec![],
             opt: None,
             prev: None,
             pool,
@@ -649,12 +653,14 @@ impl SgdMlp {
             let w = &mut self.w[l];
             let w0 = &anchor.w[l];
             if s.noise_scale > 0.0 {
-                self.noise.resize(i * o, 0.0);
-                noise.fill(&mut self.noise);
+                // drawn input by input (`draw_param_noise`): straight into W^T's layout, or
+                // transposed into W's
                 if transposed {
-                    // W^T[c, r] gets the noise of W[r, c] (drawn in W's order, `o` rows of `i`)
                     self.noise_t.resize(i * o, 0.0);
-                    transpose::transpose(&self.noise, &mut self.noise_t, i, o);
+                    noise.fill(&mut self.noise_t);
+                } else {
+                    self.noise.resize(i * o, 0.0);
+                    draw_param_noise(noise, &[o, i], &mut self.noise, &mut self.scratch);
                 }
             }
             if !(l == 0 && fused) {

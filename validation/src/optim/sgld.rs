@@ -73,14 +73,36 @@ pub fn sgld_update_in_place<T: Real>(
     }
 }
 
+/// Standard normal SGLD noise for one parameter of shape `dims` (without the chain axis) into
+/// `out`, in the parameter's row-major layout. A matrix `[out, in]` (a linear layer's weight)
+/// is drawn input by input, in the order of its transpose `W^T`, the layout the CPU kernels
+/// keep a sparse first layer in (so that they draw straight into it, without a transpose);
+/// any other parameter in its own order. `scratch`: reused buffer.
+pub(crate) fn draw_param_noise(
+    r: &mut NormalBlocks,
+    dims: &[usize],
+    out: &mut [f32],
+    scratch: &mut Vec<f32>,
+) {
+    match *dims {
+        [o, i] => {
+            scratch.resize(o * i, 0.0);
+            r.fill(scratch);
+            // `scratch` is `W^T` (`i` rows of `o`)
+            transpose::transpose(scratch, out, o, i);
+        }
+        _ => r.fill(out),
+    }
+}
+
 /// The SGLD step on chain-batched tensors on the CPU (`[chains, ...]` parameter, gradient and
 /// `w*`): one pass of [`sgld_update`] per chain, chain `c` drawing its noise from its own stream.
 pub(crate) struct SgldOp {
     pub(crate) step: SgldStep<f32>,
     pub(crate) chains: usize,
     pub(crate) rngs: std::cell::RefCell<Vec<NormalBlocks>>,
-    /// One chain's noise, reused from call to call.
-    pub(crate) noise: std::cell::RefCell<Vec<f32>>,
+    /// One chain's noise and a scratch buffer, reused from call to call.
+    pub(crate) noise: std::cell::RefCell<(Vec<f32>, Vec<f32>)>,
 }
 
 fn contiguous<'a>(s: &'a CpuStorage, l: &Layout) -> candle_core::Result<&'a [f32]> {
@@ -115,11 +137,16 @@ impl CustomOp3 for SgldOp {
         let n = w.len() / self.chains;
         let mut out = vec![0f32; w.len()];
         let mut rngs = self.rngs.borrow_mut();
-        let mut z = self.noise.borrow_mut();
-        z.resize(if self.step.noise_scale != 0.0 { n } else { 0 }, 0.0);
+        let mut buf = self.noise.borrow_mut();
+        let (z, scratch) = &mut *buf;
+        let noisy = self.step.noise_scale != 0.0;
+        z.resize(if noisy { n } else { 0 }, 0.0);
+        let dims = &l1.dims()[1..];
         for (k, r) in rngs.iter_mut().enumerate() {
             let range = k * n..(k + 1) * n;
-            r.fill(&mut z);
+            if noisy {
+                draw_param_noise(r, dims, z, scratch);
+            }
             let mut z = z.iter();
             sgld_update(
                 &mut out[range.clone()],
