@@ -131,50 +131,6 @@ pub(super) fn sparse_update(
     dz: &[f32],
     neg_lr: Option<f32>,
 ) {
-    pulp::Arch::new().dispatch(SparseUpdate {
-        wt,
-        o,
-        csc,
-        px,
-        dz,
-        neg_lr,
-    });
-}
-
-pub(super) struct SparseUpdate<'a> {
-    pub(super) wt: &'a mut [f32],
-    pub(super) o: usize,
-    pub(super) csc: &'a Compressed,
-    pub(super) px: Range<usize>,
-    pub(super) dz: &'a [f32],
-    pub(super) neg_lr: Option<f32>,
-}
-
-impl pulp::WithSimd for SparseUpdate<'_> {
-    type Output = ();
-    #[inline(always)]
-    fn with_simd<S: pulp::Simd>(self, _simd: S) {
-        let SparseUpdate {
-            wt,
-            o,
-            csc,
-            px,
-            dz,
-            neg_lr,
-        } = self;
-        sparse_update_kernel(wt, o, csc, px, dz, neg_lr);
-    }
-}
-
-#[inline(always)]
-pub(super) fn sparse_update_kernel(
-    wt: &mut [f32],
-    o: usize,
-    csc: &Compressed,
-    px: Range<usize>,
-    dz: &[f32],
-    neg_lr: Option<f32>,
-) {
     struct Update<'a> {
         wt: &'a mut [f32],
         o: usize,
@@ -198,7 +154,14 @@ pub(super) fn sparse_update_kernel(
         }
     }
     let p0 = px.start;
-    update_blocks(csc, px, dz, o, Update { wt, o, p0, neg_lr });
+    let finish = Update { wt, o, p0, neg_lr };
+    pulp::Arch::new().dispatch(UpdateBlocks {
+        csc,
+        px,
+        dz,
+        o,
+        finish,
+    });
 }
 
 /// What [`update_blocks`] does with a finished block of sums.
@@ -206,6 +169,23 @@ trait Finish {
     /// `acc`: the sums of input `p` over the columns `c0..c0 + acc.len()`; `has`: whether the
     /// input has entries.
     fn finish(&mut self, p: usize, c0: usize, acc: &[f32], has: bool);
+}
+
+/// [`update_blocks`] dispatched to the machine's SIMD level.
+struct UpdateBlocks<'a, F> {
+    csc: &'a Compressed,
+    px: Range<usize>,
+    dz: &'a [f32],
+    o: usize,
+    finish: F,
+}
+
+impl<F: Finish> pulp::WithSimd for UpdateBlocks<'_, F> {
+    type Output = ();
+    #[inline(always)]
+    fn with_simd<S: pulp::Simd>(self, _simd: S) {
+        update_blocks(self.csc, self.px, self.dz, self.o, self.finish);
+    }
 }
 
 /// For every input `p` in `px` and every block of columns `c0..c0 + w` of `dZ` (`o` columns,
@@ -262,104 +242,59 @@ pub(super) fn sparse_sgld_update(
     neg_lr: f32,
     s: SgldFirst<'_>,
 ) {
-    pulp::Arch::new().dispatch(SparseSgld {
-        wt,
-        o,
-        csc,
-        px,
-        dz,
-        neg_lr,
-        s,
-    });
-}
-
-struct SparseSgld<'a> {
-    wt: &'a mut [f32],
-    o: usize,
-    csc: &'a Compressed,
-    px: Range<usize>,
-    dz: &'a [f32],
-    neg_lr: f32,
-    s: SgldFirst<'a>,
-}
-
-impl pulp::WithSimd for SparseSgld<'_> {
-    type Output = ();
-    #[inline(always)]
-    fn with_simd<S: pulp::Simd>(self, _simd: S) {
-        let SparseSgld {
-            wt,
-            o,
-            csc,
-            px,
-            dz,
-            neg_lr,
-            s,
-        } = self;
-        match s.z {
-            Some(z) => sparse_sgld_kernel(wt, o, csc, px, dz, neg_lr, s, |v, v0, k| {
-                localize(v, v0, s.loc) + s.ns * z[k]
-            }),
-            None => sparse_sgld_kernel(wt, o, csc, px, dz, neg_lr, s, |v, v0, _| {
-                localize(v, v0, s.loc)
-            }),
-        }
-    }
-}
-
-#[inline(always)]
-#[allow(clippy::too_many_arguments)]
-fn sparse_sgld_kernel(
-    wt: &mut [f32],
-    o: usize,
-    csc: &Compressed,
-    px: Range<usize>,
-    dz: &[f32],
-    neg_lr: f32,
-    s: SgldFirst<'_>,
-    step: impl Fn(f32, f32, usize) -> f32,
-) {
-    struct Sgld<'a, F> {
+    struct Sgld<'a> {
         wt: &'a mut [f32],
         o: usize,
         p0: usize,
         neg_lr: f32,
-        w0: &'a [f32],
-        step: F,
+        s: SgldFirst<'a>,
     }
-    impl<F: Fn(f32, f32, usize) -> f32> Finish for Sgld<'_, F> {
+    impl Finish for Sgld<'_> {
         #[inline(always)]
         fn finish(&mut self, p: usize, c0: usize, acc: &[f32], has: bool) {
-            let k0 = p * self.o + c0;
-            let v = &mut self.wt[(p - self.p0) * self.o + c0..][..acc.len()];
-            let v0 = &self.w0[k0..][..acc.len()];
-            if has {
-                for (j, ((v, &v0), a)) in v.iter_mut().zip(v0).zip(acc).enumerate() {
-                    *v = (self.step)(*v, v0, k0 + j) + self.neg_lr * a;
+            let (k0, w) = (p * self.o + c0, acc.len());
+            let v = &mut self.wt[(p - self.p0) * self.o + c0..][..w];
+            let v0 = &self.s.w0[k0..][..w];
+            let (loc, ns, neg_lr) = (self.s.loc, self.s.ns, self.neg_lr);
+            match (self.s.z.map(|z| &z[k0..][..w]), has) {
+                (Some(z), true) => {
+                    for (((v, &v0), &z), a) in v.iter_mut().zip(v0).zip(z).zip(acc) {
+                        *v = (localize(*v, v0, loc) + ns * z) + neg_lr * a;
+                    }
                 }
-            } else {
-                for (j, (v, &v0)) in v.iter_mut().zip(v0).enumerate() {
-                    *v = (self.step)(*v, v0, k0 + j);
+                (Some(z), false) => {
+                    for ((v, &v0), &z) in v.iter_mut().zip(v0).zip(z) {
+                        *v = localize(*v, v0, loc) + ns * z;
+                    }
+                }
+                (None, true) => {
+                    for ((v, &v0), a) in v.iter_mut().zip(v0).zip(acc) {
+                        *v = localize(*v, v0, loc) + neg_lr * a;
+                    }
+                }
+                (None, false) => {
+                    for (v, &v0) in v.iter_mut().zip(v0) {
+                        *v = localize(*v, v0, loc);
+                    }
                 }
             }
         }
     }
     let p0 = px.start;
-    let w0 = s.w0;
-    update_blocks(
+    let finish = Sgld {
+        wt,
+        o,
+        p0,
+        neg_lr,
+        s,
+    };
+    pulp::Arch::new().dispatch(UpdateBlocks {
         csc,
         px,
         dz,
         o,
-        Sgld {
-            wt,
-            o,
-            p0,
-            neg_lr,
-            w0,
-            step,
-        },
-    );
+        finish,
+    });
 }
 
 /// Column-compressed copy (rows ascending within a column) of a row-compressed matrix with

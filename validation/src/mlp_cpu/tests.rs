@@ -23,6 +23,29 @@ fn dataset(rng: &mut Rng, n: usize, d: usize, k: usize) -> Dataset {
     }
 }
 
+/// Weights of `arch` drawn from `rng`: standard normal times 0.2.
+fn small_params(arch: &Arch, rng: &mut Rng) -> Vec<f32> {
+    let mut flat = vec![0f32; arch.num_params()];
+    rng.fill_normal_f32(&mut flat);
+    flat.iter_mut().for_each(|v| *v *= 0.2);
+    flat
+}
+
+/// The candle path's minibatch loss and gradient (flat, PyTorch order) at the weights `flat`.
+fn candle_loss_grad(arch: &Arch, flat: &[f32], data: &Dataset, idx: &[usize]) -> (f64, Vec<f32>) {
+    let (mut xs, mut ys) = (vec![], vec![]);
+    data.gather_into(idx, &mut xs, &mut ys);
+    let net = Network::from_flat(arch, flat, None, &Device::Cpu).unwrap();
+    let x = Tensor::from_slice(&xs, (idx.len(), arch.widths[0]), &Device::Cpu).unwrap();
+    let lg = grad::loss_and_grads(arch, &net.param_tensors(), &[], &x, &ys, BnMode::Train).unwrap();
+    let g = lg
+        .grads
+        .iter()
+        .flat_map(|t| t.flatten_all().unwrap().to_vec1::<f32>().unwrap())
+        .collect();
+    (lg.loss.to_scalar::<f32>().unwrap() as f64, g)
+}
+
 /// One step of the fast path against one step of the candle path (`grad::loss_and_grads`
 /// and `w - lr g`), dense and sparse inputs, widths that exercise full and partial
 /// register blocks, one and two threads.
@@ -37,30 +60,17 @@ fn step_matches_candle_path() {
     ] {
         let arch: Arch = arch.parse().unwrap();
         let mut rng = Rng::new(5, &[]);
-        let mut flat = vec![0f32; arch.num_params()];
-        rng.fill_normal_f32(&mut flat);
-        flat.iter_mut().for_each(|v| *v *= 0.2);
+        let flat = small_params(&arch, &mut rng);
         let k = *arch.widths.last().unwrap();
         let data = dataset(&mut rng, 50, arch.widths[0], k);
         let idx: Vec<usize> = (0..37).map(|r| (r * 11) % 50).collect();
-        let (mut xs, mut ys) = (vec![], vec![]);
-        data.gather_into(&idx, &mut xs, &mut ys);
         let lr = 0.05f32;
         for threads in [1, 2] {
             let mut fast = SgdMlp::new(&arch, &flat, &data, input, threads).unwrap();
             assert_eq!(fast.sparse_input(), input == InputLayer::Sparse);
             let loss = fast.step(&data, &idx, lr).unwrap();
-            let net = Network::from_flat(&arch, &flat, None, &Device::Cpu).unwrap();
-            let x = Tensor::from_slice(&xs, (idx.len(), arch.widths[0]), &Device::Cpu).unwrap();
-            let lg = grad::loss_and_grads(&arch, &net.param_tensors(), &[], &x, &ys, BnMode::Train)
-                .unwrap();
-            let want_loss = lg.loss.to_scalar::<f32>().unwrap() as f64;
+            let (want_loss, g) = candle_loss_grad(&arch, &flat, &data, &idx);
             assert!((loss - want_loss).abs() < 1e-5, "{loss} vs {want_loss}");
-            let g: Vec<f32> = lg
-                .grads
-                .iter()
-                .flat_map(|t| t.flatten_all().unwrap().to_vec1::<f32>().unwrap())
-                .collect();
             let got = fast.flat_params();
             let scale = g.iter().fold(1e-3f32, |m, v| m.max(v.abs()));
             for (j, ((w, g), n)) in flat.iter().zip(&g).zip(&got).enumerate() {
@@ -89,9 +99,7 @@ fn adam_step_matches_candle_gradients_and_formula() {
     ] {
         let arch: Arch = arch.parse().unwrap();
         let mut rng = Rng::new(6, &[]);
-        let mut flat = vec![0f32; arch.num_params()];
-        rng.fill_normal_f32(&mut flat);
-        flat.iter_mut().for_each(|v| *v *= 0.2);
+        let flat = small_params(&arch, &mut rng);
         let k = *arch.widths.last().unwrap();
         let data = dataset(&mut rng, 50, arch.widths[0], k);
         let batches: [Vec<usize>; 2] = [
@@ -109,12 +117,7 @@ fn adam_step_matches_candle_gradients_and_formula() {
         for (t, idx) in batches.iter().enumerate() {
             let t = t as u64 + 1;
             let before = fast[0].flat_params();
-            let net = Network::from_flat(&arch, &before, None, &Device::Cpu).unwrap();
-            let (mut xs, mut ys) = (vec![], vec![]);
-            data.gather_into(idx, &mut xs, &mut ys);
-            let x = Tensor::from_slice(&xs, (idx.len(), arch.widths[0]), &Device::Cpu).unwrap();
-            let lg = grad::loss_and_grads(&arch, &net.param_tensors(), &[], &x, &ys, BnMode::Train)
-                .unwrap();
+            let (want_loss, want_g) = candle_loss_grad(&arch, &before, &data, idx);
             let step = AdamStep {
                 lr,
                 beta1: b1,
@@ -131,16 +134,10 @@ fn adam_step_matches_candle_gradients_and_formula() {
                 })
                 .collect();
             assert_eq!(losses[0].to_bits(), losses[1].to_bits());
-            let want_loss = lg.loss.to_scalar::<f32>().unwrap() as f64;
             assert!((losses[0] - want_loss).abs() < 1e-5);
             // the gradient: candle's up to f32 summation order (1e-4 of the largest entry)
             let a = fast[0].opt.as_ref().unwrap();
             let g = fast[0].flatten(&a.gw, &a.gb);
-            let want_g: Vec<f32> = lg
-                .grads
-                .iter()
-                .flat_map(|t| t.flatten_all().unwrap().to_vec1::<f32>().unwrap())
-                .collect();
             let scale = want_g.iter().fold(1e-3f32, |m, v| m.max(v.abs()));
             for (j, (x, y)) in g.iter().zip(&want_g).enumerate() {
                 assert!((x - y).abs() < 1e-4 * scale, "{arch} grad {j}: {x} vs {y}");
@@ -282,9 +279,7 @@ fn fused_sgld_step_matches_two_passes_to_the_bit() {
     for arch in ["50-70-130-10", "30-8-3", "40-150-10"] {
         let arch: Arch = arch.parse().unwrap();
         let mut rng = Rng::new(11, &[]);
-        let mut flat = vec![0f32; arch.num_params()];
-        rng.fill_normal_f32(&mut flat);
-        flat.iter_mut().for_each(|v| *v *= 0.2);
+        let flat = small_params(&arch, &mut rng);
         let k = *arch.widths.last().unwrap();
         let mut data = dataset(&mut rng, 60, arch.widths[0], k);
         // pixels 1 and 6 zero in every image: columns without entries
@@ -343,28 +338,15 @@ fn loss_and_gradient_match_candle_path() {
     ] {
         let arch: Arch = arch.parse().unwrap();
         let mut rng = Rng::new(8, &[]);
-        let mut flat = vec![0f32; arch.num_params()];
-        rng.fill_normal_f32(&mut flat);
-        flat.iter_mut().for_each(|v| *v *= 0.2);
+        let flat = small_params(&arch, &mut rng);
         let k = *arch.widths.last().unwrap();
         let data = dataset(&mut rng, 50, arch.widths[0], k);
         let idx: Vec<usize> = (0..29).map(|r| (r * 13) % 50).collect();
-        let (mut xs, mut ys) = (vec![], vec![]);
-        data.gather_into(&idx, &mut xs, &mut ys);
         let mut fast = SgdMlp::new(&arch, &flat, &data, input, 1).unwrap();
         let (loss, g) = fast.loss_and_gradient(&data, &idx).unwrap();
         assert_eq!(fast.flat_params(), flat);
-        let net = Network::from_flat(&arch, &flat, None, &Device::Cpu).unwrap();
-        let x = Tensor::from_slice(&xs, (idx.len(), arch.widths[0]), &Device::Cpu).unwrap();
-        let lg =
-            grad::loss_and_grads(&arch, &net.param_tensors(), &[], &x, &ys, BnMode::Train).unwrap();
-        let want_loss = lg.loss.to_scalar::<f32>().unwrap() as f64;
+        let (want_loss, want) = candle_loss_grad(&arch, &flat, &data, &idx);
         assert!((loss - want_loss).abs() < 1e-5, "{loss} vs {want_loss}");
-        let want: Vec<f32> = lg
-            .grads
-            .iter()
-            .flat_map(|t| t.flatten_all().unwrap().to_vec1::<f32>().unwrap())
-            .collect();
         assert_eq!(g.len(), want.len());
         let scale = want.iter().fold(1e-3f32, |m, v| m.max(v.abs()));
         for (j, (a, b)) in g.iter().zip(&want).enumerate() {
